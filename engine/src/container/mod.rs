@@ -1,0 +1,8 @@
+//! Containers: lifecycle models (restart manager, healthcheck) and the
+//! programs that run inside them. Sans-IO: nothing here owns the event queue.
+
+pub mod client;
+pub mod health;
+pub mod program;
+pub mod restart;
+pub mod server;

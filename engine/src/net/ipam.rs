@@ -1,0 +1,129 @@
+//! IP address management, as Docker's default IPAM does it (docker-facts §2).
+//!
+//! Subnets come from the local pools in order (172.17/16, 172.18/16,
+//! 172.19/16, then 172.20/14, 172.24/14, 172.28/14 cut in /16s, then
+//! 192.168.0.0/16 cut in /20s); each new network takes the first free one.
+//! Inside a subnet, .0 and the broadcast are reserved, the gateway takes .1,
+//! and every container gets the lowest free address: a released address goes
+//! to the next request. Static addresses (`--ip`) are reserved the same way.
+
+use super::addr::{Ip, Subnet};
+use std::collections::BTreeSet;
+
+/// The local default pools, expanded into the subnets they hand out, in order.
+pub fn default_pool_subnets() -> impl Iterator<Item = Subnet> {
+    let sixteens = (17u32..=31).map(|b| Subnet { base: (172 << 24) | (b << 16), prefix: 16 });
+    let twenties =
+        (0u32..16).map(|k| Subnet { base: (192 << 24) | (168 << 16) | (k << 12), prefix: 20 });
+    sixteens.chain(twenties)
+}
+
+/// Picks the first pool subnet that overlaps none of `taken`.
+pub fn next_free_subnet(taken: &[Subnet]) -> Option<Subnet> {
+    default_pool_subnets().find(|s| taken.iter().all(|t| !t.overlaps(s)))
+}
+
+/// Address allocator of one network.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub subnet: Subnet,
+    pub gateway: Ip,
+    used: BTreeSet<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IpamError {
+    Exhausted,
+    OutOfSubnet,
+    AlreadyAllocated,
+}
+
+impl Pool {
+    pub fn new(subnet: Subnet, gateway: Ip) -> Pool {
+        let mut used = BTreeSet::new();
+        used.insert(0);
+        used.insert(subnet.size() - 1);
+        used.insert(subnet.offset_of(gateway));
+        Pool { subnet, gateway, used }
+    }
+
+    /// The lowest free address.
+    pub fn allocate(&mut self) -> Result<Ip, IpamError> {
+        let mut want = 1u32;
+        for &u in &self.used {
+            if u > want {
+                break;
+            }
+            if u == want {
+                want += 1;
+            }
+        }
+        if want >= self.subnet.size() - 1 {
+            return Err(IpamError::Exhausted);
+        }
+        self.used.insert(want);
+        Ok(self.subnet.host(want))
+    }
+
+    /// Reserves a requested (static) address.
+    pub fn reserve(&mut self, ip: Ip) -> Result<Ip, IpamError> {
+        if !self.subnet.contains(ip) {
+            return Err(IpamError::OutOfSubnet);
+        }
+        if !self.used.insert(self.subnet.offset_of(ip)) {
+            return Err(IpamError::AlreadyAllocated);
+        }
+        Ok(ip)
+    }
+
+    pub fn release(&mut self, ip: Ip) {
+        if self.subnet.contains(ip) && ip != self.gateway {
+            self.used.remove(&self.subnet.offset_of(ip));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_in_docker_order() {
+        let first: Vec<String> = default_pool_subnets().take(4).map(|s| s.to_string()).collect();
+        assert_eq!(first, ["172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16", "172.20.0.0/16"]);
+        assert_eq!(default_pool_subnets().nth(15).unwrap().to_string(), "192.168.0.0/20");
+        let taken = [Subnet::parse("172.17.0.0/16").unwrap()];
+        assert_eq!(next_free_subnet(&taken).unwrap().to_string(), "172.18.0.0/16");
+    }
+
+    #[test]
+    fn lowest_free_and_reuse() {
+        let s = Subnet::parse("172.18.0.0/16").unwrap();
+        let mut p = Pool::new(s, s.host(1));
+        let a = p.allocate().unwrap();
+        let b = p.allocate().unwrap();
+        assert_eq!((a.to_string(), b.to_string()), ("172.18.0.2".into(), "172.18.0.3".into()));
+        p.release(a);
+        assert_eq!(p.allocate().unwrap(), a, "released address goes to the next request");
+        assert_eq!(p.allocate().unwrap().to_string(), "172.18.0.4");
+    }
+
+    #[test]
+    fn static_addresses() {
+        let s = Subnet::parse("10.5.0.0/24").unwrap();
+        let mut p = Pool::new(s, s.host(1));
+        let ip: Ip = "10.5.0.2".parse().unwrap();
+        assert_eq!(p.reserve(ip), Ok(ip));
+        assert_eq!(p.reserve(ip), Err(IpamError::AlreadyAllocated));
+        assert_eq!(p.reserve("10.6.0.2".parse().unwrap()), Err(IpamError::OutOfSubnet));
+        assert_eq!(p.allocate().unwrap().to_string(), "10.5.0.3");
+    }
+
+    #[test]
+    fn exhaustion() {
+        let s = Subnet::parse("10.5.0.0/30").unwrap();
+        let mut p = Pool::new(s, s.host(1));
+        assert_eq!(p.allocate().unwrap().to_string(), "10.5.0.2");
+        assert_eq!(p.allocate(), Err(IpamError::Exhausted));
+    }
+}

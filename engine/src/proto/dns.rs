@@ -1,0 +1,199 @@
+//! DNS: Docker's embedded server (docker-facts §1) and the client-side
+//! resolver cache policies (§7).
+//!
+//! `Registry` is the embedded server's view: names registered per network by
+//! endpoint join, removed by endpoint leave. It resolves for an asker by
+//! walking the asker's networks in order; the first network that knows the
+//! name wins and only its addresses return. It keeps no cache (TTL 600 s is
+//! stamped on answers only). `Cache` is what a client program keeps.
+
+use crate::net::addr::Ip;
+use crate::time::{Dur, Time};
+use std::collections::BTreeMap;
+
+/// TTL Docker's embedded DNS stamps on every answer.
+pub const EMBEDDED_TTL: Dur = Dur::secs(600);
+/// glibc resolver defaults (`options timeout:5 attempts:2`).
+pub const GLIBC_TIMEOUT: Dur = Dur::secs(5);
+pub const GLIBC_ATTEMPTS: u8 = 2;
+/// The embedded server forwards unknown names to at most 3 upstreams, 4 s each.
+pub const FORWARD_TIMEOUT: Dur = Dur::secs(4);
+pub const FORWARD_MAX_UPSTREAMS: u8 = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rcode {
+    NoError,
+    NxDomain,
+    ServFail,
+}
+
+impl Rcode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::ServFail => "SERVFAIL",
+        }
+    }
+}
+
+/// Names registered per network. `N` is the network key, `C` the holder key.
+#[derive(Clone, Debug)]
+pub struct Registry<N: Ord + Copy, C: Ord + Copy> {
+    names: BTreeMap<(N, String), Vec<(C, Ip)>>,
+}
+
+impl<N: Ord + Copy, C: Ord + Copy> Default for Registry<N, C> {
+    fn default() -> Self {
+        Registry { names: BTreeMap::new() }
+    }
+}
+
+impl<N: Ord + Copy, C: Ord + Copy> Registry<N, C> {
+    /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`.
+    pub fn join<'a>(&mut self, net: N, holder: C, ip: Ip, names: impl Iterator<Item = &'a str>) {
+        for n in names {
+            let v = self.names.entry((net, n.to_ascii_lowercase())).or_default();
+            if !v.iter().any(|(c, _)| *c == holder) {
+                v.push((holder, ip));
+            }
+        }
+    }
+
+    /// Removes every name `holder` had on `net`.
+    pub fn leave(&mut self, net: N, holder: C) {
+        self.names.retain(|(n, _), v| {
+            if *n == net {
+                v.retain(|(c, _)| *c != holder);
+            }
+            !v.is_empty()
+        });
+    }
+
+    /// Resolves `name` for an asker attached to `nets` (in attachment order).
+    /// Returns the winning network and its addresses, unshuffled.
+    pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Vec<Ip>)> {
+        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        nets.iter().find_map(|&n| {
+            self.names
+                .get(&(n, key.clone()))
+                .map(|v| (n, v.iter().map(|(_, ip)| *ip).collect()))
+        })
+    }
+}
+
+/// How a client program caches name resolutions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// glibc, musl, Node: every lookup asks the nameserver.
+    #[default]
+    None,
+    /// nginx `proxy_pass host`: resolved once, kept for the process lifetime.
+    Once,
+    /// Positive answers kept `ttl`, failures kept `negative`.
+    Ttl { ttl: Dur, negative: Dur },
+}
+
+impl CachePolicy {
+    /// The JVM default (`networkaddress.cache.ttl` 30 s, negative 10 s).
+    pub const JVM: CachePolicy = CachePolicy::Ttl { ttl: Dur::secs(30), negative: Dur::secs(10) };
+}
+
+/// The outcome of one name lookup as a program sees it.
+pub type Lookup = Result<Vec<Ip>, crate::proto::errno::Errno>;
+
+#[derive(Clone, Debug)]
+struct Entry {
+    result: Lookup,
+    expires: Option<Time>,
+}
+
+/// A program's resolver cache under one policy.
+#[derive(Clone, Debug, Default)]
+pub struct Cache {
+    pub policy: CachePolicy,
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Cache {
+    pub fn new(policy: CachePolicy) -> Cache {
+        Cache { policy, entries: BTreeMap::new() }
+    }
+
+    pub fn get(&self, now: Time, name: &str) -> Option<&Lookup> {
+        let e = self.entries.get(name)?;
+        match e.expires {
+            Some(t) if now >= t => None,
+            _ => Some(&e.result),
+        }
+    }
+
+    pub fn store(&mut self, now: Time, name: &str, result: &Lookup) {
+        let expires = match (self.policy, result) {
+            (CachePolicy::None, _) => return,
+            (CachePolicy::Once, Ok(_)) => None,
+            (CachePolicy::Once, Err(_)) => return,
+            (CachePolicy::Ttl { ttl, .. }, Ok(_)) => Some(now + ttl),
+            (CachePolicy::Ttl { negative, .. }, Err(_)) if negative > Dur::ZERO => {
+                Some(now + negative)
+            }
+            (CachePolicy::Ttl { .. }, Err(_)) => return,
+        };
+        self.entries.insert(name.to_string(), Entry { result: result.clone(), expires });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::errno::Errno;
+
+    fn ip(s: &str) -> Ip {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn first_network_that_knows_the_name_wins() {
+        let mut r: Registry<u8, u8> = Registry::default();
+        r.join(1, 10, ip("172.18.0.2"), ["db", "Database"].into_iter());
+        r.join(2, 11, ip("172.19.0.2"), ["db"].into_iter());
+        assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, vec![ip("172.19.0.2")])));
+        assert_eq!(r.resolve(&[1], "database."), Some((1, vec![ip("172.18.0.2")])));
+        assert_eq!(r.resolve(&[3], "db"), None, "scope is the asker's networks only");
+    }
+
+    #[test]
+    fn several_holders_and_leave() {
+        let mut r: Registry<u8, u8> = Registry::default();
+        r.join(1, 10, ip("10.0.0.2"), ["web"].into_iter());
+        r.join(1, 11, ip("10.0.0.3"), ["web"].into_iter());
+        assert_eq!(r.resolve(&[1], "web").unwrap().1.len(), 2);
+        r.leave(1, 10);
+        assert_eq!(r.resolve(&[1], "web"), Some((1, vec![ip("10.0.0.3")])));
+        r.leave(1, 11);
+        assert_eq!(r.resolve(&[1], "web"), None);
+    }
+
+    #[test]
+    fn cache_policies() {
+        let t0 = Time(0);
+        let ok: Lookup = Ok(vec![ip("10.0.0.2")]);
+        let mut none = Cache::new(CachePolicy::None);
+        none.store(t0, "db", &ok);
+        assert!(none.get(t0, "db").is_none());
+
+        let mut once = Cache::new(CachePolicy::Once);
+        once.store(t0, "db", &ok);
+        assert_eq!(once.get(Time(u64::MAX - 1), "db"), Some(&ok));
+        once.store(t0, "x", &Err(Errno::Enotfound));
+        assert!(once.get(t0, "x").is_none());
+
+        let mut jvm = Cache::new(CachePolicy::JVM);
+        jvm.store(t0, "db", &ok);
+        assert!(jvm.get(t0 + Dur::secs(29), "db").is_some());
+        assert!(jvm.get(t0 + Dur::secs(30), "db").is_none());
+        jvm.store(t0, "x", &Err(Errno::Enotfound));
+        assert!(jvm.get(t0 + Dur::secs(9), "x").is_some());
+        assert!(jvm.get(t0 + Dur::secs(10), "x").is_none());
+    }
+}

@@ -1,0 +1,191 @@
+//! Name resolution as a program inside a container experiences it:
+//! /etc/hosts (links, extra_hosts, own name), the program's cache, then the
+//! nameserver — Docker's embedded server on user-defined networks, the host's
+//! upstream on the default bridge (docker-facts §1, §3, §7).
+
+use super::event::{Event, Packet, Seg};
+use super::record::{Ev, Resolution};
+use super::spec::{Mode, NetKind, Upstream};
+use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
+use crate::container::program::Input;
+use crate::id::{CtrId, DialId, NetId, QueryId};
+use crate::net::addr::{Ip, SockAddr};
+use crate::proto::dns::{Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
+use crate::proto::errno::Errno;
+use crate::time::Dur;
+
+/// Loopback plus dockerd's handling of a query (unconfirmed; chosen).
+pub const EMBEDDED_LATENCY: Dur = Dur::micros(100);
+
+impl World {
+    /// Starts a dial: resolve its host (if a name), then connect.
+    pub(super) fn resolve_and_connect(&mut self, dial: DialId) {
+        let d = &self.dials[dial];
+        let (ctr, name_sym) = (d.ctr, d.host);
+        let name = self.syms.get(name_sym).to_string();
+        if let Ok(ip) = name.parse::<Ip>() {
+            return self.tcp_connect(dial, ip);
+        }
+        if let Some(ip) = self.etc_hosts(ctr, &name) {
+            self.record(Some(ctr), Ev::Resolved { name: name_sym, ip, via: Resolution::Hosts });
+            return self.tcp_connect(dial, ip);
+        }
+        if let Some(hit) = self.ctrs[ctr].cache.get(self.now, &name).cloned() {
+            return self.resolved(dial, hit, Resolution::Cache);
+        }
+        let c = &self.ctrs[ctr];
+        let server = if self.user_nets(ctr).is_empty() { UPSTREAM_DNS } else { EMBEDDED_DNS };
+        if c.spec.mode == Mode::None || (c.endpoints.is_empty() && c.spec.mode != Mode::Host) {
+            return self.resolved(dial, Err(Errno::EaiAgain), Resolution::Dns);
+        }
+        let inc = c.inc;
+        let q = self.queries.insert(Query { dial, ctr, inc, name: name_sym, server, attempt: 1, answer: None });
+        self.send_query(q);
+    }
+
+    /// The user-defined networks a container is attached to now, in order.
+    fn user_nets(&self, ctr: CtrId) -> Vec<NetId> {
+        self.ctrs[ctr].endpoints.iter().map(|e| e.net).filter(|&n| self.nets[n].kind == NetKind::Bridge).collect()
+    }
+
+    /// /etc/hosts: the container's own names, `extra_hosts`, `--link` entries.
+    fn etc_hosts(&self, ctr: CtrId, name: &str) -> Option<Ip> {
+        let c = &self.ctrs[ctr];
+        let lname = name.to_ascii_lowercase();
+        if lname == "localhost" {
+            return Some(LOOPBACK);
+        }
+        let own = [Some(c.name.as_str()), c.spec.hostname.as_deref(), Some(c.short_id.as_str())];
+        if own.iter().flatten().any(|n| n.eq_ignore_ascii_case(name)) {
+            return c.endpoints.first().map(|e| e.ip).or(Some(LOOPBACK));
+        }
+        if let Some((_, ip)) = c.spec.extra_hosts.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)) {
+            return Some(*ip);
+        }
+        let bridge = self.default_bridge?;
+        c.spec.links.iter().find_map(|(idx, alias)| {
+            let src = &self.ctrs[self.ctr_order[*idx]];
+            let hit = alias.eq_ignore_ascii_case(name) || src.name.eq_ignore_ascii_case(name);
+            hit.then(|| src.last_ips.get(&bridge).copied()).flatten()
+        })
+    }
+
+    fn send_query(&mut self, q: QueryId) {
+        let Query { ctr, name, server, attempt, .. } = self.queries[q];
+        self.record(Some(ctr), Ev::DnsQuery { name, server, attempt });
+        self.at(GLIBC_TIMEOUT, Event::DnsTimeout { query: q, attempt });
+        let Some((rcode, ips, delay)) = self.answer_for(ctr, name, server) else { return };
+        self.queries[q].answer = Some((rcode, ips));
+        let stack = self.ctrs[ctr].stack;
+        let p = Packet {
+            src: SockAddr::new(server, 53),
+            dst: SockAddr::new(LOOPBACK, 53),
+            seg: Seg::DnsAnswer { query: q, attempt },
+            to: stack,
+            net: None,
+        };
+        self.send_packet(p, delay);
+    }
+
+    /// What the nameserver answers, and when; `None`: it never answers.
+    fn answer_for(&mut self, ctr: CtrId, name: crate::id::Sym, server: Ip) -> Option<(Rcode, Vec<Ip>, Dur)> {
+        let n = self.syms.get(name).to_string();
+        if server == UPSTREAM_DNS {
+            let (rc, ips, d) = self.upstream_answer(&n)?;
+            return Some((rc, ips, d));
+        }
+        let nets = self.user_nets(ctr);
+        if let Some((_, mut ips)) = self.dns.resolve(&nets, &n) {
+            self.ctrs[ctr].dns_rng.shuffle(&mut ips);
+            return Some((Rcode::NoError, ips, EMBEDDED_LATENCY));
+        }
+        let external = self.ctrs[ctr].endpoints.iter().any(|e| !self.nets[e.net].internal);
+        if !external {
+            return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY));
+        }
+        match self.upstream_answer(&n) {
+            Some((rc, ips, d)) => Some((rc, ips, d + EMBEDDED_LATENCY)),
+            None if self.upstream == Upstream::NotConfigured => Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
+            None => Some((Rcode::ServFail, vec![], FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS)))),
+        }
+    }
+
+    fn upstream_answer(&self, name: &str) -> Option<(Rcode, Vec<Ip>, Dur)> {
+        match &self.upstream {
+            Upstream::Answering { latency, records } => {
+                let ips: Vec<Ip> = records.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, ip)| *ip).collect();
+                let rc = if ips.is_empty() { Rcode::NxDomain } else { Rcode::NoError };
+                Some((rc, ips, *latency))
+            }
+            Upstream::Unreachable | Upstream::NotConfigured => None,
+        }
+    }
+
+    pub(super) fn on_dns_answer(&mut self, q: QueryId, _attempt: u8) {
+        let Some(query) = self.queries.remove(q) else { return };
+        if !self.live(query.ctr, query.inc) {
+            return;
+        }
+        let (rcode, ips) = query.answer.unwrap_or((Rcode::ServFail, vec![]));
+        let result: Lookup = match rcode {
+            Rcode::NoError if !ips.is_empty() => Ok(ips.clone()),
+            Rcode::NoError | Rcode::NxDomain => Err(Errno::Enotfound),
+            Rcode::ServFail => Err(Errno::EaiAgain),
+        };
+        self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });
+        let name = self.syms.get(query.name).to_string();
+        let now = self.now;
+        self.ctrs[query.ctr].cache.store(now, &name, &result);
+        self.resolved(query.dial, result, Resolution::Dns);
+    }
+
+    pub(super) fn on_dns_timeout(&mut self, q: QueryId, attempt: u8) {
+        let Some(query) = self.queries.get_mut(q) else { return };
+        if query.attempt != attempt {
+            return;
+        }
+        if attempt < GLIBC_ATTEMPTS {
+            query.attempt += 1;
+            return self.send_query(q);
+        }
+        let query = self.queries.remove(q).expect("present");
+        if self.live(query.ctr, query.inc) {
+            self.resolved(query.dial, Err(Errno::EaiAgain), Resolution::Dns);
+        }
+    }
+
+    /// A lookup finished: connect to the first address, or fail the dial.
+    fn resolved(&mut self, dial: DialId, result: Lookup, via: Resolution) {
+        let Some(d) = self.dials.get(dial) else { return };
+        let (ctr, name) = (d.ctr, d.host);
+        match result {
+            Ok(ips) => {
+                self.record(Some(ctr), Ev::Resolved { name, ip: ips[0], via });
+                self.tcp_connect(dial, ips[0]);
+            }
+            Err(errno) => {
+                self.record(Some(ctr), Ev::ResolveFailed { name, errno });
+                self.dial_fail(dial, errno);
+            }
+        }
+    }
+
+    /// A dial failed with `errno`: record it and tell the program.
+    pub(super) fn dial_fail(&mut self, dial: DialId, errno: Errno) {
+        let Some(d) = self.dials.remove(dial) else { return };
+        if let Some(c) = d.conn {
+            self.free_conn(c);
+        }
+        let after = self.now.since(d.started);
+        self.record(Some(d.ctr), Ev::ConnectFailed { target: d.host, addr: d.addr, errno, after });
+        if self.live(d.ctr, d.inc) {
+            self.deliver_input(d.ctr, Input::ConnectFailed { tag: d.tag, errno });
+        }
+    }
+
+    pub(super) fn on_dial_timeout(&mut self, dial: DialId) {
+        if self.dials.contains_key(dial) {
+            self.dial_fail(dial, Errno::Etimedout);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The one closed event enum. Events are imperative (what to do next);
+//! trace records, in `record.rs`, are past tense (what happened).
+
+use crate::id::{ConnId, CtrId, DialId, NetId, QueryId, StackId};
+use crate::net::addr::SockAddr;
+use crate::container::program::Msg;
+use crate::time::Time;
+
+/// A TCP segment or DNS datagram, as a typed value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seg {
+    Syn,
+    SynAck,
+    Ack,
+    Rst,
+    Fin,
+    Data(Msg),
+    DnsQuery { query: QueryId, attempt: u8 },
+    DnsAnswer { query: QueryId, attempt: u8 },
+}
+
+/// A packet in flight to a network namespace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub src: SockAddr,
+    pub dst: SockAddr,
+    pub seg: Seg,
+    pub to: StackId,
+    pub net: Option<NetId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A packet arrives at its destination namespace.
+    Deliver(Packet),
+    /// A SYN retransmission timer of a connecting socket.
+    SynTimer { conn: ConnId, sent: u8 },
+    /// A neighbour (ARP) probe timer of a connecting socket.
+    ArpTimer { conn: ConnId, probes: u8 },
+    /// A program's connect timeout.
+    DialTimeout { dial: DialId },
+    /// A resolver's per-attempt timeout.
+    DnsTimeout { query: QueryId, attempt: u8 },
+    /// A program timer.
+    ProgTimer { ctr: CtrId, inc: u32, token: u64 },
+    /// A container's process finished initialising: the program starts.
+    ProgramStart { ctr: CtrId, inc: u32 },
+    /// A healthcheck probe is due.
+    Probe { ctr: CtrId, inc: u32 },
+    /// A healthcheck probe finished.
+    ProbeDone { ctr: CtrId, inc: u32, started: Time, ok: bool },
+    /// The restart manager's delay is over.
+    Restart { ctr: CtrId, inc: u32 },
+    /// The stop grace period is over: SIGKILL.
+    KillAfterGrace { ctr: CtrId, inc: u32 },
+    /// Compose polls a dependency condition (every 500 ms).
+    ComposePoll { ctr: CtrId },
+    /// A scheduled action of the scenario (index into its action list).
+    Action(u32),
+}

@@ -1,0 +1,104 @@
+//! The fabric: a pure router between network namespaces (docker-facts §4–§5).
+//!
+//! Given a sender's namespace and a destination address it decides: deliver
+//! (to which namespace, over which network, after how long), drop (and why),
+//! "no neighbour" (an on-link address nobody holds: ARP fails), or "no
+//! route" (ENETUNREACH). It knows nothing of TCP or DNS.
+
+use super::record::DropReason;
+use super::spec::NetKind;
+use super::world::{World, HOST_LAN_IP, LOOPBACK};
+use crate::id::{NetId, StackId};
+use crate::net::addr::Ip;
+use crate::time::Dur;
+
+/// One way through the loopback interface.
+pub const LOOPBACK_DELAY: Dur = Dur::micros(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Deliver { to: StackId, net: Option<NetId>, src: Ip },
+    Drop { reason: DropReason, net: Option<NetId>, src: Ip },
+    NoNeighbour { net: NetId, src: Ip },
+    NoRoute,
+}
+
+impl World {
+    /// Is `ip` one of the Docker host's own addresses (a bridge gateway, its LAN address)?
+    pub(super) fn is_host_ip(&self, ip: Ip) -> bool {
+        ip == HOST_LAN_IP || self.nets.values().any(|n| n.gateway() == Some(ip))
+    }
+
+    pub(super) fn route(&self, from: StackId, dst: Ip) -> Route {
+        if dst.is_loopback() {
+            return Route::Deliver { to: from, net: None, src: LOOPBACK };
+        }
+        if from == StackId::HOST {
+            return self.route_from_host(dst);
+        }
+        let Some(owner) = self.stacks[from.0 as usize].owner else { return Route::NoRoute };
+        let eps = &self.ctrs[owner].endpoints;
+        if eps.iter().any(|e| e.ip == dst) {
+            return Route::Deliver { to: from, net: None, src: dst };
+        }
+        for e in eps {
+            let net = &self.nets[e.net];
+            if !net.subnet().is_some_and(|s| s.contains(dst)) {
+                continue;
+            }
+            if net.gateway() == Some(dst) {
+                return Route::Deliver { to: StackId::HOST, net: Some(e.net), src: e.ip };
+            }
+            return match net.holders.get(&dst) {
+                None => Route::NoNeighbour { net: e.net, src: e.ip },
+                Some(_) if !net.icc => Route::Drop { reason: DropReason::Icc, net: Some(e.net), src: e.ip },
+                Some(&h) => Route::Deliver { to: self.ctrs[h].stack, net: Some(e.net), src: e.ip },
+            };
+        }
+        let Some(egress) = eps.iter().find(|e| !self.nets[e.net].internal) else {
+            return Route::NoRoute;
+        };
+        let net = Some(egress.net);
+        if self.is_host_ip(dst) {
+            return Route::Deliver { to: StackId::HOST, net, src: egress.ip };
+        }
+        let other_bridge = self.nets.values().any(|n| n.subnet().is_some_and(|s| s.contains(dst)));
+        let reason = if other_bridge { DropReason::OtherNetwork } else { DropReason::External };
+        Route::Drop { reason, net, src: egress.ip }
+    }
+
+    fn route_from_host(&self, dst: Ip) -> Route {
+        if self.is_host_ip(dst) {
+            return Route::Deliver { to: StackId::HOST, net: None, src: dst };
+        }
+        for &id in &self.net_order {
+            let n = &self.nets[id];
+            if !matches!(n.kind, NetKind::Bridge | NetKind::DefaultBridge) {
+                continue;
+            }
+            let (Some(subnet), Some(gw)) = (n.subnet(), n.gateway()) else { continue };
+            if subnet.contains(dst) {
+                return match n.holders.get(&dst) {
+                    Some(&h) => Route::Deliver { to: self.ctrs[h].stack, net: Some(id), src: gw },
+                    None => Route::NoNeighbour { net: id, src: gw },
+                };
+            }
+        }
+        Route::Drop { reason: DropReason::External, net: None, src: HOST_LAN_IP }
+    }
+
+    /// One-way delay of a packet of `size` bytes over `net`, or `None` when the
+    /// link loses it. One random draw per packet: high bits jitter, low bits loss.
+    pub(super) fn link_delay(&mut self, net: Option<NetId>, size: u32) -> Option<Dur> {
+        let Some(id) = net else { return Some(LOOPBACK_DELAY) };
+        let n = &mut self.nets[id];
+        let l = n.link;
+        let r = n.rng.next_u64();
+        if l.loss > 0.0 && ((r & 0xffff_ffff) as f64) < l.loss * 4_294_967_296.0 {
+            return None;
+        }
+        let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
+        let tx = u64::from(size) * 8 * 1_000_000_000 / l.bandwidth_bps.max(1);
+        Some(Dur(l.latency.0 + jitter + tx))
+    }
+}

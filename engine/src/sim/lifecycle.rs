@@ -1,0 +1,379 @@
+//! Container lifecycle handlers: start (endpoints, IPs, DNS names), program
+//! start, exit (sockets closed, addresses and names released before any
+//! restart delay), restart policy, stop/kill, pause, healthchecks, Compose
+//! dependency polling, scheduled actions (docker-facts §1.11, §2.4, §8, §9).
+
+use super::event::Event;
+use super::record::Ev;
+use super::spec::{ActionSpec, Condition, NetKind, Probe, Sigterm};
+use super::world::{Endpoint, State, World};
+use crate::container::health::{Health, Status};
+use crate::container::program::Input;
+use crate::container::restart::Decision;
+use crate::id::{CtrId, NetId};
+use crate::net::addr::Ip;
+use crate::net::ipam::IpamError;
+use crate::time::{Dur, Time};
+
+/// Cost of `docker exec` of a healthcheck command (unconfirmed; chosen).
+pub const PROBE_EXEC: Dur = Dur::millis(10);
+/// Compose polls dependency conditions every 500 ms.
+pub const COMPOSE_POLL: Dur = Dur::millis(500);
+
+impl World {
+    /// Compose `up` of one container at `at`: waits for its dependencies first.
+    pub(super) fn schedule_up(&mut self, ctr: CtrId, at: Time) {
+        self.ctrs[ctr].waiting = true;
+        self.queue.push(at, Event::ComposePoll { ctr });
+    }
+
+    pub(super) fn on_compose_poll(&mut self, ctr: CtrId) {
+        let c = &self.ctrs[ctr];
+        if !c.waiting || c.state != State::Created {
+            return;
+        }
+        let mut pending = None;
+        for dep in c.spec.depends_on.clone() {
+            let on = self.ctr_order[dep.on];
+            match self.condition(on, dep.condition) {
+                Ok(true) => {}
+                Ok(false) => {
+                    pending.get_or_insert((on, dep.condition));
+                }
+                Err(msg) if dep.required => {
+                    self.ctrs[ctr].waiting = false;
+                    let message = self.sym(&msg);
+                    return self.record(Some(ctr), Ev::ComposeFailed { message });
+                }
+                Err(_) => {}
+            }
+        }
+        match pending {
+            None => {
+                self.ctrs[ctr].waiting = false;
+                self.start_container(ctr);
+            }
+            Some((on, cond)) => {
+                let first = !self.trace.iter().rev().take(64).any(|r| {
+                    r.ctr == Some(ctr) && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on)
+                });
+                if first {
+                    let condition = self.sym(cond.name());
+                    self.record(Some(ctr), Ev::ComposeWaiting { on, condition });
+                }
+                self.at(COMPOSE_POLL, Event::ComposePoll { ctr });
+            }
+        }
+    }
+
+    /// Whether a dependency condition holds; `Err` with Compose's message when it never will.
+    fn condition(&self, on: CtrId, cond: Condition) -> Result<bool, String> {
+        let c = &self.ctrs[on];
+        let name = &c.name;
+        match (cond, c.state) {
+            (Condition::Started, s) => Ok(matches!(s, State::Running | State::Paused | State::Exited(_))),
+            (Condition::Healthy, _) if c.spec.health.is_none() => {
+                Err(format!("dependency failed to start: container {name} has no healthcheck configured"))
+            }
+            (Condition::Healthy, State::Exited(code)) => Err(format!("dependency failed to start: container {name} exited ({code})")),
+            (Condition::Healthy, _) => match c.health.as_ref().map(|h| h.status) {
+                Some(Status::Healthy) => Ok(true),
+                Some(Status::Unhealthy) => Err(format!("dependency failed to start: container {name} is unhealthy")),
+                _ => Ok(false),
+            },
+            (Condition::CompletedSuccessfully, State::Exited(0)) => Ok(true),
+            (Condition::CompletedSuccessfully, State::Exited(code)) => {
+                Err(format!("service \"{name}\" didn't complete successfully: exit {code}"))
+            }
+            (Condition::CompletedSuccessfully, _) => Ok(false),
+        }
+    }
+
+    /// `docker start`: endpoints (lowest free IP or the static one), DNS
+    /// names, then the process begins its start-up delay.
+    pub(super) fn start_container(&mut self, ctr: CtrId) {
+        if self.ctrs[ctr].is_up() || self.ctrs[ctr].state == State::Removed {
+            return;
+        }
+        for net in self.ctrs[ctr].nets.clone() {
+            if let Err(e) = self.attach(ctr, net) {
+                self.detach_all(ctr);
+                let reason = self.sym(&e);
+                self.record(Some(ctr), Ev::StartFailed { reason });
+                self.ctrs[ctr].state = State::Exited(128);
+                return;
+            }
+        }
+        let now = self.now;
+        let c = &mut self.ctrs[ctr];
+        c.inc += 1;
+        c.state = State::Running;
+        c.started_at = now;
+        c.manually_stopped = false;
+        c.health = c.spec.health.map(|h| Health::new(h.cfg, now));
+        let inc = c.inc;
+        let startup = c.spec.startup.sample(&mut c.rng);
+        let probe_in = c.health.as_ref().map(|h| h.next_delay(now));
+        self.record(Some(ctr), Ev::Start);
+        if let Some(d) = probe_in {
+            self.at(d, Event::Probe { ctr, inc });
+        }
+        self.at(startup, Event::ProgramStart { ctr, inc });
+    }
+
+    /// Joins one network: address, holder table, DNS names.
+    fn attach(&mut self, ctr: CtrId, net: NetId) -> Result<(), String> {
+        let idx = self.net_order.iter().position(|&n| n == net).expect("known network");
+        let c = &self.ctrs[ctr];
+        let spec = c.spec.attach.iter().find(|a| a.net == idx);
+        let fixed = spec.and_then(|a| a.ip);
+        let aliases = spec.map(|a| a.aliases.clone()).unwrap_or_default();
+        let n = &mut self.nets[net];
+        let Some(pool) = n.pool.as_mut() else { return Ok(()) };
+        let ip = match fixed {
+            Some(ip) => pool.reserve(ip),
+            None => pool.allocate(),
+        }
+        .map_err(|e| ipam_message(e, fixed, &n.name))?;
+        n.holders.insert(ip, ctr);
+        if n.kind == NetKind::Bridge {
+            let netname = n.name.clone();
+            let c = &self.ctrs[ctr];
+            let mut names: Vec<String> = vec![c.name.clone(), c.short_id.clone()];
+            names.extend(c.spec.hostname.clone());
+            names.extend(c.spec.service.clone());
+            names.extend(aliases);
+            let dotted: Vec<String> = names.iter().map(|x| format!("{x}.{netname}")).collect();
+            names.extend(dotted);
+            self.dns.join(net, ctr, ip, names.iter().map(String::as_str));
+        }
+        let c = &mut self.ctrs[ctr];
+        c.endpoints.push(Endpoint { net, ip });
+        c.last_ips.insert(net, ip);
+        self.record(Some(ctr), Ev::NetConnect { net, ip });
+        Ok(())
+    }
+
+    fn detach(&mut self, ctr: CtrId, net: NetId) {
+        let c = &mut self.ctrs[ctr];
+        let Some(pos) = c.endpoints.iter().position(|e| e.net == net) else { return };
+        let ep = c.endpoints.remove(pos);
+        let n = &mut self.nets[net];
+        n.holders.remove(&ep.ip);
+        if let Some(p) = n.pool.as_mut() {
+            p.release(ep.ip);
+        }
+        self.dns.leave(net, ctr);
+        self.record(Some(ctr), Ev::NetDisconnect { net, ip: ep.ip });
+    }
+
+    fn detach_all(&mut self, ctr: CtrId) {
+        for net in self.ctrs[ctr].endpoints.iter().map(|e| e.net).collect::<Vec<_>>() {
+            self.detach(ctr, net);
+        }
+    }
+
+    pub(super) fn on_program_start(&mut self, ctr: CtrId, inc: u32) {
+        if !self.live(ctr, inc) {
+            return;
+        }
+        let c = &mut self.ctrs[ctr];
+        c.program = Some(super::programs::instantiate(&c.spec.program));
+        c.program_running = true;
+        self.record(Some(ctr), Ev::ProgramStarted);
+        self.deliver_input(ctr, Input::Start);
+    }
+
+    /// The process exited: sockets closed, then the network released; then
+    /// the restart manager decides.
+    pub(super) fn exit_container(&mut self, ctr: CtrId, code: i32) {
+        if !self.ctrs[ctr].is_up() {
+            return;
+        }
+        let owned: Vec<_> = self.conns.iter().filter(|(_, c)| c.owner == ctr).map(|(k, _)| k).collect();
+        for conn in owned {
+            self.tcp_close(conn);
+        }
+        let stack = self.ctrs[ctr].stack;
+        self.stacks[stack.0 as usize].listeners.retain(|_, l| l.owner != ctr);
+        self.dials.retain(|_, d| d.ctr != ctr);
+        self.queries.retain(|_, q| q.ctr != ctr);
+        self.detach_all(ctr);
+        let now = self.now;
+        let c = &mut self.ctrs[ctr];
+        c.program = None;
+        c.program_running = false;
+        c.deferred.clear();
+        c.health = None;
+        c.state = State::Exited(code);
+        let ran_for = now.since(c.started_at);
+        let decision = c.restart.on_exit(code, c.manually_stopped, ran_for);
+        let (inc, count) = (c.inc, c.restart.restart_count);
+        self.record(Some(ctr), Ev::Die { code });
+        if let Decision::Restart { delay } = decision {
+            self.ctrs[ctr].state = State::Restarting;
+            self.record(Some(ctr), Ev::Restart { delay, count });
+            self.at(delay, Event::Restart { ctr, inc });
+        }
+    }
+
+    pub(super) fn on_restart(&mut self, ctr: CtrId, inc: u32) {
+        let c = &self.ctrs[ctr];
+        if c.state == State::Restarting && c.inc == inc {
+            self.start_container(ctr);
+        }
+    }
+
+    pub(super) fn on_kill_after_grace(&mut self, ctr: CtrId, inc: u32) {
+        if self.live(ctr, inc) {
+            self.record(Some(ctr), Ev::Kill { signal: 9 });
+            self.exit_container(ctr, 137);
+        }
+    }
+
+    /// `docker stop`: SIGTERM, SIGKILL after the grace period; cancels a pending restart.
+    fn stop(&mut self, ctr: CtrId) {
+        let c = &mut self.ctrs[ctr];
+        c.manually_stopped = true;
+        c.waiting = false;
+        if c.state == State::Restarting {
+            c.inc += 1;
+            c.state = State::Exited(0);
+            return self.record(Some(ctr), Ev::Stop);
+        }
+        if !c.is_up() {
+            return;
+        }
+        let (inc, grace, sigterm) = (c.inc, c.spec.stop_grace, c.spec.on_sigterm);
+        self.record(Some(ctr), Ev::Kill { signal: 15 });
+        match sigterm {
+            Sigterm::Exit => self.exit_container(ctr, 0),
+            Sigterm::Ignore => self.at(grace, Event::KillAfterGrace { ctr, inc }),
+        }
+        if !self.ctrs[ctr].is_up() {
+            self.record(Some(ctr), Ev::Stop);
+        }
+    }
+
+    fn kill(&mut self, ctr: CtrId) {
+        if !self.ctrs[ctr].is_up() {
+            return;
+        }
+        self.ctrs[ctr].manually_stopped = true;
+        self.record(Some(ctr), Ev::Kill { signal: 9 });
+        self.exit_container(ctr, 137);
+    }
+
+    fn manual_start(&mut self, ctr: CtrId) {
+        self.ctrs[ctr].restart.manual_start();
+        if matches!(self.ctrs[ctr].state, State::Created | State::Exited(_)) {
+            self.start_container(ctr);
+        }
+    }
+
+    pub(super) fn on_action(&mut self, i: u32) {
+        let a = self.actions[i as usize].1;
+        let id = |w: &World, k: usize| w.ctr_order[k];
+        match a {
+            ActionSpec::Start(k) => self.manual_start(id(self, k)),
+            ActionSpec::Stop(k) => self.stop(id(self, k)),
+            ActionSpec::Kill(k) => self.kill(id(self, k)),
+            ActionSpec::Restart(k) => {
+                let c = id(self, k);
+                self.stop(c);
+                if !self.ctrs[c].is_up() {
+                    self.manual_start(c);
+                }
+            }
+            ActionSpec::Pause(k) => self.pause(id(self, k), true),
+            ActionSpec::Unpause(k) => self.pause(id(self, k), false),
+            ActionSpec::Remove(k) => {
+                let c = id(self, k);
+                self.kill(c);
+                self.ctrs[c].state = State::Removed;
+                self.record(Some(c), Ev::Remove);
+            }
+            ActionSpec::Disconnect(k, n) => {
+                let (c, net) = (id(self, k), self.net_order[n]);
+                self.ctrs[c].nets.retain(|&x| x != net);
+                self.detach(c, net);
+            }
+            ActionSpec::Connect(k, n) => {
+                let (c, net) = (id(self, k), self.net_order[n]);
+                if !self.ctrs[c].nets.contains(&net) {
+                    self.ctrs[c].nets.push(net);
+                    if self.ctrs[c].is_up() {
+                        if let Err(e) = self.attach(c, net) {
+                            let reason = self.sym(&e);
+                            self.record(Some(c), Ev::StartFailed { reason });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn pause(&mut self, ctr: CtrId, on: bool) {
+        let c = &mut self.ctrs[ctr];
+        match (on, c.state) {
+            (true, State::Running) => {
+                c.state = State::Paused;
+                self.record(Some(ctr), Ev::Pause);
+            }
+            (false, State::Paused) => {
+                c.state = State::Running;
+                self.record(Some(ctr), Ev::Unpause);
+                let deferred = std::mem::take(&mut self.ctrs[ctr].deferred);
+                for input in deferred {
+                    self.deliver_input(ctr, input);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn on_probe(&mut self, ctr: CtrId, inc: u32) {
+        if !self.live(ctr, inc) {
+            return;
+        }
+        let c = &self.ctrs[ctr];
+        let Some(h) = c.spec.health else { return };
+        let ok = c.state == State::Running
+            && match h.probe {
+                Probe::Tcp(port) | Probe::Http(port) => self.listening_locally(ctr, port),
+                Probe::Ready => c.program_running && c.program.as_ref().is_some_and(|p| p.ready()),
+            };
+        let started = self.now;
+        let took = if c.state == State::Paused { h.cfg.timeout } else { PROBE_EXEC.min(h.cfg.timeout) };
+        self.at(took, Event::ProbeDone { ctr, inc, started, ok });
+    }
+
+    /// Would a connect to 127.0.0.1:port inside the container succeed?
+    fn listening_locally(&self, ctr: CtrId, port: u16) -> bool {
+        let stack = self.ctrs[ctr].stack;
+        self.stacks[stack.0 as usize].listeners.get(&port).is_some_and(|l| l.bind.is_unspecified() || l.bind == Ip::LOCALHOST)
+    }
+
+    pub(super) fn on_probe_done(&mut self, ctr: CtrId, inc: u32, started: Time, ok: bool) {
+        if !self.live(ctr, inc) {
+            return;
+        }
+        self.record(Some(ctr), Ev::ProbeResult { ok });
+        let now = self.now;
+        let Some(h) = self.ctrs[ctr].health.as_mut() else { return };
+        let changed = h.on_result(started, ok);
+        let next = h.next_delay(now);
+        if let Some(status) = changed {
+            self.record(Some(ctr), Ev::Health { status });
+        }
+        self.at(next, Event::Probe { ctr, inc });
+    }
+}
+
+fn ipam_message(e: IpamError, ip: Option<Ip>, net: &str) -> String {
+    match (e, ip) {
+        (IpamError::AlreadyAllocated, Some(ip)) => format!("Address already in use: {ip} on network {net}"),
+        (IpamError::OutOfSubnet, Some(ip)) => format!("invalid address {ip}: it does not belong to any of network {net}'s subnets"),
+        _ => format!("no available IPv4 addresses on network {net}"),
+    }
+}

@@ -1,0 +1,18 @@
+//! The simulation loop: one closed event enum, one queue ordered by
+//! `(time, sequence)`, one handler per event, all on one thread.
+//!
+//! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
+//! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps.
+
+pub mod event;
+mod dns;
+mod fabric;
+mod lifecycle;
+mod programs;
+pub mod queue;
+pub mod record;
+pub mod spec;
+mod tcp;
+pub mod world;
+
+pub use world::{Stop, World};

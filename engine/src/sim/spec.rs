@@ -1,0 +1,199 @@
+//! The lowered model: everything a run needs, with names already resolved to
+//! indices. The scenario layer produces it (from RON or compose); the engine
+//! never sees a dangling name.
+
+use crate::container::{client, health, restart, server};
+use crate::dist::Delay;
+use crate::id::Sym;
+use crate::net::addr::{Ip, Subnet};
+use crate::proto::dns::CachePolicy;
+use crate::proto::tcp::SynSchedule;
+use crate::time::Dur;
+use std::collections::BTreeMap;
+
+/// Interned strings.
+#[derive(Clone, Debug, Default)]
+pub struct Symbols {
+    map: BTreeMap<String, Sym>,
+    names: Vec<String>,
+}
+
+impl Symbols {
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&k) = self.map.get(s) {
+            return k;
+        }
+        let k = Sym(self.names.len() as u32);
+        self.names.push(s.to_string());
+        self.map.insert(s.to_string(), k);
+        k
+    }
+    pub fn get(&self, k: Sym) -> &str {
+        &self.names[k.0 as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Upstream {
+    /// The host's resolver answers after `latency`: known `records`, else NXDOMAIN.
+    Answering { latency: Dur, records: Vec<(String, Ip)> },
+    /// Configured but never answers (no internet).
+    Unreachable,
+    /// No upstream at all: the embedded server answers SERVFAIL at once.
+    NotConfigured,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKind {
+    DefaultBridge,
+    Bridge,
+    Host,
+    None,
+}
+
+/// Link characteristics of a network (one hop through the bridge).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Link {
+    pub latency: Dur,
+    pub jitter: Dur,
+    pub loss: f64,
+    pub bandwidth_bps: u64,
+}
+
+impl Default for Link {
+    /// veth + Linux bridge on one host: ~50 µs one way, ±10 µs, no loss,
+    /// 10 Gbit/s (unconfirmed: chosen as typical of a local bridge).
+    fn default() -> Self {
+        Link { latency: Dur::micros(50), jitter: Dur::micros(10), loss: 0.0, bandwidth_bps: 10_000_000_000 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetSpec {
+    pub name: String,
+    pub kind: NetKind,
+    pub subnet: Option<Subnet>,
+    pub gateway: Option<Ip>,
+    pub internal: bool,
+    pub icc: bool,
+    pub link: Link,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttachSpec {
+    pub net: usize,
+    pub aliases: Vec<String>,
+    pub ip: Option<Ip>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Bridge,
+    Host,
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// TCP connect to 127.0.0.1:port inside the container (`pg_isready`, `nc -z`).
+    Tcp(u16),
+    /// HTTP GET to localhost:port (`curl -f http://localhost/health`).
+    Http(u16),
+    /// The program says it is ready.
+    Ready,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HealthSpec {
+    pub cfg: health::Config,
+    pub probe: Probe,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition {
+    Started,
+    Healthy,
+    CompletedSuccessfully,
+}
+
+impl Condition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Condition::Started => "service_started",
+            Condition::Healthy => "service_healthy",
+            Condition::CompletedSuccessfully => "service_completed_successfully",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dep {
+    pub on: usize,
+    pub condition: Condition,
+    pub required: bool,
+    pub restart: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sigterm {
+    /// The process handles SIGTERM and exits 0.
+    Exit,
+    /// PID 1 without a handler: SIGTERM is ignored, SIGKILL after the grace period.
+    Ignore,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProgramSpec {
+    Idle,
+    Server(server::Config),
+    Client(client::Config),
+    /// A process that exits by itself after a delay with a code (a job, a crash).
+    Exit { after: Delay, code: i32 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtrSpec {
+    pub name: String,
+    pub hostname: Option<String>,
+    pub service: Option<String>,
+    pub mode: Mode,
+    pub attach: Vec<AttachSpec>,
+    pub extra_hosts: Vec<(String, Ip)>,
+    pub links: Vec<(usize, String)>,
+    /// `None`: not started until an action starts it.
+    pub start_at: Option<Dur>,
+    pub startup: Delay,
+    pub program: ProgramSpec,
+    pub dns_cache: CachePolicy,
+    pub restart: restart::Policy,
+    pub health: Option<HealthSpec>,
+    pub stop_grace: Dur,
+    pub on_sigterm: Sigterm,
+    pub depends_on: Vec<Dep>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionSpec {
+    Start(usize),
+    Stop(usize),
+    Kill(usize),
+    Restart(usize),
+    Pause(usize),
+    Unpause(usize),
+    Remove(usize),
+    Disconnect(usize, usize),
+    Connect(usize, usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct WorldSpec {
+    pub seed: u64,
+    pub until: Dur,
+    pub max_events: u64,
+    pub syn_schedule: SynSchedule,
+    pub upstream: Upstream,
+    pub networks: Vec<NetSpec>,
+    pub containers: Vec<CtrSpec>,
+    pub actions: Vec<(Dur, ActionSpec)>,
+    pub syms: Symbols,
+}

@@ -1,0 +1,295 @@
+//! TCP handlers: connect, the handshake, RST, FIN, data (docker-facts §6).
+
+use super::event::{Event, Packet, Seg};
+use super::fabric::Route;
+use super::record::{DropReason, Ev, Flags};
+use super::world::{Conn, TcpState, World};
+use crate::container::program::{Input, Msg};
+use crate::id::{ConnId, CtrId, DialId, StackId};
+use crate::net::addr::{Ip, SockAddr};
+use crate::proto::errno::Errno;
+use crate::proto::tcp::{SynStep, ARP_PROBES, ARP_RETRANS, EPHEMERAL_FIRST, EPHEMERAL_LAST};
+
+const HEADER_BYTES: u32 = 66;
+
+impl World {
+    /// Sends a segment from namespace `from`; returns whether it left (not dropped).
+    pub(super) fn transmit(&mut self, who: Option<CtrId>, from: StackId, src: SockAddr, dst: SockAddr, seg: Seg) -> bool {
+        let size = HEADER_BYTES + if let Seg::Data(m) = seg { m.size() } else { 0 };
+        let (to, net) = match self.route(from, dst.ip) {
+            Route::Deliver { to, net, .. } => (to, net),
+            Route::Drop { reason, .. } => {
+                self.record(who, Ev::Dropped { src, dst, reason });
+                return false;
+            }
+            Route::NoNeighbour { .. } | Route::NoRoute => {
+                self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour });
+                return false;
+            }
+        };
+        match self.link_delay(net, size) {
+            Some(d) => {
+                self.send_packet(Packet { src, dst, seg, to, net }, d);
+                true
+            }
+            None => {
+                self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
+                false
+            }
+        }
+    }
+
+    fn segment(&mut self, who: Option<CtrId>, from: StackId, src: SockAddr, dst: SockAddr, flags: Flags, retransmit: u8) {
+        self.record(who, Ev::Segment { src, dst, flags, retransmit });
+        let seg = match flags {
+            Flags::Syn => Seg::Syn,
+            Flags::SynAck => Seg::SynAck,
+            Flags::Rst => Seg::Rst,
+            Flags::Fin => Seg::Fin,
+        };
+        self.transmit(who, from, src, dst, seg);
+    }
+
+    fn ephemeral_port(&mut self, stack: StackId) -> u16 {
+        let s = &mut self.stacks[stack.0 as usize];
+        let p = s.next_port;
+        s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
+        p
+    }
+
+    /// `connect()` of a dial to `ip` once the name is resolved.
+    pub(super) fn tcp_connect(&mut self, dial: DialId, ip: Ip) {
+        let d = &self.dials[dial];
+        let (ctr, port) = (d.ctr, d.port);
+        let stack = self.ctrs[ctr].stack;
+        let remote = SockAddr::new(ip, port);
+        self.dials[dial].addr = Some(remote);
+        let src = match self.route(stack, ip) {
+            Route::NoRoute => return self.dial_fail(dial, Errno::Enetunreach),
+            Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
+        };
+        let local = SockAddr::new(src, self.ephemeral_port(stack));
+        let conn = self.conns.insert(Conn {
+            stack,
+            owner: ctr,
+            inc: self.ctrs[ctr].inc,
+            local,
+            remote,
+            state: TcpState::SynSent,
+            dial: Some(dial),
+            syn_started: self.now,
+        });
+        self.demux.insert((stack, local, remote), conn);
+        self.dials[dial].conn = Some(conn);
+        self.send_syn(conn, 1);
+    }
+
+    /// Sends SYN number `n` (1 = the original), or starts ARP if nobody holds the address.
+    fn send_syn(&mut self, conn: ConnId, n: u8) {
+        let c = &self.conns[conn];
+        let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
+        if let Route::NoNeighbour { .. } = self.route(stack, remote.ip) {
+            self.conns[conn].state = TcpState::ArpWait;
+            self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
+            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: 1 });
+            return;
+        }
+        self.conns[conn].state = TcpState::SynSent;
+        self.segment(who, stack, local, remote, Flags::Syn, n - 1);
+        let at = if n == 1 {
+            self.conns[conn].syn_started = self.now;
+            self.syn_schedule.first_timer()
+        } else {
+            match self.syn_schedule.after_timeout(n - 1) {
+                SynStep::Retransmit { next_timer_at } => next_timer_at,
+                SynStep::GiveUp => self.syn_schedule.give_up_after(),
+            }
+        };
+        let due = self.conns[conn].syn_started + at;
+        self.queue.push(due, Event::SynTimer { conn, sent: n });
+    }
+
+    pub(super) fn on_syn_timer(&mut self, conn: ConnId, sent: u8) {
+        let Some(c) = self.conns.get(conn) else { return };
+        if c.state != TcpState::SynSent {
+            return;
+        }
+        match self.syn_schedule.after_timeout(sent) {
+            SynStep::Retransmit { .. } => self.send_syn(conn, sent + 1),
+            SynStep::GiveUp => {
+                if let Some(d) = c.dial {
+                    self.dial_fail(d, Errno::Etimedout);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_arp_timer(&mut self, conn: ConnId, probes: u8) {
+        let Some(c) = self.conns.get(conn) else { return };
+        if c.state != TcpState::ArpWait {
+            return;
+        }
+        let (who, stack, target, dial) = (Some(c.owner), c.stack, c.remote.ip, c.dial);
+        if !matches!(self.route(stack, target), Route::NoNeighbour { .. }) {
+            return self.send_syn(conn, 1);
+        }
+        if probes < ARP_PROBES {
+            self.record(who, Ev::ArpProbe { target, n: probes + 1 });
+            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: probes + 1 });
+        } else if let Some(d) = dial {
+            self.dial_fail(d, Errno::Ehostunreach);
+        }
+    }
+
+    pub(super) fn on_deliver(&mut self, p: Packet) {
+        match p.seg {
+            Seg::Syn => self.on_syn(p),
+            Seg::SynAck => self.on_synack(p),
+            Seg::Ack => self.on_ack(p),
+            Seg::Rst => self.on_rst(p),
+            Seg::Fin => self.on_fin(p),
+            Seg::Data(m) => self.on_data(p, m),
+            Seg::DnsQuery { .. } => {}
+            Seg::DnsAnswer { query, attempt } => self.on_dns_answer(query, attempt),
+        }
+    }
+
+    fn lookup(&self, p: &Packet) -> Option<ConnId> {
+        self.demux.get(&(p.to, p.dst, p.src)).copied()
+    }
+
+    fn stack_owner(&self, s: StackId) -> Option<CtrId> {
+        self.stacks[s.0 as usize].owner
+    }
+
+    fn reset(&mut self, p: &Packet) {
+        let who = self.stack_owner(p.to);
+        self.segment(who, p.to, p.dst, p.src, Flags::Rst, 0);
+    }
+
+    fn on_syn(&mut self, p: Packet) {
+        if let Some(conn) = self.lookup(&p) {
+            let who = Some(self.conns[conn].owner);
+            return self.segment(who, p.to, p.dst, p.src, Flags::SynAck, 1);
+        }
+        let l = self.stacks[p.to.0 as usize].listeners.get(&p.dst.port);
+        let Some(l) = l.filter(|l| l.bind.is_unspecified() || l.bind == p.dst.ip) else {
+            return self.reset(&p);
+        };
+        let owner = l.owner;
+        if l.queued >= l.backlog {
+            return self.record(Some(owner), Ev::Dropped { src: p.src, dst: p.dst, reason: DropReason::Backlog });
+        }
+        let conn = self.conns.insert(Conn {
+            stack: p.to,
+            owner,
+            inc: self.ctrs[owner].inc,
+            local: p.dst,
+            remote: p.src,
+            state: TcpState::SynRcvd,
+            dial: None,
+            syn_started: self.now,
+        });
+        self.demux.insert((p.to, p.dst, p.src), conn);
+        self.segment(Some(owner), p.to, p.dst, p.src, Flags::SynAck, 0);
+    }
+
+    fn on_synack(&mut self, p: Packet) {
+        let Some(conn) = self.lookup(&p) else { return self.reset(&p) };
+        let c = &mut self.conns[conn];
+        if c.state != TcpState::SynSent {
+            let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
+            self.transmit(who, stack, local, remote, Seg::Ack);
+            return;
+        }
+        c.state = TcpState::Established;
+        let (who, stack, local, remote, dial) = (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
+        self.transmit(who, stack, local, remote, Seg::Ack);
+        let Some(dial) = dial else { return };
+        let Some(d) = self.dials.remove(dial) else { return };
+        let target = d.host;
+        let after = self.now.since(d.started);
+        self.record(Some(d.ctr), Ev::Connected { target, addr: remote, after });
+        self.deliver_input(d.ctr, Input::Connected { tag: d.tag, conn });
+    }
+
+    fn on_ack(&mut self, p: Packet) {
+        let Some(conn) = self.lookup(&p) else { return };
+        let c = &mut self.conns[conn];
+        if c.state != TcpState::SynRcvd {
+            return;
+        }
+        c.state = TcpState::Queued;
+        let (owner, port) = (c.owner, c.local.port);
+        if let Some(l) = self.stacks[p.to.0 as usize].listeners.get_mut(&port) {
+            l.queued += 1;
+        }
+        self.deliver_input(owner, Input::Accepted { conn });
+    }
+
+    fn on_rst(&mut self, p: Packet) {
+        let Some(conn) = self.lookup(&p) else { return };
+        let c = &self.conns[conn];
+        match (c.state, c.dial) {
+            (TcpState::SynSent, Some(d)) => self.dial_fail(d, Errno::Econnrefused),
+            _ => self.peer_closed(conn, Some(Errno::Econnreset)),
+        }
+    }
+
+    fn on_fin(&mut self, p: Packet) {
+        if let Some(conn) = self.lookup(&p) {
+            self.peer_closed(conn, None);
+        }
+    }
+
+    fn on_data(&mut self, p: Packet, msg: Msg) {
+        let Some(conn) = self.lookup(&p) else { return self.reset(&p) };
+        let c = &self.conns[conn];
+        if !matches!(c.state, TcpState::Established | TcpState::Queued) {
+            return;
+        }
+        let owner = c.owner;
+        if let Msg::Response { status, sent_at, .. } = msg {
+            let latency = self.now.since(sent_at);
+            self.record(Some(owner), Ev::Response { peer: p.src, status, latency });
+        }
+        self.deliver_input(owner, Input::Received { conn, msg });
+    }
+
+    fn peer_closed(&mut self, conn: ConnId, errno: Option<Errno>) {
+        let Some(c) = self.free_conn(conn) else { return };
+        self.record(Some(c.owner), Ev::Closed { peer: c.remote, errno });
+        if c.inc == self.ctrs[c.owner].inc {
+            self.deliver_input(c.owner, Input::Closed { conn, errno });
+        }
+    }
+
+    pub(super) fn free_conn(&mut self, conn: ConnId) -> Option<Conn> {
+        let c = self.conns.remove(conn)?;
+        self.demux.remove(&(c.stack, c.local, c.remote));
+        if c.state == TcpState::Queued {
+            if let Some(l) = self.stacks[c.stack.0 as usize].listeners.get_mut(&c.local.port) {
+                l.queued = l.queued.saturating_sub(1);
+            }
+        }
+        Some(c)
+    }
+
+    /// The program sends a message on an open connection.
+    pub(super) fn tcp_send(&mut self, conn: ConnId, msg: Msg) {
+        let Some(c) = self.conns.get(conn) else { return };
+        if !matches!(c.state, TcpState::Established | TcpState::Queued) {
+            return;
+        }
+        let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
+        self.transmit(who, stack, local, remote, Seg::Data(msg));
+    }
+
+    /// The program (or the kernel, when the process dies) closes a connection: FIN.
+    pub(super) fn tcp_close(&mut self, conn: ConnId) {
+        let Some(c) = self.free_conn(conn) else { return };
+        if matches!(c.state, TcpState::Established | TcpState::Queued | TcpState::SynRcvd) {
+            self.segment(Some(c.owner), c.stack, c.local, c.remote, Flags::Fin, 0);
+        }
+    }
+}

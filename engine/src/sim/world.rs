@@ -1,0 +1,423 @@
+//! The world: arenas of networks, containers, connections; the queue; the
+//! trace. `World::new` assembles it from a lowered spec; `run` steps it to
+//! the end. Handlers live beside this file, one concern each.
+
+use super::event::{Event, Packet};
+use super::queue::Queue;
+use super::record::{Ev, Record};
+use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
+use crate::container::health::Health;
+use crate::container::program::{Cmd, Program};
+use crate::container::restart;
+use crate::id::{ConnId, CtrId, DialId, NetId, QueryId, StackId, Sym};
+use crate::net::addr::{Ip, SockAddr, Subnet};
+use crate::net::ipam::{self, Pool};
+use crate::proto::dns::{Cache, Rcode, Registry};
+use crate::proto::tcp::SynSchedule;
+use crate::rng::Rng;
+use crate::time::{Dur, Time};
+use slotmap::SlotMap;
+use std::collections::BTreeMap;
+
+pub struct Network {
+    pub name: String,
+    pub kind: NetKind,
+    pub pool: Option<Pool>,
+    pub internal: bool,
+    pub icc: bool,
+    pub link: Link,
+    pub rng: Rng,
+    /// Who holds each address right now.
+    pub holders: BTreeMap<Ip, CtrId>,
+}
+
+impl Network {
+    pub fn subnet(&self) -> Option<Subnet> {
+        self.pool.as_ref().map(|p| p.subnet)
+    }
+    pub fn gateway(&self) -> Option<Ip> {
+        self.pool.as_ref().map(|p| p.gateway)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited(i32),
+    Removed,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Exited(_) => "exited",
+            State::Removed => "removed",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub net: NetId,
+    pub ip: Ip,
+}
+
+pub struct Container {
+    pub name: String,
+    pub short_id: String,
+    pub spec: CtrSpec,
+    pub stack: StackId,
+    pub state: State,
+    /// Bumped at every start: events of an earlier incarnation are stale.
+    pub inc: u32,
+    pub started_at: Time,
+    pub endpoints: Vec<Endpoint>,
+    /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
+    pub nets: Vec<NetId>,
+    pub program: Option<Box<dyn Program>>,
+    pub program_running: bool,
+    pub rng: Rng,
+    pub dns_rng: Rng,
+    pub cache: Cache,
+    pub restart: restart::Manager,
+    pub health: Option<Health>,
+    pub manually_stopped: bool,
+    pub last_ips: BTreeMap<NetId, Ip>,
+    /// Compose `up`: the container waits for its dependencies.
+    pub waiting: bool,
+    /// Inputs held while the container is paused.
+    pub deferred: Vec<crate::container::program::Input>,
+}
+
+impl Container {
+    pub fn is_up(&self) -> bool {
+        matches!(self.state, State::Running | State::Paused)
+    }
+}
+
+pub struct Listener {
+    pub owner: CtrId,
+    pub bind: Ip,
+    pub backlog: u32,
+    pub queued: u32,
+}
+
+pub struct Stack {
+    pub owner: Option<CtrId>,
+    pub listeners: BTreeMap<u16, Listener>,
+    pub next_port: u16,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpState {
+    ArpWait,
+    SynSent,
+    SynRcvd,
+    /// Established, waiting in the listener's accept queue.
+    Queued,
+    Established,
+}
+
+pub struct Conn {
+    pub stack: StackId,
+    pub owner: CtrId,
+    pub inc: u32,
+    pub local: SockAddr,
+    pub remote: SockAddr,
+    pub state: TcpState,
+    pub dial: Option<DialId>,
+    pub syn_started: Time,
+}
+
+pub struct Dial {
+    pub ctr: CtrId,
+    pub inc: u32,
+    pub tag: u64,
+    pub host: Sym,
+    pub port: u16,
+    pub started: Time,
+    pub conn: Option<ConnId>,
+    pub addr: Option<SockAddr>,
+}
+
+pub struct Query {
+    pub dial: DialId,
+    pub ctr: CtrId,
+    pub inc: u32,
+    pub name: Sym,
+    pub server: Ip,
+    pub attempt: u8,
+    pub answer: Option<(Rcode, Vec<Ip>)>,
+}
+
+/// Why a run stopped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Nothing left to do.
+    Quiet,
+    /// Simulated time reached the scenario's `until`.
+    TimeBound,
+    /// The event bound was hit (a runaway retry storm?).
+    EventBound,
+}
+
+pub const EMBEDDED_DNS: Ip = Ip::new(127, 0, 0, 11);
+pub const UPSTREAM_DNS: Ip = Ip::new(8, 8, 8, 8);
+pub const LOOPBACK: Ip = Ip::new(127, 0, 0, 1);
+pub const HOST_LAN_IP: Ip = Ip::new(192, 168, 65, 3);
+
+pub struct World {
+    pub now: Time,
+    pub(super) queue: Queue,
+    pub nets: SlotMap<NetId, Network>,
+    pub ctrs: SlotMap<CtrId, Container>,
+    pub(super) conns: SlotMap<ConnId, Conn>,
+    pub(super) dials: SlotMap<DialId, Dial>,
+    pub(super) queries: SlotMap<QueryId, Query>,
+    pub(super) stacks: Vec<Stack>,
+    pub(super) demux: BTreeMap<(StackId, SockAddr, SockAddr), ConnId>,
+    pub dns: Registry<NetId, CtrId>,
+    pub syms: Symbols,
+    pub trace: Vec<Record>,
+    pub(super) cmds: Vec<Cmd>,
+    pub net_order: Vec<NetId>,
+    pub ctr_order: Vec<CtrId>,
+    pub(super) actions: Vec<(Dur, super::spec::ActionSpec)>,
+    pub seed: u64,
+    pub until: Time,
+    pub max_events: u64,
+    pub events: u64,
+    pub syn_schedule: SynSchedule,
+    pub upstream: Upstream,
+    pub stopped: Option<Stop>,
+    pub(super) default_bridge: Option<NetId>,
+}
+
+/// A deterministic 12-hex-digit container ID from its name.
+pub fn short_id(name: &str) -> String {
+    let h = blake3::hash(name.as_bytes());
+    h.to_hex()[..12].to_string()
+}
+
+impl World {
+    pub fn new(spec: WorldSpec) -> World {
+        let mut w = World {
+            now: Time::ZERO,
+            queue: Queue::default(),
+            nets: SlotMap::with_key(),
+            ctrs: SlotMap::with_key(),
+            conns: SlotMap::with_key(),
+            dials: SlotMap::with_key(),
+            queries: SlotMap::with_key(),
+            stacks: vec![Stack { owner: None, listeners: BTreeMap::new(), next_port: crate::proto::tcp::EPHEMERAL_FIRST }],
+            demux: BTreeMap::new(),
+            dns: Registry::default(),
+            syms: spec.syms,
+            trace: Vec::new(),
+            cmds: Vec::new(),
+            net_order: Vec::new(),
+            ctr_order: Vec::new(),
+            actions: spec.actions,
+            seed: spec.seed,
+            until: Time::ZERO + spec.until,
+            max_events: spec.max_events,
+            events: 0,
+            syn_schedule: spec.syn_schedule,
+            upstream: spec.upstream,
+            stopped: None,
+            default_bridge: None,
+        };
+        w.build_networks(spec.networks);
+        w.build_containers(spec.containers);
+        for i in 0..w.actions.len() {
+            let at = Time::ZERO + w.actions[i].0;
+            w.queue.push(at, Event::Action(i as u32));
+        }
+        w
+    }
+
+    fn build_networks(&mut self, specs: Vec<super::spec::NetSpec>) {
+        let mut taken: Vec<Subnet> = Vec::new();
+        for s in specs {
+            let pool = match s.kind {
+                NetKind::Host | NetKind::None => None,
+                NetKind::DefaultBridge | NetKind::Bridge => {
+                    let subnet = s
+                        .subnet
+                        .or_else(|| ipam::next_free_subnet(&taken))
+                        .expect("validated: a free subnet exists");
+                    taken.push(subnet);
+                    Some(Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1))))
+                }
+            };
+            let rng = Rng::fork(self.seed, &format!("net/{}", s.name));
+            let id = self.nets.insert(Network {
+                name: s.name,
+                kind: s.kind,
+                pool,
+                internal: s.internal,
+                icc: s.icc,
+                link: s.link,
+                rng,
+                holders: BTreeMap::new(),
+            });
+            if s.kind == NetKind::DefaultBridge {
+                self.default_bridge = Some(id);
+            }
+            self.net_order.push(id);
+        }
+    }
+
+    fn build_containers(&mut self, specs: Vec<CtrSpec>) {
+        for s in specs {
+            let stack = match s.mode {
+                super::spec::Mode::Host => StackId::HOST,
+                _ => {
+                    self.stacks.push(Stack {
+                        owner: None,
+                        listeners: BTreeMap::new(),
+                        next_port: crate::proto::tcp::EPHEMERAL_FIRST,
+                    });
+                    StackId(self.stacks.len() as u32 - 1)
+                }
+            };
+            let nets = s.attach.iter().map(|a| self.net_order[a.net]).collect();
+            let start_at = s.start_at;
+            let c = Container {
+                short_id: short_id(&s.name),
+                rng: Rng::fork(self.seed, &format!("ctr/{}", s.name)),
+                dns_rng: Rng::fork(self.seed, &format!("dns/{}", s.name)),
+                cache: Cache::new(s.dns_cache),
+                restart: restart::Manager::new(s.restart),
+                name: s.name.clone(),
+                stack,
+                state: State::Created,
+                inc: 0,
+                started_at: Time::ZERO,
+                endpoints: Vec::new(),
+                nets,
+                program: None,
+                program_running: false,
+                health: None,
+                manually_stopped: false,
+                last_ips: BTreeMap::new(),
+                waiting: false,
+                deferred: Vec::new(),
+                spec: s,
+            };
+            let id = self.ctrs.insert(c);
+            if stack != StackId::HOST {
+                self.stacks[stack.0 as usize].owner = Some(id);
+            }
+            self.ctr_order.push(id);
+            self.record(Some(id), Ev::Create);
+            if let Some(at) = start_at {
+                self.schedule_up(id, Time::ZERO + at);
+            }
+        }
+    }
+
+    pub fn record(&mut self, ctr: Option<CtrId>, ev: Ev) {
+        self.trace.push(Record { t: self.now, ctr, ev });
+    }
+
+    pub fn sym(&mut self, s: &str) -> Sym {
+        self.syms.intern(s)
+    }
+
+    pub(super) fn at(&mut self, after: Dur, ev: Event) {
+        let t = self.now + after;
+        self.queue.push(t, ev);
+    }
+
+    /// Steps until the queue is empty or a bound is hit.
+    pub fn run(&mut self) -> Stop {
+        loop {
+            let Some(t) = self.queue.peek_time() else {
+                return self.finish(Stop::Quiet);
+            };
+            if t > self.until {
+                self.now = self.until;
+                return self.finish(Stop::TimeBound);
+            }
+            if self.events >= self.max_events {
+                return self.finish(Stop::EventBound);
+            }
+            let (t, ev) = self.queue.pop().expect("peeked");
+            self.now = t;
+            self.events += 1;
+            self.dispatch(ev);
+        }
+    }
+
+    /// Steps every event due at or before `t` (for inspection at a time).
+    pub fn run_until(&mut self, t: Time) {
+        while let Some(next) = self.queue.peek_time() {
+            if next > t || self.events >= self.max_events {
+                break;
+            }
+            let (at, ev) = self.queue.pop().expect("peeked");
+            self.now = at;
+            self.events += 1;
+            self.dispatch(ev);
+        }
+        self.now = self.now.max(t);
+    }
+
+    fn finish(&mut self, why: Stop) -> Stop {
+        let reason = match why {
+            Stop::Quiet => "no more events".to_string(),
+            Stop::TimeBound => format!("time bound reached (until {})", self.until.since(Time::ZERO)),
+            Stop::EventBound => format!(
+                "event bound reached: {} events (max_events); a runaway retry loop? raise max_events if intended",
+                self.events
+            ),
+        };
+        let reason = self.sym(&reason);
+        self.record(None, Ev::RunEnded { reason });
+        self.stopped = Some(why.clone());
+        why
+    }
+
+    fn dispatch(&mut self, ev: Event) {
+        match ev {
+            Event::Deliver(p) => self.on_deliver(p),
+            Event::SynTimer { conn, sent } => self.on_syn_timer(conn, sent),
+            Event::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
+            Event::DialTimeout { dial } => self.on_dial_timeout(dial),
+            Event::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
+            Event::ProgTimer { ctr, inc, token } => self.on_prog_timer(ctr, inc, token),
+            Event::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
+            Event::Probe { ctr, inc } => self.on_probe(ctr, inc),
+            Event::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
+            Event::Restart { ctr, inc } => self.on_restart(ctr, inc),
+            Event::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
+            Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
+            Event::Action(i) => self.on_action(i),
+        }
+    }
+
+    pub(super) fn send_packet(&mut self, p: Packet, after: Dur) {
+        self.at(after, Event::Deliver(p));
+    }
+
+    /// Is `(ctr, inc)` still the live incarnation?
+    pub(super) fn live(&self, ctr: CtrId, inc: u32) -> bool {
+        self.ctrs.get(ctr).is_some_and(|c| c.inc == inc && c.is_up())
+    }
+
+    pub fn ctr_by_name(&self, name: &str) -> Option<CtrId> {
+        self.ctr_order.iter().copied().find(|&c| self.ctrs[c].name == name)
+    }
+
+    pub fn net_by_name(&self, name: &str) -> Option<NetId> {
+        self.net_order.iter().copied().find(|&n| self.nets[n].name == name)
+    }
+}
