@@ -1,1 +1,6 @@
-//! Outputs.
+//! Outputs of a run: the trace (text and JSON lines), its fingerprint, and
+//! the evaluation of a scenario's expectations. Reads the world; never
+//! changes it.
+
+pub mod expect;
+pub mod trace;

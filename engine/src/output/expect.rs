@@ -1,0 +1,141 @@
+//! Expectations: what a scenario says must (or must not) happen, checked
+//! against the trace after the run.
+
+use crate::id::CtrId;
+use crate::proto::errno::Errno;
+use crate::sim::record::{Ev, Record};
+use crate::sim::World;
+use crate::time::{Dur, Time};
+use std::fmt::Write;
+
+/// Which trace records an expectation is about.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pattern {
+    /// `connect()` succeeded, optionally to `host:port`, `host` or `ip:port`.
+    Connected { to: Option<String> },
+    /// A program saw this error (connect, lookup, request, reset), optionally about a target.
+    Error { errno: Option<Errno>, to: Option<String> },
+    /// A name resolved (optionally to an address).
+    Resolved { name: String, ip: Option<String> },
+    /// A response with this status (any, when `None`).
+    Response { status: Option<u16> },
+    Started,
+    Exited { code: Option<i32> },
+    RestartScheduled,
+    Healthy,
+    Unhealthy,
+    ComposeFailed,
+    GaveUp,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// At least one match inside the window.
+    Eventually,
+    /// No match inside the window.
+    Never,
+    /// The number of matches inside the window is within bounds.
+    Count { min: Option<u64>, max: Option<u64> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    pub kind: Kind,
+    /// The container whose view is checked; `None` = every container.
+    pub who: Option<usize>,
+    pub who_name: String,
+    pub pattern: Pattern,
+    pub from: Dur,
+    pub until: Option<Dur>,
+    /// The text as written, for reports.
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub held: bool,
+    pub text: String,
+    pub why: String,
+}
+
+fn target_matches(w: &World, to: &Option<String>, target: crate::id::Sym, addr: Option<crate::net::addr::SockAddr>) -> bool {
+    let Some(want) = to else { return true };
+    let host = w.syms.get(target);
+    let by_name = addr.map(|a| format!("{host}:{}", a.port));
+    want.eq_ignore_ascii_case(host)
+        || by_name.is_some_and(|n| n.eq_ignore_ascii_case(want))
+        || addr.is_some_and(|a| a.to_string() == *want)
+}
+
+pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
+    match (p, ev) {
+        (Pattern::Connected { to }, Ev::Connected { target, addr, .. }) => target_matches(w, to, *target, Some(*addr)),
+        (Pattern::Error { errno, to }, ev) => {
+            let Some(e) = ev.errno() else { return false };
+            if errno.is_some_and(|x| x != e) {
+                return false;
+            }
+            match ev {
+                Ev::ConnectFailed { target, addr, .. } => target_matches(w, to, *target, *addr),
+                Ev::ResolveFailed { name, .. } => target_matches(w, to, *name, None),
+                _ => to.is_none(),
+            }
+        }
+        (Pattern::Resolved { name, ip }, Ev::Resolved { name: n, ip: got, .. }) => {
+            w.syms.get(*n).eq_ignore_ascii_case(name) && ip.as_ref().is_none_or(|i| *i == got.to_string())
+        }
+        (Pattern::Response { status }, Ev::Response { status: s, .. }) => status.is_none_or(|x| x == *s),
+        (Pattern::Started, Ev::Start) => true,
+        (Pattern::Exited { code }, Ev::Die { code: c }) => code.is_none_or(|x| x == *c),
+        (Pattern::RestartScheduled, Ev::Restart { .. }) => true,
+        (Pattern::Healthy, Ev::Health { status }) => *status == crate::container::health::Status::Healthy,
+        (Pattern::Unhealthy, Ev::Health { status }) => *status == crate::container::health::Status::Unhealthy,
+        (Pattern::ComposeFailed, Ev::ComposeFailed { .. }) => true,
+        (Pattern::GaveUp, Ev::GaveUp { .. }) => true,
+        _ => false,
+    }
+}
+
+fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
+    let who: Option<CtrId> = e.who.map(|i| w.ctr_order[i]);
+    let t0 = Time::ZERO + e.from;
+    let t1 = e.until.map(|u| Time::ZERO + u);
+    (who.is_none() || r.ctr == who) && r.t >= t0 && t1.is_none_or(|t| r.t <= t)
+}
+
+/// Checks one expectation against the finished run.
+pub fn check(w: &World, e: &Expectation) -> Outcome {
+    let hits: Vec<&Record> = w.trace.iter().filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev)).collect();
+    let line = |r: &Record| format!("{} {}", r.t, crate::output::trace::describe(w, &r.ev));
+    let (held, why) = match &e.kind {
+        Kind::Eventually => match hits.first() {
+            Some(r) => (true, format!("first at {}", line(r).trim_start())),
+            None => (false, explain_absence(w, e)),
+        },
+        Kind::Never => match hits.first() {
+            None => (true, "no match".into()),
+            Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
+        },
+        Kind::Count { min, max } => {
+            let n = hits.len() as u64;
+            let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
+            (ok, format!("{n} match(es)"))
+        }
+    };
+    Outcome { held, text: e.text.clone(), why }
+}
+
+/// For a failed `Eventually`: the container's last errors, as the closest explanation.
+fn explain_absence(w: &World, e: &Expectation) -> String {
+    let who: Option<CtrId> = e.who.map(|i| w.ctr_order[i]);
+    let mut why = String::from("never happened");
+    let errs: Vec<&Record> =
+        w.trace.iter().filter(|r| (who.is_none() || r.ctr == who) && (r.ev.errno().is_some() || matches!(r.ev, Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }))).collect();
+    if !errs.is_empty() {
+        why.push_str("; what it saw instead (last 3):");
+        for r in errs.iter().rev().take(3).rev() {
+            let _ = write!(why, "\n      {} {}", r.t, crate::output::trace::describe(w, &r.ev));
+        }
+    }
+    why
+}
