@@ -36,7 +36,10 @@ impl Delay {
         match (name.trim(), args.as_slice()) {
             ("uniform", [lo, hi]) if lo <= hi => Ok(Delay::Uniform(*lo, *hi)),
             ("uniform", [_, _]) => Err(format!("`{s}`: the low bound is above the high bound")),
-            ("normal", [mean, sd]) => Ok(Delay::Normal { mean: *mean, sd: *sd }),
+            ("normal", [mean, sd]) => Ok(Delay::Normal {
+                mean: *mean,
+                sd: *sd,
+            }),
             ("exp", [mean]) => Ok(Delay::Exp { mean: *mean }),
             (other, _) => Err(format!(
                 "`{other}(...)` with {} argument(s) is not a distribution \
@@ -92,7 +95,10 @@ mod tests {
             Delay::parse("uniform(3s, 8s)"),
             Ok(Delay::Uniform(Dur::secs(3), Dur::secs(8)))
         );
-        assert!(matches!(Delay::parse("normal(5s, 1s)"), Ok(Delay::Normal { .. })));
+        assert!(matches!(
+            Delay::parse("normal(5s, 1s)"),
+            Ok(Delay::Normal { .. })
+        ));
         assert!(matches!(Delay::parse("exp(2s)"), Ok(Delay::Exp { .. })));
         assert!(Delay::parse("uniform(8s, 3s)").is_err());
         assert!(Delay::parse("gauss(1s)").is_err());

@@ -22,6 +22,7 @@ pub mod net;
 pub mod output;
 pub mod proto;
 pub mod rng;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod time;

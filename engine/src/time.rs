@@ -188,7 +188,9 @@ mod tests {
 
     #[test]
     fn displays_round_trip() {
-        for s in ["250ms", "1m30s", "1.5s", "2h", "100us", "10ns", "131s", "2m11s"] {
+        for s in [
+            "250ms", "1m30s", "1.5s", "2h", "100us", "10ns", "131s", "2m11s",
+        ] {
             let d = parse_dur(s).unwrap();
             assert_eq!(parse_dur(&d.to_string()), Ok(d), "{s} -> {d}");
         }

@@ -16,8 +16,17 @@ use crate::time::{Dur, Time};
 /// An application message on a TCP connection (HTTP-ish request/response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg {
-    Request { id: u32, size: u32, sent_at: Time },
-    Response { id: u32, status: u16, size: u32, sent_at: Time },
+    Request {
+        id: u32,
+        size: u32,
+        sent_at: Time,
+    },
+    Response {
+        id: u32,
+        status: u16,
+        size: u32,
+        sent_at: Time,
+    },
 }
 
 impl Msg {
@@ -34,12 +43,26 @@ pub enum Input {
     /// The process has initialised (after the container's start-up delay).
     Start,
     Timer(u64),
-    Connected { tag: u64, conn: ConnId },
-    ConnectFailed { tag: u64, errno: Errno },
-    Accepted { conn: ConnId },
-    Received { conn: ConnId, msg: Msg },
+    Connected {
+        tag: u64,
+        conn: ConnId,
+    },
+    ConnectFailed {
+        tag: u64,
+        errno: Errno,
+    },
+    Accepted {
+        conn: ConnId,
+    },
+    Received {
+        conn: ConnId,
+        msg: Msg,
+    },
     /// The connection ended: `None` for an orderly FIN, an errno for RST.
-    Closed { conn: ConnId, errno: Option<Errno> },
+    Closed {
+        conn: ConnId,
+        errno: Option<Errno>,
+    },
 }
 
 /// Something a program reports for the trace, beyond what the loop sees.
@@ -53,13 +76,32 @@ pub enum Report {
 /// What a program asks of its container's kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmd {
-    Listen { bind: Ip, port: u16, backlog: u32 },
+    Listen {
+        bind: Ip,
+        port: u16,
+        backlog: u32,
+    },
     /// Resolve `host` (unless it is an IP literal) then connect to `port`.
-    Connect { host: Sym, port: u16, timeout: Option<Dur>, tag: u64 },
-    Send { conn: ConnId, msg: Msg },
-    Close { conn: ConnId },
-    Timer { after: Dur, token: u64 },
-    Exit { code: i32 },
+    Connect {
+        host: Sym,
+        port: u16,
+        timeout: Option<Dur>,
+        tag: u64,
+    },
+    Send {
+        conn: ConnId,
+        msg: Msg,
+    },
+    Close {
+        conn: ConnId,
+    },
+    Timer {
+        after: Dur,
+        token: u64,
+    },
+    Exit {
+        code: i32,
+    },
     Report(Report),
 }
 

@@ -25,7 +25,11 @@ pub struct Server {
 
 impl Server {
     pub fn new(cfg: Config) -> Server {
-        Server { cfg, next_token: 0, working: BTreeMap::new() }
+        Server {
+            cfg,
+            next_token: 0,
+            working: BTreeMap::new(),
+        }
     }
 }
 
@@ -37,7 +41,10 @@ impl Program for Server {
                 port: self.cfg.port,
                 backlog: self.cfg.backlog,
             }),
-            Input::Received { conn, msg: msg @ Msg::Request { .. } } => {
+            Input::Received {
+                conn,
+                msg: msg @ Msg::Request { .. },
+            } => {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.working.insert(token, (conn, msg));
@@ -45,10 +52,19 @@ impl Program for Server {
                 cx.timer(d, token);
             }
             Input::Timer(token) => {
-                if let Some((conn, Msg::Request { id, sent_at, .. })) = self.working.remove(&token) {
+                if let Some((conn, Msg::Request { id, sent_at, .. })) = self.working.remove(&token)
+                {
                     let size = self.cfg.response_size;
                     let status = self.cfg.status;
-                    cx.send(conn, Msg::Response { id, status, size, sent_at });
+                    cx.send(
+                        conn,
+                        Msg::Response {
+                            id,
+                            status,
+                            size,
+                            sent_at,
+                        },
+                    );
                 }
             }
             Input::Closed { conn, .. } => self.working.retain(|_, (c, _)| *c != conn),

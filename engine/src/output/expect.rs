@@ -12,15 +12,27 @@ use std::fmt::Write;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pattern {
     /// `connect()` succeeded, optionally to `host:port`, `host` or `ip:port`.
-    Connected { to: Option<String> },
+    Connected {
+        to: Option<String>,
+    },
     /// A program saw this error (connect, lookup, request, reset), optionally about a target.
-    Error { errno: Option<Errno>, to: Option<String> },
+    Error {
+        errno: Option<Errno>,
+        to: Option<String>,
+    },
     /// A name resolved (optionally to an address).
-    Resolved { name: String, ip: Option<String> },
+    Resolved {
+        name: String,
+        ip: Option<String>,
+    },
     /// A response with this status (any, when `None`).
-    Response { status: Option<u16> },
+    Response {
+        status: Option<u16>,
+    },
     Started,
-    Exited { code: Option<i32> },
+    Exited {
+        code: Option<i32>,
+    },
     RestartScheduled,
     Healthy,
     Unhealthy,
@@ -58,10 +70,16 @@ pub struct Outcome {
     pub why: String,
 }
 
-fn target_matches(w: &World, to: &Option<String>, target: crate::id::Sym, addr: Option<crate::net::addr::SockAddr>) -> bool {
+fn target_matches(
+    w: &World,
+    to: &Option<String>,
+    target: crate::id::Sym,
+    port: Option<u16>,
+    addr: Option<crate::net::addr::SockAddr>,
+) -> bool {
     let Some(want) = to else { return true };
     let host = w.syms.get(target);
-    let by_name = addr.map(|a| format!("{host}:{}", a.port));
+    let by_name = port.map(|p| format!("{host}:{p}"));
     want.eq_ignore_ascii_case(host)
         || by_name.is_some_and(|n| n.eq_ignore_ascii_case(want))
         || addr.is_some_and(|a| a.to_string() == *want)
@@ -69,27 +87,43 @@ fn target_matches(w: &World, to: &Option<String>, target: crate::id::Sym, addr: 
 
 pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
     match (p, ev) {
-        (Pattern::Connected { to }, Ev::Connected { target, addr, .. }) => target_matches(w, to, *target, Some(*addr)),
+        (Pattern::Connected { to }, Ev::Connected { target, addr, .. }) => {
+            target_matches(w, to, *target, Some(addr.port), Some(*addr))
+        }
         (Pattern::Error { errno, to }, ev) => {
             let Some(e) = ev.errno() else { return false };
             if errno.is_some_and(|x| x != e) {
                 return false;
             }
             match ev {
-                Ev::ConnectFailed { target, addr, .. } => target_matches(w, to, *target, *addr),
-                Ev::ResolveFailed { name, .. } => target_matches(w, to, *name, None),
+                Ev::ConnectFailed {
+                    target, port, addr, ..
+                } => target_matches(w, to, *target, Some(*port), *addr),
+                Ev::ResolveFailed { name, .. } => target_matches(w, to, *name, None, None),
                 _ => to.is_none(),
             }
         }
-        (Pattern::Resolved { name, ip }, Ev::Resolved { name: n, ip: got, .. }) => {
-            w.syms.get(*n).eq_ignore_ascii_case(name) && ip.as_ref().is_none_or(|i| *i == got.to_string())
+        (
+            Pattern::Resolved { name, ip },
+            Ev::Resolved {
+                name: n, ip: got, ..
+            },
+        ) => {
+            w.syms.get(*n).eq_ignore_ascii_case(name)
+                && ip.as_ref().is_none_or(|i| *i == got.to_string())
         }
-        (Pattern::Response { status }, Ev::Response { status: s, .. }) => status.is_none_or(|x| x == *s),
+        (Pattern::Response { status }, Ev::Response { status: s, .. }) => {
+            status.is_none_or(|x| x == *s)
+        }
         (Pattern::Started, Ev::Start) => true,
         (Pattern::Exited { code }, Ev::Die { code: c }) => code.is_none_or(|x| x == *c),
         (Pattern::RestartScheduled, Ev::Restart { .. }) => true,
-        (Pattern::Healthy, Ev::Health { status }) => *status == crate::container::health::Status::Healthy,
-        (Pattern::Unhealthy, Ev::Health { status }) => *status == crate::container::health::Status::Unhealthy,
+        (Pattern::Healthy, Ev::Health { status }) => {
+            *status == crate::container::health::Status::Healthy
+        }
+        (Pattern::Unhealthy, Ev::Health { status }) => {
+            *status == crate::container::health::Status::Unhealthy
+        }
         (Pattern::ComposeFailed, Ev::ComposeFailed { .. }) => true,
         (Pattern::GaveUp, Ev::GaveUp { .. }) => true,
         _ => false,
@@ -105,7 +139,11 @@ fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
 
 /// Checks one expectation against the finished run.
 pub fn check(w: &World, e: &Expectation) -> Outcome {
-    let hits: Vec<&Record> = w.trace.iter().filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev)).collect();
+    let hits: Vec<&Record> = w
+        .trace
+        .iter()
+        .filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev))
+        .collect();
     let line = |r: &Record| format!("{} {}", r.t, crate::output::trace::describe(w, &r.ev));
     let (held, why) = match &e.kind {
         Kind::Eventually => match hits.first() {
@@ -114,7 +152,10 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
         },
         Kind::Never => match hits.first() {
             None => (true, "no match".into()),
-            Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
+            Some(r) => (
+                false,
+                format!("{} match(es); first: {}", hits.len(), line(r).trim_start()),
+            ),
         },
         Kind::Count { min, max } => {
             let n = hits.len() as u64;
@@ -122,19 +163,38 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             (ok, format!("{n} match(es)"))
         }
     };
-    Outcome { held, text: e.text.clone(), why }
+    Outcome {
+        held,
+        text: e.text.clone(),
+        why,
+    }
 }
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.
 fn explain_absence(w: &World, e: &Expectation) -> String {
     let who: Option<CtrId> = e.who.map(|i| w.ctr_order[i]);
     let mut why = String::from("never happened");
-    let errs: Vec<&Record> =
-        w.trace.iter().filter(|r| (who.is_none() || r.ctr == who) && (r.ev.errno().is_some() || matches!(r.ev, Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }))).collect();
+    let errs: Vec<&Record> = w
+        .trace
+        .iter()
+        .filter(|r| {
+            (who.is_none() || r.ctr == who)
+                && (r.ev.errno().is_some()
+                    || matches!(
+                        r.ev,
+                        Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }
+                    ))
+        })
+        .collect();
     if !errs.is_empty() {
         why.push_str("; what it saw instead (last 3):");
         for r in errs.iter().rev().take(3).rev() {
-            let _ = write!(why, "\n      {} {}", r.t, crate::output::trace::describe(w, &r.ev));
+            let _ = write!(
+                why,
+                "\n      {} {}",
+                r.t,
+                crate::output::trace::describe(w, &r.ev)
+            );
         }
     }
     why

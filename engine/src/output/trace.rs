@@ -15,7 +15,8 @@ use std::fmt::Write;
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 fn who(w: &World, r: &Record) -> String {
-    r.ctr.map_or_else(|| "-".to_string(), |c| w.ctrs[c].name.clone())
+    r.ctr
+        .map_or_else(|| "-".to_string(), |c| w.ctrs[c].name.clone())
 }
 
 fn via(v: Resolution) -> &'static str {
@@ -28,7 +29,11 @@ fn via(v: Resolution) -> &'static str {
 }
 
 fn signal(s: u8) -> &'static str {
-    if s == 9 { "SIGKILL" } else { "SIGTERM" }
+    if s == 9 {
+        "SIGKILL"
+    } else {
+        "SIGTERM"
+    }
 }
 
 /// The human text of one record (without time and container).
@@ -38,24 +43,38 @@ pub fn describe(w: &World, ev: &Ev) -> String {
     match ev {
         Ev::Create => "create".into(),
         Ev::Start => "start".into(),
-        Ev::StartFailed { reason } => format!("start failed: Error response from daemon: {}", s(*reason)),
+        Ev::StartFailed { reason } => {
+            format!("start failed: Error response from daemon: {}", s(*reason))
+        }
         Ev::NetConnect { net: n, ip } => format!("network connect {} ip {ip}", net(*n)),
-        Ev::NetDisconnect { net: n, ip } => format!("network disconnect {} ip {ip} released", net(*n)),
+        Ev::NetDisconnect { net: n, ip } => {
+            format!("network disconnect {} ip {ip} released", net(*n))
+        }
         Ev::ProgramStarted => "process initialised, program started".into(),
         Ev::Listen { addr } => format!("listen {addr}"),
         Ev::Kill { signal: sig } => format!("kill signal={}", signal(*sig)),
         Ev::Stop => "stop".into(),
         Ev::Die { code } => format!("die exitCode={code}"),
-        Ev::Restart { delay, count } => format!("restart scheduled in {delay} (restart count {count})"),
+        Ev::Restart { delay, count } => {
+            format!("restart scheduled in {delay} (restart count {count})")
+        }
         Ev::Health { status } => format!("health_status: {}", status.name()),
         Ev::Pause => "pause".into(),
         Ev::Unpause => "unpause".into(),
         Ev::Remove => "destroy".into(),
         Ev::ComposeWaiting { on, condition } => {
-            format!("compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
+            format!(
+                "compose: waiting for {} ({})",
+                w.ctrs[*on].name,
+                s(*condition)
+            )
         }
         Ev::ComposeFailed { message } => format!("compose: {}", s(*message)),
-        Ev::DnsQuery { name, server, attempt } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
+        Ev::DnsQuery {
+            name,
+            server,
+            attempt,
+        } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
         Ev::DnsAnswer { name, rcode, ips } => {
             let mut t = format!("dns answer {} {}", s(*name), rcode.name());
             for ip in ips {
@@ -66,9 +85,16 @@ pub fn describe(w: &World, ev: &Ev) -> String {
             }
             t
         }
-        Ev::Resolved { name, ip, via: v } => format!("resolved {} -> {ip} (via {})", s(*name), via(*v)),
+        Ev::Resolved { name, ip, via: v } => {
+            format!("resolved {} -> {ip} (via {})", s(*name), via(*v))
+        }
         Ev::ResolveFailed { name, errno } => format!("getaddrinfo {} failed: {errno}", s(*name)),
-        Ev::Segment { src, dst, flags, retransmit } => {
+        Ev::Segment {
+            src,
+            dst,
+            flags,
+            retransmit,
+        } => {
             let mut t = format!("tcp {src} > {dst} {}", flags.tcpdump());
             if *retransmit > 0 {
                 let _ = write!(t, " retransmission #{retransmit}");
@@ -77,26 +103,62 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         }
         Ev::Dropped { src, dst, reason } => format!("drop {src} > {dst}: {}", reason.name()),
         Ev::ArpProbe { target, n } => format!("arp who-has {target} (probe {n}/3)"),
-        Ev::Connected { target, addr, after } => format!("connect {}:{} ({addr}) ok after {after}", s(*target), addr.port),
-        Ev::ConnectFailed { target, addr, errno, after } => {
-            let a = addr.map_or_else(String::new, |a| format!(" ({a})"));
-            format!("connect {}{a} failed {errno} after {after}", s(*target))
+        Ev::Connected {
+            target,
+            addr,
+            after,
+        } => {
+            let shown = format!("{}:{}", s(*target), addr.port);
+            let a = if addr.to_string() == shown {
+                String::new()
+            } else {
+                format!(" ({addr})")
+            };
+            format!("connect {shown}{a} ok after {after}")
+        }
+        Ev::ConnectFailed {
+            target,
+            port,
+            addr,
+            errno,
+            after,
+        } => {
+            let shown = format!("{}:{port}", s(*target));
+            let a = addr
+                .filter(|a| a.to_string() != shown)
+                .map_or_else(String::new, |a| format!(" ({a})"));
+            format!("connect {shown}{a} failed {errno} after {after}")
         }
         Ev::Accepted { peer } => format!("accept from {peer}"),
-        Ev::Response { peer, status, latency } => format!("response {status} from {peer} in {latency}"),
+        Ev::Response {
+            peer,
+            status,
+            latency,
+        } => format!("response {status} from {peer} in {latency}"),
         Ev::RequestTimedOut { id } => format!("request #{id} failed ETIMEDOUT (no response)"),
         Ev::Closed { peer, errno: None } => format!("connection with {peer} closed by peer (FIN)"),
-        Ev::Closed { peer, errno: Some(e) } => format!("connection with {peer} reset: {e}"),
+        Ev::Closed {
+            peer,
+            errno: Some(e),
+        } => format!("connection with {peer} reset: {e}"),
         Ev::RetryScheduled { attempt, delay } => format!("retry: attempt {attempt} in {delay}"),
         Ev::GaveUp { attempts } => format!("gave up after {attempts} attempts"),
-        Ev::ProbeResult { ok } => format!("healthcheck probe {}", if *ok { "ok" } else { "failed" }),
+        Ev::ProbeResult { ok } => {
+            format!("healthcheck probe {}", if *ok { "ok" } else { "failed" })
+        }
         Ev::RunEnded { reason } => format!("run ended: {}", s(*reason)),
     }
 }
 
 /// The whole trace as text, one line per record.
 pub fn text(w: &World) -> String {
-    let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(1).max(4);
+    let width = w
+        .ctrs
+        .values()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(1)
+        .max(4);
     let mut out = String::with_capacity(w.trace.len() * 80);
     for r in &w.trace {
         let _ = writeln!(out, "{} {:<width$}  {}", r.t, who(w, r), describe(w, &r.ev));
@@ -153,39 +215,80 @@ fn fields(w: &World, ev: &Ev) -> Value {
     let net = |n| w.nets[n].name.clone();
     match ev {
         Ev::StartFailed { reason } => json!({ "reason": s(*reason) }),
-        Ev::NetConnect { net: n, ip } | Ev::NetDisconnect { net: n, ip } => json!({ "network": net(*n), "ip": ip.to_string() }),
+        Ev::NetConnect { net: n, ip } | Ev::NetDisconnect { net: n, ip } => {
+            json!({ "network": net(*n), "ip": ip.to_string() })
+        }
         Ev::Listen { addr } => json!({ "addr": addr.to_string() }),
         Ev::Kill { signal: sig } => json!({ "signal": signal(*sig) }),
         Ev::Die { code } => json!({ "exit_code": code }),
         Ev::Restart { delay, count } => json!({ "delay_ns": delay.0, "restart_count": count }),
         Ev::Health { status } => json!({ "status": status.name() }),
-        Ev::ComposeWaiting { on, condition } => json!({ "on": w.ctrs[*on].name, "condition": s(*condition) }),
+        Ev::ComposeWaiting { on, condition } => {
+            json!({ "on": w.ctrs[*on].name, "condition": s(*condition) })
+        }
         Ev::ComposeFailed { message } => json!({ "message": s(*message) }),
-        Ev::DnsQuery { name, server, attempt } => json!({ "name": s(*name), "server": server.to_string(), "attempt": attempt }),
+        Ev::DnsQuery {
+            name,
+            server,
+            attempt,
+        } => json!({ "name": s(*name), "server": server.to_string(), "attempt": attempt }),
         Ev::DnsAnswer { name, rcode, ips } => json!({
             "name": s(*name), "rcode": rcode.name(),
             "answers": ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
         }),
-        Ev::Resolved { name, ip, via: v } => json!({ "name": s(*name), "ip": ip.to_string(), "via": via(*v) }),
+        Ev::Resolved { name, ip, via: v } => {
+            json!({ "name": s(*name), "ip": ip.to_string(), "via": via(*v) })
+        }
         Ev::ResolveFailed { name, errno } => json!({ "name": s(*name), "errno": errno.name() }),
-        Ev::Segment { src, dst, flags, retransmit } => json!({
+        Ev::Segment {
+            src,
+            dst,
+            flags,
+            retransmit,
+        } => json!({
             "src": src.to_string(), "dst": dst.to_string(), "flags": flags.tcpdump(), "retransmission": retransmit,
         }),
-        Ev::Dropped { src, dst, reason } => json!({ "src": src.to_string(), "dst": dst.to_string(), "reason": reason.name() }),
+        Ev::Dropped { src, dst, reason } => {
+            json!({ "src": src.to_string(), "dst": dst.to_string(), "reason": reason.name() })
+        }
         Ev::ArpProbe { target, n } => json!({ "target": target.to_string(), "probe": n }),
-        Ev::Connected { target, addr, after } => json!({ "target": s(*target), "addr": addr.to_string(), "after_ns": after.0 }),
-        Ev::ConnectFailed { target, addr, errno, after } => json!({
-            "target": s(*target), "addr": addr.map(|a| a.to_string()), "errno": errno.name(), "after_ns": after.0,
+        Ev::Connected {
+            target,
+            addr,
+            after,
+        } => {
+            json!({ "target": format!("{}:{}", s(*target), addr.port), "addr": addr.to_string(), "after_ns": after.0 })
+        }
+        Ev::ConnectFailed {
+            target,
+            port,
+            addr,
+            errno,
+            after,
+        } => json!({
+            "target": format!("{}:{port}", s(*target)), "addr": addr.map(|a| a.to_string()), "errno": errno.name(), "after_ns": after.0,
         }),
         Ev::Accepted { peer } => json!({ "peer": peer.to_string() }),
-        Ev::Response { peer, status, latency } => json!({ "peer": peer.to_string(), "status": status, "latency_ns": latency.0 }),
+        Ev::Response {
+            peer,
+            status,
+            latency,
+        } => json!({ "peer": peer.to_string(), "status": status, "latency_ns": latency.0 }),
         Ev::RequestTimedOut { id } => json!({ "request": id, "errno": "ETIMEDOUT" }),
-        Ev::Closed { peer, errno } => json!({ "peer": peer.to_string(), "errno": errno.map(|e| e.name()) }),
+        Ev::Closed { peer, errno } => {
+            json!({ "peer": peer.to_string(), "errno": errno.map(|e| e.name()) })
+        }
         Ev::RetryScheduled { attempt, delay } => json!({ "attempt": attempt, "delay_ns": delay.0 }),
         Ev::GaveUp { attempts } => json!({ "attempts": attempts }),
         Ev::ProbeResult { ok } => json!({ "ok": ok }),
         Ev::RunEnded { reason } => json!({ "reason": s(*reason) }),
-        Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
+        Ev::Create
+        | Ev::Start
+        | Ev::ProgramStarted
+        | Ev::Stop
+        | Ev::Pause
+        | Ev::Unpause
+        | Ev::Remove => json!({}),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The one closed event enum. Events are imperative (what to do next);
 //! trace records, in `record.rs`, are past tense (what happened).
 
+use crate::container::program::Msg;
 use crate::id::{ConnId, CtrId, DialId, NetId, QueryId, StackId};
 use crate::net::addr::SockAddr;
-use crate::container::program::Msg;
 use crate::time::Time;
 
 /// A TCP segment or DNS datagram, as a typed value.
@@ -48,7 +48,12 @@ pub enum Event {
     /// A healthcheck probe is due.
     Probe { ctr: CtrId, inc: u32 },
     /// A healthcheck probe finished.
-    ProbeDone { ctr: CtrId, inc: u32, started: Time, ok: bool },
+    ProbeDone {
+        ctr: CtrId,
+        inc: u32,
+        started: Time,
+        ok: bool,
+    },
     /// The restart manager's delay is over.
     Restart { ctr: CtrId, inc: u32 },
     /// The stop grace period is over: SIGKILL.

@@ -55,7 +55,8 @@ impl World {
             }
             Some((on, cond)) => {
                 let first = !self.trace.iter().rev().take(64).any(|r| {
-                    r.ctr == Some(ctr) && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on)
+                    r.ctr == Some(ctr)
+                        && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on)
                 });
                 if first {
                     let condition = self.sym(cond.name());
@@ -71,20 +72,27 @@ impl World {
         let c = &self.ctrs[on];
         let name = &c.name;
         match (cond, c.state) {
-            (Condition::Started, s) => Ok(matches!(s, State::Running | State::Paused | State::Exited(_))),
-            (Condition::Healthy, _) if c.spec.health.is_none() => {
-                Err(format!("dependency failed to start: container {name} has no healthcheck configured"))
-            }
-            (Condition::Healthy, State::Exited(code)) => Err(format!("dependency failed to start: container {name} exited ({code})")),
+            (Condition::Started, s) => Ok(matches!(
+                s,
+                State::Running | State::Paused | State::Exited(_)
+            )),
+            (Condition::Healthy, _) if c.spec.health.is_none() => Err(format!(
+                "dependency failed to start: container {name} has no healthcheck configured"
+            )),
+            (Condition::Healthy, State::Exited(code)) => Err(format!(
+                "dependency failed to start: container {name} exited ({code})"
+            )),
             (Condition::Healthy, _) => match c.health.as_ref().map(|h| h.status) {
                 Some(Status::Healthy) => Ok(true),
-                Some(Status::Unhealthy) => Err(format!("dependency failed to start: container {name} is unhealthy")),
+                Some(Status::Unhealthy) => Err(format!(
+                    "dependency failed to start: container {name} is unhealthy"
+                )),
                 _ => Ok(false),
             },
             (Condition::CompletedSuccessfully, State::Exited(0)) => Ok(true),
-            (Condition::CompletedSuccessfully, State::Exited(code)) => {
-                Err(format!("service \"{name}\" didn't complete successfully: exit {code}"))
-            }
+            (Condition::CompletedSuccessfully, State::Exited(code)) => Err(format!(
+                "service \"{name}\" didn't complete successfully: exit {code}"
+            )),
             (Condition::CompletedSuccessfully, _) => Ok(false),
         }
     }
@@ -123,13 +131,19 @@ impl World {
 
     /// Joins one network: address, holder table, DNS names.
     fn attach(&mut self, ctr: CtrId, net: NetId) -> Result<(), String> {
-        let idx = self.net_order.iter().position(|&n| n == net).expect("known network");
+        let idx = self
+            .net_order
+            .iter()
+            .position(|&n| n == net)
+            .expect("known network");
         let c = &self.ctrs[ctr];
         let spec = c.spec.attach.iter().find(|a| a.net == idx);
         let fixed = spec.and_then(|a| a.ip);
         let aliases = spec.map(|a| a.aliases.clone()).unwrap_or_default();
         let n = &mut self.nets[net];
-        let Some(pool) = n.pool.as_mut() else { return Ok(()) };
+        let Some(pool) = n.pool.as_mut() else {
+            return Ok(());
+        };
         let ip = match fixed {
             Some(ip) => pool.reserve(ip),
             None => pool.allocate(),
@@ -145,7 +159,8 @@ impl World {
             names.extend(aliases);
             let dotted: Vec<String> = names.iter().map(|x| format!("{x}.{netname}")).collect();
             names.extend(dotted);
-            self.dns.join(net, ctr, ip, names.iter().map(String::as_str));
+            self.dns
+                .join(net, ctr, ip, names.iter().map(String::as_str));
         }
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });
@@ -156,7 +171,9 @@ impl World {
 
     fn detach(&mut self, ctr: CtrId, net: NetId) {
         let c = &mut self.ctrs[ctr];
-        let Some(pos) = c.endpoints.iter().position(|e| e.net == net) else { return };
+        let Some(pos) = c.endpoints.iter().position(|e| e.net == net) else {
+            return;
+        };
         let ep = c.endpoints.remove(pos);
         let n = &mut self.nets[net];
         n.holders.remove(&ep.ip);
@@ -168,7 +185,12 @@ impl World {
     }
 
     fn detach_all(&mut self, ctr: CtrId) {
-        for net in self.ctrs[ctr].endpoints.iter().map(|e| e.net).collect::<Vec<_>>() {
+        for net in self.ctrs[ctr]
+            .endpoints
+            .iter()
+            .map(|e| e.net)
+            .collect::<Vec<_>>()
+        {
             self.detach(ctr, net);
         }
     }
@@ -190,12 +212,19 @@ impl World {
         if !self.ctrs[ctr].is_up() {
             return;
         }
-        let owned: Vec<_> = self.conns.iter().filter(|(_, c)| c.owner == ctr).map(|(k, _)| k).collect();
+        let owned: Vec<_> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.owner == ctr)
+            .map(|(k, _)| k)
+            .collect();
         for conn in owned {
             self.tcp_close(conn);
         }
         let stack = self.ctrs[ctr].stack;
-        self.stacks[stack.0 as usize].listeners.retain(|_, l| l.owner != ctr);
+        self.stacks[stack.0 as usize]
+            .listeners
+            .retain(|_, l| l.owner != ctr);
         self.dials.retain(|_, d| d.ctr != ctr);
         self.queries.retain(|_, q| q.ctr != ctr);
         self.detach_all(ctr);
@@ -344,14 +373,29 @@ impl World {
                 Probe::Ready => c.program_running && c.program.as_ref().is_some_and(|p| p.ready()),
             };
         let started = self.now;
-        let took = if c.state == State::Paused { h.cfg.timeout } else { PROBE_EXEC.min(h.cfg.timeout) };
-        self.at(took, Event::ProbeDone { ctr, inc, started, ok });
+        let took = if c.state == State::Paused {
+            h.cfg.timeout
+        } else {
+            PROBE_EXEC.min(h.cfg.timeout)
+        };
+        self.at(
+            took,
+            Event::ProbeDone {
+                ctr,
+                inc,
+                started,
+                ok,
+            },
+        );
     }
 
     /// Would a connect to 127.0.0.1:port inside the container succeed?
     fn listening_locally(&self, ctr: CtrId, port: u16) -> bool {
         let stack = self.ctrs[ctr].stack;
-        self.stacks[stack.0 as usize].listeners.get(&port).is_some_and(|l| l.bind.is_unspecified() || l.bind == Ip::LOCALHOST)
+        self.stacks[stack.0 as usize]
+            .listeners
+            .get(&port)
+            .is_some_and(|l| l.bind.is_unspecified() || l.bind == Ip::LOCALHOST)
     }
 
     pub(super) fn on_probe_done(&mut self, ctr: CtrId, inc: u32, started: Time, ok: bool) {
@@ -360,7 +404,9 @@ impl World {
         }
         self.record(Some(ctr), Ev::ProbeResult { ok });
         let now = self.now;
-        let Some(h) = self.ctrs[ctr].health.as_mut() else { return };
+        let Some(h) = self.ctrs[ctr].health.as_mut() else {
+            return;
+        };
         let changed = h.on_result(started, ok);
         let next = h.next_delay(now);
         if let Some(status) = changed {
@@ -372,8 +418,12 @@ impl World {
 
 fn ipam_message(e: IpamError, ip: Option<Ip>, net: &str) -> String {
     match (e, ip) {
-        (IpamError::AlreadyAllocated, Some(ip)) => format!("Address already in use: {ip} on network {net}"),
-        (IpamError::OutOfSubnet, Some(ip)) => format!("invalid address {ip}: it does not belong to any of network {net}'s subnets"),
+        (IpamError::AlreadyAllocated, Some(ip)) => {
+            format!("Address already in use: {ip} on network {net}")
+        }
+        (IpamError::OutOfSubnet, Some(ip)) => {
+            format!("invalid address {ip}: it does not belong to any of network {net}'s subnets")
+        }
         _ => format!("no available IPv4 addresses on network {net}"),
     }
 }

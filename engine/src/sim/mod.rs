@@ -4,8 +4,8 @@
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
 //! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps.
 
-pub mod event;
 mod dns;
+pub mod event;
 mod fabric;
 mod lifecycle;
 mod programs;

@@ -35,7 +35,10 @@ pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
         ProgramSpec::Idle => Box::new(Idle),
         ProgramSpec::Server(c) => Box::new(Server::new(c.clone())),
         ProgramSpec::Client(c) => Box::new(Client::new(*c)),
-        ProgramSpec::Exit { after, code } => Box::new(Job { after: *after, code: *code }),
+        ProgramSpec::Exit { after, code } => Box::new(Job {
+            after: *after,
+            code: *code,
+        }),
     }
 }
 
@@ -56,7 +59,9 @@ impl World {
             }
         }
         let c = &mut self.ctrs[ctr];
-        let Some(mut prog) = c.program.take() else { return };
+        let Some(mut prog) = c.program.take() else {
+            return;
+        };
         let mut cmds = std::mem::take(&mut self.cmds);
         prog.handle(&mut Ctx::new(self.now, &mut c.rng, &mut cmds), input);
         if self.ctrs[ctr].program_running {
@@ -71,7 +76,9 @@ impl World {
 
     /// The program takes a connection off the accept queue.
     fn accept(&mut self, conn: crate::id::ConnId) -> bool {
-        let Some(c) = self.conns.get_mut(conn) else { return false };
+        let Some(c) = self.conns.get_mut(conn) else {
+            return false;
+        };
         if c.state != TcpState::Queued {
             return false;
         }
@@ -91,10 +98,28 @@ impl World {
                 break;
             }
             match cmd {
-                Cmd::Listen { bind, port, backlog } => self.listen(ctr, bind, port, backlog),
-                Cmd::Connect { host, port, timeout, tag } => {
+                Cmd::Listen {
+                    bind,
+                    port,
+                    backlog,
+                } => self.listen(ctr, bind, port, backlog),
+                Cmd::Connect {
+                    host,
+                    port,
+                    timeout,
+                    tag,
+                } => {
                     let started = self.now;
-                    let dial = self.dials.insert(Dial { ctr, inc, tag, host, port, started, conn: None, addr: None });
+                    let dial = self.dials.insert(Dial {
+                        ctr,
+                        inc,
+                        tag,
+                        host,
+                        port,
+                        started,
+                        conn: None,
+                        addr: None,
+                    });
                     if let Some(t) = timeout {
                         self.at(t, Event::DialTimeout { dial });
                     }
@@ -111,7 +136,12 @@ impl World {
 
     fn listen(&mut self, ctr: CtrId, bind: crate::net::addr::Ip, port: u16, backlog: u32) {
         let stack = self.ctrs[ctr].stack;
-        let l = Listener { owner: ctr, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
+        let l = Listener {
+            owner: ctr,
+            bind,
+            backlog: backlog.min(SOMAXCONN),
+            queued: 0,
+        };
         self.stacks[stack.0 as usize].listeners.insert(port, l);
         let addr = crate::net::addr::SockAddr::new(bind, port);
         self.record(Some(ctr), Ev::Listen { addr });

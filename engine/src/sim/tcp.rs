@@ -14,7 +14,14 @@ const HEADER_BYTES: u32 = 66;
 
 impl World {
     /// Sends a segment from namespace `from`; returns whether it left (not dropped).
-    pub(super) fn transmit(&mut self, who: Option<CtrId>, from: StackId, src: SockAddr, dst: SockAddr, seg: Seg) -> bool {
+    pub(super) fn transmit(
+        &mut self,
+        who: Option<CtrId>,
+        from: StackId,
+        src: SockAddr,
+        dst: SockAddr,
+        seg: Seg,
+    ) -> bool {
         let size = HEADER_BYTES + if let Seg::Data(m) = seg { m.size() } else { 0 };
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
@@ -22,25 +29,64 @@ impl World {
                 self.record(who, Ev::Dropped { src, dst, reason });
                 return false;
             }
-            Route::NoNeighbour { .. } | Route::NoRoute => {
-                self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour });
+            Route::NoNeighbour { .. } | Route::Unroutable => {
+                self.record(
+                    who,
+                    Ev::Dropped {
+                        src,
+                        dst,
+                        reason: DropReason::NoNeighbour,
+                    },
+                );
                 return false;
             }
         };
         match self.link_delay(net, size) {
             Some(d) => {
-                self.send_packet(Packet { src, dst, seg, to, net }, d);
+                self.send_packet(
+                    Packet {
+                        src,
+                        dst,
+                        seg,
+                        to,
+                        net,
+                    },
+                    d,
+                );
                 true
             }
             None => {
-                self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
+                self.record(
+                    who,
+                    Ev::Dropped {
+                        src,
+                        dst,
+                        reason: DropReason::Loss,
+                    },
+                );
                 false
             }
         }
     }
 
-    fn segment(&mut self, who: Option<CtrId>, from: StackId, src: SockAddr, dst: SockAddr, flags: Flags, retransmit: u8) {
-        self.record(who, Ev::Segment { src, dst, flags, retransmit });
+    fn segment(
+        &mut self,
+        who: Option<CtrId>,
+        from: StackId,
+        src: SockAddr,
+        dst: SockAddr,
+        flags: Flags,
+        retransmit: u8,
+    ) {
+        self.record(
+            who,
+            Ev::Segment {
+                src,
+                dst,
+                flags,
+                retransmit,
+            },
+        );
         let seg = match flags {
             Flags::Syn => Seg::Syn,
             Flags::SynAck => Seg::SynAck,
@@ -53,7 +99,11 @@ impl World {
     fn ephemeral_port(&mut self, stack: StackId) -> u16 {
         let s = &mut self.stacks[stack.0 as usize];
         let p = s.next_port;
-        s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
+        s.next_port = if p >= EPHEMERAL_LAST {
+            EPHEMERAL_FIRST
+        } else {
+            p + 1
+        };
         p
     }
 
@@ -65,8 +115,10 @@ impl World {
         let remote = SockAddr::new(ip, port);
         self.dials[dial].addr = Some(remote);
         let src = match self.route(stack, ip) {
-            Route::NoRoute => return self.dial_fail(dial, Errno::Enetunreach),
-            Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
+            Route::Unroutable => return self.dial_fail(dial, Errno::Enetunreach),
+            Route::Deliver { src, .. }
+            | Route::Drop { src, .. }
+            | Route::NoNeighbour { src, .. } => src,
         };
         let local = SockAddr::new(src, self.ephemeral_port(stack));
         let conn = self.conns.insert(Conn {
@@ -90,7 +142,13 @@ impl World {
         let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
         if let Route::NoNeighbour { .. } = self.route(stack, remote.ip) {
             self.conns[conn].state = TcpState::ArpWait;
-            self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
+            self.record(
+                who,
+                Ev::ArpProbe {
+                    target: remote.ip,
+                    n: 1,
+                },
+            );
             self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: 1 });
             return;
         }
@@ -110,7 +168,9 @@ impl World {
     }
 
     pub(super) fn on_syn_timer(&mut self, conn: ConnId, sent: u8) {
-        let Some(c) = self.conns.get(conn) else { return };
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
         if c.state != TcpState::SynSent {
             return;
         }
@@ -125,7 +185,9 @@ impl World {
     }
 
     pub(super) fn on_arp_timer(&mut self, conn: ConnId, probes: u8) {
-        let Some(c) = self.conns.get(conn) else { return };
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
         if c.state != TcpState::ArpWait {
             return;
         }
@@ -134,8 +196,20 @@ impl World {
             return self.send_syn(conn, 1);
         }
         if probes < ARP_PROBES {
-            self.record(who, Ev::ArpProbe { target, n: probes + 1 });
-            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: probes + 1 });
+            self.record(
+                who,
+                Ev::ArpProbe {
+                    target,
+                    n: probes + 1,
+                },
+            );
+            self.at(
+                ARP_RETRANS,
+                Event::ArpTimer {
+                    conn,
+                    probes: probes + 1,
+                },
+            );
         } else if let Some(d) = dial {
             self.dial_fail(d, Errno::Ehostunreach);
         }
@@ -178,7 +252,14 @@ impl World {
         };
         let owner = l.owner;
         if l.queued >= l.backlog {
-            return self.record(Some(owner), Ev::Dropped { src: p.src, dst: p.dst, reason: DropReason::Backlog });
+            return self.record(
+                Some(owner),
+                Ev::Dropped {
+                    src: p.src,
+                    dst: p.dst,
+                    reason: DropReason::Backlog,
+                },
+            );
         }
         let conn = self.conns.insert(Conn {
             stack: p.to,
@@ -195,7 +276,9 @@ impl World {
     }
 
     fn on_synack(&mut self, p: Packet) {
-        let Some(conn) = self.lookup(&p) else { return self.reset(&p) };
+        let Some(conn) = self.lookup(&p) else {
+            return self.reset(&p);
+        };
         let c = &mut self.conns[conn];
         if c.state != TcpState::SynSent {
             let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
@@ -203,13 +286,23 @@ impl World {
             return;
         }
         c.state = TcpState::Established;
-        let (who, stack, local, remote, dial) = (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
+        let (who, stack, local, remote, dial) =
+            (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
         self.transmit(who, stack, local, remote, Seg::Ack);
         let Some(dial) = dial else { return };
-        let Some(d) = self.dials.remove(dial) else { return };
+        let Some(d) = self.dials.remove(dial) else {
+            return;
+        };
         let target = d.host;
         let after = self.now.since(d.started);
-        self.record(Some(d.ctr), Ev::Connected { target, addr: remote, after });
+        self.record(
+            Some(d.ctr),
+            Ev::Connected {
+                target,
+                addr: remote,
+                after,
+            },
+        );
         self.deliver_input(d.ctr, Input::Connected { tag: d.tag, conn });
     }
 
@@ -243,22 +336,42 @@ impl World {
     }
 
     fn on_data(&mut self, p: Packet, msg: Msg) {
-        let Some(conn) = self.lookup(&p) else { return self.reset(&p) };
+        let Some(conn) = self.lookup(&p) else {
+            return self.reset(&p);
+        };
         let c = &self.conns[conn];
         if !matches!(c.state, TcpState::Established | TcpState::Queued) {
             return;
         }
         let owner = c.owner;
-        if let Msg::Response { status, sent_at, .. } = msg {
+        if let Msg::Response {
+            status, sent_at, ..
+        } = msg
+        {
             let latency = self.now.since(sent_at);
-            self.record(Some(owner), Ev::Response { peer: p.src, status, latency });
+            self.record(
+                Some(owner),
+                Ev::Response {
+                    peer: p.src,
+                    status,
+                    latency,
+                },
+            );
         }
         self.deliver_input(owner, Input::Received { conn, msg });
     }
 
     fn peer_closed(&mut self, conn: ConnId, errno: Option<Errno>) {
-        let Some(c) = self.free_conn(conn) else { return };
-        self.record(Some(c.owner), Ev::Closed { peer: c.remote, errno });
+        let Some(c) = self.free_conn(conn) else {
+            return;
+        };
+        self.record(
+            Some(c.owner),
+            Ev::Closed {
+                peer: c.remote,
+                errno,
+            },
+        );
         if c.inc == self.ctrs[c.owner].inc {
             self.deliver_input(c.owner, Input::Closed { conn, errno });
         }
@@ -268,7 +381,10 @@ impl World {
         let c = self.conns.remove(conn)?;
         self.demux.remove(&(c.stack, c.local, c.remote));
         if c.state == TcpState::Queued {
-            if let Some(l) = self.stacks[c.stack.0 as usize].listeners.get_mut(&c.local.port) {
+            if let Some(l) = self.stacks[c.stack.0 as usize]
+                .listeners
+                .get_mut(&c.local.port)
+            {
                 l.queued = l.queued.saturating_sub(1);
             }
         }
@@ -277,7 +393,9 @@ impl World {
 
     /// The program sends a message on an open connection.
     pub(super) fn tcp_send(&mut self, conn: ConnId, msg: Msg) {
-        let Some(c) = self.conns.get(conn) else { return };
+        let Some(c) = self.conns.get(conn) else {
+            return;
+        };
         if !matches!(c.state, TcpState::Established | TcpState::Queued) {
             return;
         }
@@ -287,8 +405,13 @@ impl World {
 
     /// The program (or the kernel, when the process dies) closes a connection: FIN.
     pub(super) fn tcp_close(&mut self, conn: ConnId) {
-        let Some(c) = self.free_conn(conn) else { return };
-        if matches!(c.state, TcpState::Established | TcpState::Queued | TcpState::SynRcvd) {
+        let Some(c) = self.free_conn(conn) else {
+            return;
+        };
+        if matches!(
+            c.state,
+            TcpState::Established | TcpState::Queued | TcpState::SynRcvd
+        ) {
             self.segment(Some(c.owner), c.stack, c.local, c.remote, Flags::Fin, 0);
         }
     }

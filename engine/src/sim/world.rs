@@ -216,7 +216,11 @@ impl World {
             conns: SlotMap::with_key(),
             dials: SlotMap::with_key(),
             queries: SlotMap::with_key(),
-            stacks: vec![Stack { owner: None, listeners: BTreeMap::new(), next_port: crate::proto::tcp::EPHEMERAL_FIRST }],
+            stacks: vec![Stack {
+                owner: None,
+                listeners: BTreeMap::new(),
+                next_port: crate::proto::tcp::EPHEMERAL_FIRST,
+            }],
             demux: BTreeMap::new(),
             dns: Registry::default(),
             syms: spec.syms,
@@ -254,7 +258,10 @@ impl World {
                         .or_else(|| ipam::next_free_subnet(&taken))
                         .expect("validated: a free subnet exists");
                     taken.push(subnet);
-                    Some(Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1))))
+                    Some(Pool::new(
+                        subnet,
+                        s.gateway.unwrap_or_else(|| subnet.host(1)),
+                    ))
                 }
             };
             let rng = Rng::fork(self.seed, &format!("net/{}", s.name));
@@ -325,7 +332,11 @@ impl World {
     }
 
     pub fn record(&mut self, ctr: Option<CtrId>, ev: Ev) {
-        self.trace.push(Record { t: self.now, ctr, ev });
+        self.trace.push(Record {
+            t: self.now,
+            ctr,
+            ev,
+        });
     }
 
     pub fn sym(&mut self, s: &str) -> Sym {
@@ -372,6 +383,10 @@ impl World {
     }
 
     fn finish(&mut self, why: Stop) -> Stop {
+        if why == Stop::Quiet {
+            // Stale timers (lazily cancelled) may have moved the clock past the last real event.
+            self.now = self.trace.last().map_or(self.now, |r| r.t);
+        }
         let reason = match why {
             Stop::Quiet => "no more events".to_string(),
             Stop::TimeBound => format!("time bound reached (until {})", self.until.since(Time::ZERO)),
@@ -396,7 +411,12 @@ impl World {
             Event::ProgTimer { ctr, inc, token } => self.on_prog_timer(ctr, inc, token),
             Event::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
             Event::Probe { ctr, inc } => self.on_probe(ctr, inc),
-            Event::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
+            Event::ProbeDone {
+                ctr,
+                inc,
+                started,
+                ok,
+            } => self.on_probe_done(ctr, inc, started, ok),
             Event::Restart { ctr, inc } => self.on_restart(ctr, inc),
             Event::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
@@ -410,14 +430,22 @@ impl World {
 
     /// Is `(ctr, inc)` still the live incarnation?
     pub(super) fn live(&self, ctr: CtrId, inc: u32) -> bool {
-        self.ctrs.get(ctr).is_some_and(|c| c.inc == inc && c.is_up())
+        self.ctrs
+            .get(ctr)
+            .is_some_and(|c| c.inc == inc && c.is_up())
     }
 
     pub fn ctr_by_name(&self, name: &str) -> Option<CtrId> {
-        self.ctr_order.iter().copied().find(|&c| self.ctrs[c].name == name)
+        self.ctr_order
+            .iter()
+            .copied()
+            .find(|&c| self.ctrs[c].name == name)
     }
 
     pub fn net_by_name(&self, name: &str) -> Option<NetId> {
-        self.net_order.iter().copied().find(|&n| self.nets[n].name == name)
+        self.net_order
+            .iter()
+            .copied()
+            .find(|&n| self.nets[n].name == name)
     }
 }

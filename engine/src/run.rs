@@ -1,0 +1,55 @@
+//! One run of a loaded scenario: build the world, step it, check expectations.
+
+use crate::output::expect::{self, Outcome};
+use crate::output::trace;
+use crate::scenario::Loaded;
+use crate::sim::{Stop, World};
+use crate::time::Dur;
+
+pub struct RunResult {
+    pub world: World,
+    pub outcomes: Vec<Outcome>,
+    pub stop: Stop,
+}
+
+/// Overrides from the command line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub until: Option<Dur>,
+    pub max_events: Option<u64>,
+}
+
+pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
+    let mut spec = loaded.spec.clone();
+    spec.seed = o.seed.unwrap_or(spec.seed);
+    spec.until = o.until.unwrap_or(spec.until);
+    spec.max_events = o.max_events.unwrap_or(spec.max_events);
+    let mut world = World::new(spec);
+    let stop = world.run();
+    let outcomes = loaded
+        .expect
+        .iter()
+        .map(|e| expect::check(&world, e))
+        .collect();
+    RunResult {
+        world,
+        outcomes,
+        stop,
+    }
+}
+
+impl RunResult {
+    /// Every expectation held and the run ended within its bounds.
+    pub fn passed(&self) -> bool {
+        self.stop != Stop::EventBound && self.outcomes.iter().all(|o| o.held)
+    }
+
+    pub fn text(&self) -> String {
+        trace::text(&self.world)
+    }
+
+    pub fn fingerprint(&self) -> String {
+        trace::fingerprint(&self.text())
+    }
+}

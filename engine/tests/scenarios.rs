@@ -1,0 +1,147 @@
+//! Every scenario under `scenarios/`: its expectations hold, its trace is
+//! identical on a second run, and it matches the committed golden copy
+//! (`<file>.trace` beside it). Set `WHARF_BLESS=1` to rewrite the goldens
+//! after an intended behaviour change, then review the diff.
+
+use std::path::{Path, PathBuf};
+use wharf::run::{run, Overrides};
+use wharf::scenario::load_file;
+
+fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("scenarios dir")
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            scenario_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "ron") {
+            out.push(p);
+        }
+    }
+}
+
+fn all() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut v = Vec::new();
+    scenario_files(&root, &mut v);
+    assert!(
+        v.len() >= 10,
+        "expected the shipped scenarios, found {}",
+        v.len()
+    );
+    v
+}
+
+#[test]
+fn every_scenario_passes_and_matches_its_golden_trace() {
+    let bless = std::env::var_os("WHARF_BLESS").is_some();
+    let mut failures = Vec::new();
+    for path in all() {
+        let loaded = load_file(&path).unwrap_or_else(|d| panic!("{}", d.render()));
+        let r = run(&loaded, Overrides::default());
+        let text = r.text();
+        if !r.passed() {
+            let failed: Vec<String> = r
+                .outcomes
+                .iter()
+                .filter(|o| !o.held)
+                .map(|o| format!("{}: {}", o.text, o.why))
+                .collect();
+            failures.push(format!(
+                "{}: expectations failed (seed {}):\n  {}",
+                path.display(),
+                r.world.seed,
+                failed.join("\n  ")
+            ));
+        }
+        let again = run(&loaded, Overrides::default()).text();
+        if again != text {
+            failures.push(format!(
+                "{}: two runs with the same seed differ",
+                path.display()
+            ));
+        }
+        let golden = path.with_extension("trace");
+        if bless {
+            std::fs::write(&golden, &text).unwrap();
+        } else {
+            match std::fs::read_to_string(&golden) {
+                Ok(g) if g == text => {}
+                Ok(g) => {
+                    let line = g
+                        .lines()
+                        .zip(text.lines())
+                        .position(|(a, b)| a != b)
+                        .unwrap_or(g.lines().count().min(text.lines().count()));
+                    failures.push(format!(
+                        "{}: trace differs from {} at line {}:\n  golden: {}\n  now:    {}\n  (WHARF_BLESS=1 to accept)",
+                        path.display(), golden.display(), line + 1,
+                        g.lines().nth(line).unwrap_or("<end>"), text.lines().nth(line).unwrap_or("<end>")
+                    ));
+                }
+                Err(_) => failures.push(format!(
+                    "{}: no golden trace (run with WHARF_BLESS=1)",
+                    path.display()
+                )),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn another_seed_changes_random_delays() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/startup-race-retry.ron");
+    let loaded = load_file(&path).unwrap();
+    let a = run(
+        &loaded,
+        Overrides {
+            seed: Some(1),
+            ..Overrides::default()
+        },
+    )
+    .fingerprint();
+    let b = run(
+        &loaded,
+        Overrides {
+            seed: Some(2),
+            ..Overrides::default()
+        },
+    )
+    .fingerprint();
+    let a2 = run(
+        &loaded,
+        Overrides {
+            seed: Some(1),
+            ..Overrides::default()
+        },
+    )
+    .fingerprint();
+    assert_eq!(a, a2);
+    assert_ne!(
+        a, b,
+        "uniform(3s, 8s) start-up must draw differently under another seed"
+    );
+}
+
+#[test]
+fn fixed_scenarios_do_not_depend_on_the_seed_for_their_outcome() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/icc-disabled.ron");
+    let loaded = load_file(&path).unwrap();
+    for seed in [0, 1, 99] {
+        assert!(
+            run(
+                &loaded,
+                Overrides {
+                    seed: Some(seed),
+                    ..Overrides::default()
+                }
+            )
+            .passed(),
+            "seed {seed}"
+        );
+    }
+}
