@@ -26,20 +26,12 @@ impl Delay {
             return parse_dur(s).map(Delay::Fixed).map_err(|e| e.0);
         };
         let name = &s[..open];
-        let inner = s[open + 1..]
-            .strip_suffix(')')
-            .ok_or_else(|| format!("`{s}` is missing its closing `)`"))?;
-        let args: Vec<Dur> = inner
-            .split(',')
-            .map(|a| parse_dur(a).map_err(|e| e.0))
-            .collect::<Result<_, _>>()?;
+        let inner = s[open + 1..].strip_suffix(')').ok_or_else(|| format!("`{s}` is missing its closing `)`"))?;
+        let args: Vec<Dur> = inner.split(',').map(|a| parse_dur(a).map_err(|e| e.0)).collect::<Result<_, _>>()?;
         match (name.trim(), args.as_slice()) {
             ("uniform", [lo, hi]) if lo <= hi => Ok(Delay::Uniform(*lo, *hi)),
             ("uniform", [_, _]) => Err(format!("`{s}`: the low bound is above the high bound")),
-            ("normal", [mean, sd]) => Ok(Delay::Normal {
-                mean: *mean,
-                sd: *sd,
-            }),
+            ("normal", [mean, sd]) => Ok(Delay::Normal { mean: *mean, sd: *sd }),
             ("exp", [mean]) => Ok(Delay::Exp { mean: *mean }),
             (other, _) => Err(format!(
                 "`{other}(...)` with {} argument(s) is not a distribution \
@@ -54,9 +46,7 @@ impl Delay {
         match *self {
             Delay::Fixed(d) => d,
             Delay::Uniform(lo, hi) => Dur(lo.0 + rng.below(hi.0 - lo.0 + 1)),
-            Delay::Normal { mean, sd } => {
-                Dur((mean.0 as f64 + rng.normal() * sd.0 as f64).max(0.0) as u64)
-            }
+            Delay::Normal { mean, sd } => Dur((mean.0 as f64 + rng.normal() * sd.0 as f64).max(0.0) as u64),
             Delay::Exp { mean } => Dur((-(1.0 - rng.unit()).ln() * mean.0 as f64) as u64),
         }
     }
@@ -91,14 +81,8 @@ mod tests {
     #[test]
     fn parses_all_forms() {
         assert_eq!(Delay::parse("3s"), Ok(Delay::Fixed(Dur::secs(3))));
-        assert_eq!(
-            Delay::parse("uniform(3s, 8s)"),
-            Ok(Delay::Uniform(Dur::secs(3), Dur::secs(8)))
-        );
-        assert!(matches!(
-            Delay::parse("normal(5s, 1s)"),
-            Ok(Delay::Normal { .. })
-        ));
+        assert_eq!(Delay::parse("uniform(3s, 8s)"), Ok(Delay::Uniform(Dur::secs(3), Dur::secs(8))));
+        assert!(matches!(Delay::parse("normal(5s, 1s)"), Ok(Delay::Normal { .. })));
         assert!(matches!(Delay::parse("exp(2s)"), Ok(Delay::Exp { .. })));
         assert!(Delay::parse("uniform(8s, 3s)").is_err());
         assert!(Delay::parse("gauss(1s)").is_err());

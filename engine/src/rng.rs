@@ -74,10 +74,7 @@ mod tests {
 
     #[test]
     fn streams_differ_by_name_and_seed() {
-        assert_ne!(
-            Rng::fork(7, "db").next_u64(),
-            Rng::fork(7, "api").next_u64()
-        );
+        assert_ne!(Rng::fork(7, "db").next_u64(), Rng::fork(7, "api").next_u64());
         assert_ne!(Rng::fork(7, "db").next_u64(), Rng::fork(8, "db").next_u64());
     }
 

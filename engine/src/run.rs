@@ -27,16 +27,8 @@ pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
     spec.max_events = o.max_events.unwrap_or(spec.max_events);
     let mut world = World::new(spec);
     let stop = world.run();
-    let outcomes = loaded
-        .expect
-        .iter()
-        .map(|e| expect::check(&world, e))
-        .collect();
-    RunResult {
-        world,
-        outcomes,
-        stop,
-    }
+    let outcomes = loaded.expect.iter().map(|e| expect::check(&world, e)).collect();
+    RunResult { world, outcomes, stop }
 }
 
 impl RunResult {

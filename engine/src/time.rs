@@ -135,9 +135,7 @@ pub fn parse_dur(text: &str) -> Result<Dur, DurError> {
             return Err(DurError(format!("`{s}` does not start with a number")));
         }
         let (num, tail) = rest.split_at(num_len);
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
+        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
         let (unit, next) = tail.split_at(unit_len);
         let scale: u128 = match unit {
             "ns" => 1,
@@ -146,21 +144,13 @@ pub fn parse_dur(text: &str) -> Result<Dur, DurError> {
             "s" => 1_000_000_000,
             "m" => 60_000_000_000,
             "h" => 3_600_000_000_000,
-            other => {
-                return Err(DurError(format!(
-                    "unknown unit `{other}` in `{s}` (units: ns, us, ms, s, m, h)"
-                )))
-            }
+            other => return Err(DurError(format!("unknown unit `{other}` in `{s}` (units: ns, us, ms, s, m, h)"))),
         };
-        let value: f64 = num
-            .parse()
-            .map_err(|_| DurError(format!("`{num}` is not a number")))?;
+        let value: f64 = num.parse().map_err(|_| DurError(format!("`{num}` is not a number")))?;
         total += (value * scale as f64).round() as u128;
         rest = next;
     }
-    u64::try_from(total)
-        .map(Dur)
-        .map_err(|_| DurError(format!("`{s}` is too long (max ~584 years)")))
+    u64::try_from(total).map(Dur).map_err(|_| DurError(format!("`{s}` is too long (max ~584 years)")))
 }
 
 #[cfg(test)]
@@ -188,9 +178,7 @@ mod tests {
 
     #[test]
     fn displays_round_trip() {
-        for s in [
-            "250ms", "1m30s", "1.5s", "2h", "100us", "10ns", "131s", "2m11s",
-        ] {
+        for s in ["250ms", "1m30s", "1.5s", "2h", "100us", "10ns", "131s", "2m11s"] {
             let d = parse_dur(s).unwrap();
             assert_eq!(parse_dur(&d.to_string()), Ok(d), "{s} -> {d}");
         }

@@ -21,8 +21,7 @@ fn problems(src: &str) -> Vec<(usize, usize, String, String)> {
 fn check(src: &str, line: usize, col: usize, msg: &str, hint: &str) {
     let ps = problems(src);
     assert!(
-        ps.iter()
-            .any(|(l, c, m, h)| *l == line && *c == col && m.contains(msg) && h.contains(hint)),
+        ps.iter().any(|(l, c, m, h)| *l == line && *c == col && m.contains(msg) && h.contains(hint)),
         "wanted {line}:{col} `{msg}` (hint `{hint}`), got {ps:#?}"
     );
 }
@@ -44,104 +43,52 @@ fn unknown_network_with_suggestion() {
 
 #[test]
 fn unknown_container_in_link_and_expectation() {
-    check(
-        &format!("{NETS}\"api\": (links: [\"dbb\"]),\n}})"),
-        3,
-        19,
-        "unknown container `dbb`",
-        "did you mean `db`?",
-    );
+    check(&format!("{NETS}\"api\": (links: [\"dbb\"]),\n}})"), 3, 19, "unknown container `dbb`", "did you mean `db`?");
     let src = format!("{NETS}}}, expect: [Never(in: \"nobody\", event: Started)])");
-    check(
-        &src,
-        3,
-        25,
-        "unknown container `nobody`",
-        "containers defined: db",
-    );
+    check(&src, 3, 25, "unknown container `nobody`", "containers defined: db");
 }
 
 #[test]
 fn bad_duration_points_at_the_string() {
-    check(
-        "Scenario(name: \"t\",\n  until: \"5 parsecs\")",
-        2,
-        10,
-        "unknown unit",
-        "",
-    );
-    check(
-        "Scenario(name: \"t\",\n  until: \"5\")",
-        2,
-        10,
-        "without a unit",
-        "",
-    );
+    check("Scenario(name: \"t\",\n  until: \"5 parsecs\")", 2, 10, "unknown unit", "");
+    check("Scenario(name: \"t\",\n  until: \"5\")", 2, 10, "without a unit", "");
 }
 
 #[test]
 fn static_ip_on_default_bridge_and_outside_subnet() {
     let src = "Scenario(name: \"t\", containers: {\n  \"a\": (ipv4_address: { \"bridge\": \"172.17.0.9\" }),\n})";
-    check(
-        src,
-        2,
-        25,
-        "user specified IP address is supported on user defined networks only",
-        "user-defined network",
-    );
+    check(src, 2, 25, "user specified IP address is supported on user defined networks only", "user-defined network");
     let src = "Scenario(name: \"t\", networks: { \"n\": Bridge(subnet: \"10.1.0.0/24\") }, containers: {\n  \"a\": (networks: [\"n\"], ipv4_address: { \"n\": \"10.2.0.5\" }),\n})";
-    check(
-        src,
-        2,
-        42,
-        "10.2.0.5 is not a free host address of n (10.1.0.0/24)",
-        "",
-    );
+    check(src, 2, 42, "10.2.0.5 is not a free host address of n (10.1.0.0/24)", "");
 }
 
 #[test]
 fn duplicate_names_and_unknown_fields() {
-    check(
-        "Scenario(name: \"t\", containers: {\n  \"a\": (),\n  \"a\": (),\n})",
-        3,
-        3,
-        "duplicate name `a`",
-        "",
-    );
-    check(
-        "Scenario(name: \"t\", containers: {\n  \"a\": (netwerks: [\"x\"]),\n})",
-        2,
-        17,
-        "netwerks",
-        "",
-    );
+    check("Scenario(name: \"t\", containers: {\n  \"a\": (),\n  \"a\": (),\n})", 3, 3, "duplicate name `a`", "");
+    check("Scenario(name: \"t\", containers: {\n  \"a\": (netwerks: [\"x\"]),\n})", 2, 17, "netwerks", "");
 }
 
 #[test]
 fn malformed_syntax_is_located() {
-    check(
-        "Scenario(name: \"t\",\n  containers: {\n    \"a\": (\n  }\n)",
-        4,
-        3,
-        "",
-        "Scenario format",
-    );
+    check("Scenario(name: \"t\",\n  containers: {\n    \"a\": (\n  }\n)", 4, 3, "", "Scenario format");
 }
 
 #[test]
 fn dependency_cycle_is_named() {
     let src = "Scenario(name: \"t\", containers: {\n  \"a\": (depends_on: { \"b\": () }),\n  \"b\": (depends_on: { \"a\": () }),\n})";
     let ps = problems(src);
-    assert!(
-        ps.iter()
-            .any(|(_, _, m, _)| m == "dependency cycle: a -> b -> a"),
-        "{ps:?}"
-    );
+    assert!(ps.iter().any(|(_, _, m, _)| m == "dependency cycle: a -> b -> a"), "{ps:?}");
 }
 
 #[test]
 fn bad_target_and_unset_variable() {
-    check("Scenario(name: \"t\", containers: {\n  \"a\": (program: Client(target: \"${DB}:5432\")),\n})", 2, 33, "variable `DB` is not set", "${VAR:-value}");
+    check(
+        "Scenario(name: \"t\", containers: {\n  \"a\": (program: Client(target: \"${DB}:5432\")),\n})",
+        2,
+        33,
+        "variable `DB` is not set",
+        "${VAR:-value}",
+    );
     check(
         "Scenario(name: \"t\", containers: {\n  \"a\": (program: Client(target: \"db\")),\n})",
         2,
@@ -174,28 +121,14 @@ fn binary_exits_2_with_location_on_bad_input() {
     let dir = std::env::temp_dir().join(format!("wharf-diag-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("bad.ron");
-    std::fs::write(
-        &f,
-        "Scenario(name: \"t\", containers: {\n  \"a\": (networks: [\"nope\"]),\n})",
-    )
-    .unwrap();
+    std::fs::write(&f, "Scenario(name: \"t\", containers: {\n  \"a\": (networks: [\"nope\"]),\n})").unwrap();
     for sub in ["run", "check"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-            .arg(sub)
-            .arg(&f)
-            .output()
-            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf")).arg(sub).arg(&f).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{sub}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("bad.ron:2:20: error: unknown network `nope`"),
-            "{err}"
-        );
+        assert!(err.contains("bad.ron:2:20: error: unknown network `nope`"), "{err}");
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["run", "/nonexistent/x.ron"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf")).args(["run", "/nonexistent/x.ron"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
 }

@@ -8,10 +8,7 @@ use wharf::run::{run, Overrides};
 use wharf::scenario::load_file;
 
 fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("scenarios dir")
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("scenarios dir").map(|e| e.unwrap().path()).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -26,11 +23,7 @@ fn all() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut v = Vec::new();
     scenario_files(&root, &mut v);
-    assert!(
-        v.len() >= 10,
-        "expected the shipped scenarios, found {}",
-        v.len()
-    );
+    assert!(v.len() >= 10, "expected the shipped scenarios, found {}", v.len());
     v
 }
 
@@ -43,12 +36,8 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
         let r = run(&loaded, Overrides::default());
         let text = r.text();
         if !r.passed() {
-            let failed: Vec<String> = r
-                .outcomes
-                .iter()
-                .filter(|o| !o.held)
-                .map(|o| format!("{}: {}", o.text, o.why))
-                .collect();
+            let failed: Vec<String> =
+                r.outcomes.iter().filter(|o| !o.held).map(|o| format!("{}: {}", o.text, o.why)).collect();
             failures.push(format!(
                 "{}: expectations failed (seed {}):\n  {}",
                 path.display(),
@@ -58,10 +47,7 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
         }
         let again = run(&loaded, Overrides::default()).text();
         if again != text {
-            failures.push(format!(
-                "{}: two runs with the same seed differ",
-                path.display()
-            ));
+            failures.push(format!("{}: two runs with the same seed differ", path.display()));
         }
         let golden = path.with_extension("trace");
         if bless {
@@ -81,10 +67,7 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
                         g.lines().nth(line).unwrap_or("<end>"), text.lines().nth(line).unwrap_or("<end>")
                     ));
                 }
-                Err(_) => failures.push(format!(
-                    "{}: no golden trace (run with WHARF_BLESS=1)",
-                    path.display()
-                )),
+                Err(_) => failures.push(format!("{}: no golden trace (run with WHARF_BLESS=1)", path.display())),
             }
         }
     }
@@ -93,38 +76,13 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
 
 #[test]
 fn another_seed_changes_random_delays() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/startup-race-retry.ron");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/startup-race-retry.ron");
     let loaded = load_file(&path).unwrap();
-    let a = run(
-        &loaded,
-        Overrides {
-            seed: Some(1),
-            ..Overrides::default()
-        },
-    )
-    .fingerprint();
-    let b = run(
-        &loaded,
-        Overrides {
-            seed: Some(2),
-            ..Overrides::default()
-        },
-    )
-    .fingerprint();
-    let a2 = run(
-        &loaded,
-        Overrides {
-            seed: Some(1),
-            ..Overrides::default()
-        },
-    )
-    .fingerprint();
+    let a = run(&loaded, Overrides { seed: Some(1), ..Overrides::default() }).fingerprint();
+    let b = run(&loaded, Overrides { seed: Some(2), ..Overrides::default() }).fingerprint();
+    let a2 = run(&loaded, Overrides { seed: Some(1), ..Overrides::default() }).fingerprint();
     assert_eq!(a, a2);
-    assert_ne!(
-        a, b,
-        "uniform(3s, 8s) start-up must draw differently under another seed"
-    );
+    assert_ne!(a, b, "uniform(3s, 8s) start-up must draw differently under another seed");
 }
 
 #[test]
@@ -132,16 +90,6 @@ fn fixed_scenarios_do_not_depend_on_the_seed_for_their_outcome() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/icc-disabled.ron");
     let loaded = load_file(&path).unwrap();
     for seed in [0, 1, 99] {
-        assert!(
-            run(
-                &loaded,
-                Overrides {
-                    seed: Some(seed),
-                    ..Overrides::default()
-                }
-            )
-            .passed(),
-            "seed {seed}"
-        );
+        assert!(run(&loaded, Overrides { seed: Some(seed), ..Overrides::default() }).passed(), "seed {seed}");
     }
 }

@@ -77,26 +77,12 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             ),
             Err(d) => (2, String::new(), d.render()),
         },
-        Command::Run {
-            file,
-            seed,
-            until,
-            max_events,
-            format,
-            quiet,
-        } => {
+        Command::Run { file, seed, until, max_events, format, quiet } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
                 Err(d) => return (2, String::new(), d.render()),
             };
-            let r = run(
-                &loaded,
-                Overrides {
-                    seed,
-                    until,
-                    max_events,
-                },
-            );
+            let r = run(&loaded, Overrides { seed, until, max_events });
             let mut out = String::new();
             if !quiet {
                 out.push_str(&match format {
@@ -122,31 +108,15 @@ fn report(name: &str, r: &RunResult, file: &std::path::Path) -> String {
     }
     let _ = writeln!(out, "expectations:");
     for o in &r.outcomes {
-        let _ = writeln!(
-            out,
-            "  [{}] {}\n      {}",
-            if o.held { "ok" } else { "FAILED" },
-            o.text,
-            o.why
-        );
+        let _ = writeln!(out, "  [{}] {}\n      {}", if o.held { "ok" } else { "FAILED" }, o.text, o.why);
     }
     if r.outcomes.is_empty() {
         let _ = writeln!(out, "  (none)");
     }
-    let _ = writeln!(
-        out,
-        "events: {}  simulated: {}",
-        r.world.events,
-        r.world.now.since(crate::time::Time::ZERO)
-    );
+    let _ = writeln!(out, "events: {}  simulated: {}", r.world.events, r.world.now.since(crate::time::Time::ZERO));
     let _ = writeln!(out, "fingerprint: {}", r.fingerprint());
     if !r.passed() {
-        let _ = writeln!(
-            out,
-            "replay: wharf run {} --seed {}",
-            file.display(),
-            r.world.seed
-        );
+        let _ = writeln!(out, "replay: wharf run {} --seed {}", file.display(), r.world.seed);
     }
     out
 }

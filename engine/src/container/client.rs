@@ -15,17 +15,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Retry {
     None,
-    Fixed {
-        delay: Dur,
-        attempts: u32,
-    },
-    Exponential {
-        first: Dur,
-        factor: f64,
-        max: Dur,
-        attempts: u32,
-        jitter: f64,
-    },
+    Fixed { delay: Dur, attempts: u32 },
+    Exponential { first: Dur, factor: f64, max: Dur, attempts: u32, jitter: f64 },
 }
 
 impl Retry {
@@ -42,13 +33,7 @@ impl Retry {
         match *self {
             Retry::None => Dur::ZERO,
             Retry::Fixed { delay, .. } => delay,
-            Retry::Exponential {
-                first,
-                factor,
-                max,
-                jitter,
-                ..
-            } => {
+            Retry::Exponential { first, factor, max, jitter, .. } => {
                 let base = first.as_secs_f64() * factor.powi(n.saturating_sub(1) as i32);
                 let capped = base.min(max.as_secs_f64());
                 let j = 1.0 + jitter * (2.0 * unit - 1.0);
@@ -102,46 +87,27 @@ pub struct Client {
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
-        Client {
-            cfg,
-            state: State::Connecting,
-            attempt: 0,
-            sent: 0,
-            answered: 0,
-            outstanding: BTreeMap::new(),
-        }
+        Client { cfg, state: State::Connecting, attempt: 0, sent: 0, answered: 0, outstanding: BTreeMap::new() }
     }
 
     fn connect(&mut self, cx: &mut Ctx<'_>) {
         self.attempt += 1;
         self.state = State::Connecting;
         let c = &self.cfg;
-        cx.push(Cmd::Connect {
-            host: c.host,
-            port: c.port,
-            timeout: c.connect_timeout,
-            tag: TAG_CONNECT,
-        });
+        cx.push(Cmd::Connect { host: c.host, port: c.port, timeout: c.connect_timeout, tag: TAG_CONNECT });
     }
 
     fn failed(&mut self, cx: &mut Ctx<'_>) {
         let max = self.cfg.retry.attempts();
         if max != 0 && self.attempt >= max {
             self.state = State::Done;
-            cx.report(Report::GaveUp {
-                attempts: self.attempt,
-            });
-            cx.push(Cmd::Exit {
-                code: self.cfg.give_up_exit,
-            });
+            cx.report(Report::GaveUp { attempts: self.attempt });
+            cx.push(Cmd::Exit { code: self.cfg.give_up_exit });
             return;
         }
         let unit = cx.rng.unit();
         let delay = self.cfg.retry.delay(self.attempt, unit);
-        cx.report(Report::RetryScheduled {
-            attempt: self.attempt + 1,
-            delay,
-        });
+        cx.report(Report::RetryScheduled { attempt: self.attempt + 1, delay });
         self.state = State::Waiting;
         cx.timer(delay, TOKEN_RETRY);
     }
@@ -154,14 +120,7 @@ impl Client {
         let id = self.sent;
         self.sent += 1;
         self.outstanding.insert(id, cx.now);
-        cx.send(
-            conn,
-            Msg::Request {
-                id,
-                size: r.size,
-                sent_at: cx.now,
-            },
-        );
+        cx.send(conn, Msg::Request { id, size: r.size, sent_at: cx.now });
         if let Some(t) = r.timeout {
             cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
         }
@@ -171,9 +130,7 @@ impl Client {
     }
 
     fn finished(&self) -> bool {
-        self.cfg
-            .requests
-            .is_some_and(|r| self.answered + self.lost() >= r.count)
+        self.cfg.requests.is_some_and(|r| self.answered + self.lost() >= r.count)
     }
 
     fn lost(&self) -> u32 {
@@ -223,10 +180,7 @@ impl Program for Client {
                 self.send_next(cx, conn);
                 self.maybe_done(cx, conn);
             }
-            Input::Received {
-                conn,
-                msg: Msg::Response { id, .. },
-            } => {
+            Input::Received { conn, msg: Msg::Response { id, .. } } => {
                 if self.outstanding.remove(&id).is_some() {
                     self.answered += 1;
                 }
@@ -250,26 +204,14 @@ mod tests {
 
     #[test]
     fn exponential_delays_double_and_cap() {
-        let r = Retry::Exponential {
-            first: Dur::secs(1),
-            factor: 2.0,
-            max: Dur::secs(5),
-            attempts: 10,
-            jitter: 0.0,
-        };
+        let r = Retry::Exponential { first: Dur::secs(1), factor: 2.0, max: Dur::secs(5), attempts: 10, jitter: 0.0 };
         let d: Vec<u64> = (1..=5).map(|n| r.delay(n, 0.5).0 / 1_000_000_000).collect();
         assert_eq!(d, [1, 2, 4, 5, 5]);
     }
 
     #[test]
     fn jitter_stays_within_its_band() {
-        let r = Retry::Exponential {
-            first: Dur::secs(1),
-            factor: 2.0,
-            max: Dur::secs(60),
-            attempts: 0,
-            jitter: 0.25,
-        };
+        let r = Retry::Exponential { first: Dur::secs(1), factor: 2.0, max: Dur::secs(60), attempts: 0, jitter: 0.25 };
         assert_eq!(r.delay(1, 0.0), Dur::millis(750));
         assert_eq!(r.delay(1, 0.5), Dur::secs(1));
         assert!(r.delay(1, 0.999_999) < Dur::millis(1250));

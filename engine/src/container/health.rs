@@ -58,12 +58,7 @@ pub struct Health {
 impl Health {
     /// A (re)start: status `starting`, streak reset.
     pub fn new(cfg: Config, started: Time) -> Health {
-        Health {
-            cfg,
-            status: Status::Starting,
-            failing_streak: 0,
-            started,
-        }
+        Health { cfg, status: Status::Starting, failing_streak: 0, started }
     }
 
     /// Delay until the next probe, measured from `now` (start or end of the last probe).
@@ -83,8 +78,7 @@ impl Health {
             self.failing_streak = 0;
             self.status = Status::Healthy;
         } else {
-            let grace = self.status == Status::Starting
-                && probe_start.since(self.started) < self.cfg.start_period;
+            let grace = self.status == Status::Starting && probe_start.since(self.started) < self.cfg.start_period;
             if !grace {
                 self.failing_streak += 1;
                 if self.failing_streak >= self.cfg.retries {
@@ -104,16 +98,9 @@ mod tests {
     fn first_probe_one_interval_after_start() {
         let h = Health::new(Config::default(), Time(0));
         assert_eq!(h.next_delay(Time(0)), Dur::secs(30));
-        let cfg = Config {
-            start_period: Dur::secs(60),
-            ..Config::default()
-        };
+        let cfg = Config { start_period: Dur::secs(60), ..Config::default() };
         let h = Health::new(cfg, Time(0));
-        assert_eq!(
-            h.next_delay(Time(0)),
-            Dur::secs(5),
-            "start_interval inside start_period"
-        );
+        assert_eq!(h.next_delay(Time(0)), Dur::secs(5), "start_interval inside start_period");
         assert_eq!(h.next_delay(Time(0) + Dur::secs(60)), Dur::secs(30));
     }
 
@@ -129,27 +116,16 @@ mod tests {
 
     #[test]
     fn start_period_failures_not_counted() {
-        let cfg = Config {
-            start_period: Dur::secs(10),
-            retries: 1,
-            ..Config::default()
-        };
+        let cfg = Config { start_period: Dur::secs(10), retries: 1, ..Config::default() };
         let mut h = Health::new(cfg, Time(0));
         assert_eq!(h.on_result(Time(0) + Dur::secs(9), false), None);
         assert_eq!(h.failing_streak, 0);
-        assert_eq!(
-            h.on_result(Time(0) + Dur::secs(10), false),
-            Some(Status::Unhealthy)
-        );
+        assert_eq!(h.on_result(Time(0) + Dur::secs(10), false), Some(Status::Unhealthy));
     }
 
     #[test]
     fn healthy_then_failures_in_start_period_count() {
-        let cfg = Config {
-            start_period: Dur::secs(100),
-            retries: 2,
-            ..Config::default()
-        };
+        let cfg = Config { start_period: Dur::secs(100), retries: 2, ..Config::default() };
         let mut h = Health::new(cfg, Time(0));
         h.on_result(Time(1), true);
         assert_eq!(h.on_result(Time(2), false), None);

@@ -16,17 +16,8 @@ use crate::time::{Dur, Time};
 /// An application message on a TCP connection (HTTP-ish request/response).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg {
-    Request {
-        id: u32,
-        size: u32,
-        sent_at: Time,
-    },
-    Response {
-        id: u32,
-        status: u16,
-        size: u32,
-        sent_at: Time,
-    },
+    Request { id: u32, size: u32, sent_at: Time },
+    Response { id: u32, status: u16, size: u32, sent_at: Time },
 }
 
 impl Msg {
@@ -80,6 +71,10 @@ pub enum Cmd {
         bind: Ip,
         port: u16,
         backlog: u32,
+    },
+    /// Close the listening socket on `port`.
+    Unlisten {
+        port: u16,
     },
     /// Resolve `host` (unless it is an IP literal) then connect to `port`.
     Connect {
@@ -136,6 +131,10 @@ pub trait Program {
     /// Whether the program counts as ready for a `Ready` healthcheck.
     fn ready(&self) -> bool {
         true
+    }
+    /// Whether an HTTP GET to `port` would get a 2xx/3xx (`curl -f`).
+    fn http_ok(&self, _port: u16) -> bool {
+        false
     }
 }
 

@@ -52,10 +52,7 @@ pub enum Decision {
 
 impl Manager {
     pub fn new(policy: Policy) -> Manager {
-        Manager {
-            policy,
-            ..Manager::default()
-        }
+        Manager { policy, ..Manager::default() }
     }
 
     /// A `docker start` by hand: the on-failure count starts again.
@@ -69,11 +66,8 @@ impl Manager {
         if ran_for >= RESET_AFTER_RUN {
             self.timeout = Dur::ZERO;
         }
-        self.timeout = if self.timeout == Dur::ZERO {
-            FIRST_DELAY
-        } else {
-            self.timeout.saturating_mul(2).min(MAX_DELAY)
-        };
+        self.timeout =
+            if self.timeout == Dur::ZERO { FIRST_DELAY } else { self.timeout.saturating_mul(2).min(MAX_DELAY) };
         let restart = !manually_stopped
             && match self.policy {
                 Policy::No => false,
@@ -86,9 +80,7 @@ impl Manager {
             return Decision::Stay;
         }
         self.restart_count += 1;
-        Decision::Restart {
-            delay: self.timeout,
-        }
+        Decision::Restart { delay: self.timeout }
     }
 }
 
@@ -109,14 +101,8 @@ mod tests {
     fn backoff_doubles_caps_and_resets() {
         let mut m = Manager::new(Policy::Always);
         let short = [Dur::millis(5); 12];
-        let got: Vec<u64> = delays(&mut m, &short)
-            .into_iter()
-            .map(|d| d.unwrap().0 / 1_000_000)
-            .collect();
-        assert_eq!(
-            got,
-            [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000]
-        );
+        let got: Vec<u64> = delays(&mut m, &short).into_iter().map(|d| d.unwrap().0 / 1_000_000).collect();
+        assert_eq!(got, [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000]);
         assert_eq!(delays(&mut m, &[Dur::secs(10)]), [Some(Dur::millis(100))]);
         assert_eq!(delays(&mut m, &[Dur::secs(1)]), [Some(Dur::millis(200))]);
     }
@@ -126,11 +112,7 @@ mod tests {
         let mut m = Manager::new(Policy::OnFailure { max_retries: 3 });
         let runs = [Dur::secs(60); 4];
         let got = delays(&mut m, &runs);
-        assert_eq!(
-            got.iter().filter(|d| d.is_some()).count(),
-            3,
-            "long runs do not reset the count"
-        );
+        assert_eq!(got.iter().filter(|d| d.is_some()).count(), 3, "long runs do not reset the count");
         assert_eq!(got[3], None);
         assert_eq!(m.on_exit(0, false, Dur::ZERO), Decision::Stay);
     }
@@ -143,13 +125,7 @@ mod tests {
         assert_eq!(a.on_exit(137, true, Dur::ZERO), Decision::Stay);
         let mut u = Manager::new(Policy::UnlessStopped);
         assert_eq!(u.on_exit(0, true, Dur::ZERO), Decision::Stay);
-        assert!(matches!(
-            u.on_exit(0, false, Dur::ZERO),
-            Decision::Restart { .. }
-        ));
-        assert_eq!(
-            Manager::new(Policy::No).on_exit(1, false, Dur::ZERO),
-            Decision::Stay
-        );
+        assert!(matches!(u.on_exit(0, false, Dur::ZERO), Decision::Restart { .. }));
+        assert_eq!(Manager::new(Policy::No).on_exit(1, false, Dur::ZERO), Decision::Stay);
     }
 }

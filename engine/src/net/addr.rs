@@ -34,19 +34,13 @@ pub struct Subnet {
 impl Subnet {
     pub fn new(ip: Ip, prefix: u8) -> Subnet {
         let mask = mask(prefix);
-        Subnet {
-            base: u32::from(ip) & mask,
-            prefix,
-        }
+        Subnet { base: u32::from(ip) & mask, prefix }
     }
 
     pub fn parse(s: &str) -> Result<Subnet, String> {
-        let (ip, prefix) = s
-            .split_once('/')
-            .ok_or_else(|| format!("`{s}` is not a subnet (expected CIDR like 172.20.0.0/16)"))?;
-        let ip: Ip = ip
-            .parse()
-            .map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
+        let (ip, prefix) =
+            s.split_once('/').ok_or_else(|| format!("`{s}` is not a subnet (expected CIDR like 172.20.0.0/16)"))?;
+        let ip: Ip = ip.parse().map_err(|_| format!("`{ip}` is not an IPv4 address"))?;
         let prefix: u8 = prefix
             .parse()
             .ok()

@@ -12,14 +12,8 @@ use std::collections::BTreeSet;
 
 /// The local default pools, expanded into the subnets they hand out, in order.
 pub fn default_pool_subnets() -> impl Iterator<Item = Subnet> {
-    let sixteens = (17u32..=31).map(|b| Subnet {
-        base: (172 << 24) | (b << 16),
-        prefix: 16,
-    });
-    let twenties = (0u32..16).map(|k| Subnet {
-        base: (192 << 24) | (168 << 16) | (k << 12),
-        prefix: 20,
-    });
+    let sixteens = (17u32..=31).map(|b| Subnet { base: (172 << 24) | (b << 16), prefix: 16 });
+    let twenties = (0u32..16).map(|k| Subnet { base: (192 << 24) | (168 << 16) | (k << 12), prefix: 20 });
     sixteens.chain(twenties)
 }
 
@@ -49,11 +43,7 @@ impl Pool {
         used.insert(0);
         used.insert(subnet.size() - 1);
         used.insert(subnet.offset_of(gateway));
-        Pool {
-            subnet,
-            gateway,
-            used,
-        }
+        Pool { subnet, gateway, used }
     }
 
     /// The lowest free address.
@@ -98,28 +88,11 @@ mod tests {
 
     #[test]
     fn pools_in_docker_order() {
-        let first: Vec<String> = default_pool_subnets()
-            .take(4)
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(
-            first,
-            [
-                "172.17.0.0/16",
-                "172.18.0.0/16",
-                "172.19.0.0/16",
-                "172.20.0.0/16"
-            ]
-        );
-        assert_eq!(
-            default_pool_subnets().nth(15).unwrap().to_string(),
-            "192.168.0.0/20"
-        );
+        let first: Vec<String> = default_pool_subnets().take(4).map(|s| s.to_string()).collect();
+        assert_eq!(first, ["172.17.0.0/16", "172.18.0.0/16", "172.19.0.0/16", "172.20.0.0/16"]);
+        assert_eq!(default_pool_subnets().nth(15).unwrap().to_string(), "192.168.0.0/20");
         let taken = [Subnet::parse("172.17.0.0/16").unwrap()];
-        assert_eq!(
-            next_free_subnet(&taken).unwrap().to_string(),
-            "172.18.0.0/16"
-        );
+        assert_eq!(next_free_subnet(&taken).unwrap().to_string(), "172.18.0.0/16");
     }
 
     #[test]
@@ -128,16 +101,9 @@ mod tests {
         let mut p = Pool::new(s, s.host(1));
         let a = p.allocate().unwrap();
         let b = p.allocate().unwrap();
-        assert_eq!(
-            (a.to_string(), b.to_string()),
-            ("172.18.0.2".into(), "172.18.0.3".into())
-        );
+        assert_eq!((a.to_string(), b.to_string()), ("172.18.0.2".into(), "172.18.0.3".into()));
         p.release(a);
-        assert_eq!(
-            p.allocate().unwrap(),
-            a,
-            "released address goes to the next request"
-        );
+        assert_eq!(p.allocate().unwrap(), a, "released address goes to the next request");
         assert_eq!(p.allocate().unwrap().to_string(), "172.18.0.4");
     }
 
@@ -148,10 +114,7 @@ mod tests {
         let ip: Ip = "10.5.0.2".parse().unwrap();
         assert_eq!(p.reserve(ip), Ok(ip));
         assert_eq!(p.reserve(ip), Err(IpamError::AlreadyAllocated));
-        assert_eq!(
-            p.reserve("10.6.0.2".parse().unwrap()),
-            Err(IpamError::OutOfSubnet)
-        );
+        assert_eq!(p.reserve("10.6.0.2".parse().unwrap()), Err(IpamError::OutOfSubnet));
         assert_eq!(p.allocate().unwrap().to_string(), "10.5.0.3");
     }
 

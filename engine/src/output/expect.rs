@@ -96,34 +96,20 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
                 return false;
             }
             match ev {
-                Ev::ConnectFailed {
-                    target, port, addr, ..
-                } => target_matches(w, to, *target, Some(*port), *addr),
+                Ev::ConnectFailed { target, port, addr, .. } => target_matches(w, to, *target, Some(*port), *addr),
                 Ev::ResolveFailed { name, .. } => target_matches(w, to, *name, None, None),
                 _ => to.is_none(),
             }
         }
-        (
-            Pattern::Resolved { name, ip },
-            Ev::Resolved {
-                name: n, ip: got, ..
-            },
-        ) => {
-            w.syms.get(*n).eq_ignore_ascii_case(name)
-                && ip.as_ref().is_none_or(|i| *i == got.to_string())
+        (Pattern::Resolved { name, ip }, Ev::Resolved { name: n, ip: got, .. }) => {
+            w.syms.get(*n).eq_ignore_ascii_case(name) && ip.as_ref().is_none_or(|i| *i == got.to_string())
         }
-        (Pattern::Response { status }, Ev::Response { status: s, .. }) => {
-            status.is_none_or(|x| x == *s)
-        }
+        (Pattern::Response { status }, Ev::Response { status: s, .. }) => status.is_none_or(|x| x == *s),
         (Pattern::Started, Ev::Start) => true,
         (Pattern::Exited { code }, Ev::Die { code: c }) => code.is_none_or(|x| x == *c),
         (Pattern::RestartScheduled, Ev::Restart { .. }) => true,
-        (Pattern::Healthy, Ev::Health { status }) => {
-            *status == crate::container::health::Status::Healthy
-        }
-        (Pattern::Unhealthy, Ev::Health { status }) => {
-            *status == crate::container::health::Status::Unhealthy
-        }
+        (Pattern::Healthy, Ev::Health { status }) => *status == crate::container::health::Status::Healthy,
+        (Pattern::Unhealthy, Ev::Health { status }) => *status == crate::container::health::Status::Unhealthy,
         (Pattern::ComposeFailed, Ev::ComposeFailed { .. }) => true,
         (Pattern::GaveUp, Ev::GaveUp { .. }) => true,
         _ => false,
@@ -139,11 +125,7 @@ fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
 
 /// Checks one expectation against the finished run.
 pub fn check(w: &World, e: &Expectation) -> Outcome {
-    let hits: Vec<&Record> = w
-        .trace
-        .iter()
-        .filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev))
-        .collect();
+    let hits: Vec<&Record> = w.trace.iter().filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev)).collect();
     let line = |r: &Record| format!("{} {}", r.t, crate::output::trace::describe(w, &r.ev));
     let (held, why) = match &e.kind {
         Kind::Eventually => match hits.first() {
@@ -152,10 +134,7 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
         },
         Kind::Never => match hits.first() {
             None => (true, "no match".into()),
-            Some(r) => (
-                false,
-                format!("{} match(es); first: {}", hits.len(), line(r).trim_start()),
-            ),
+            Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
         },
         Kind::Count { min, max } => {
             let n = hits.len() as u64;
@@ -163,11 +142,7 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             (ok, format!("{n} match(es)"))
         }
     };
-    Outcome {
-        held,
-        text: e.text.clone(),
-        why,
-    }
+    Outcome { held, text: e.text.clone(), why }
 }
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.
@@ -180,21 +155,13 @@ fn explain_absence(w: &World, e: &Expectation) -> String {
         .filter(|r| {
             (who.is_none() || r.ctr == who)
                 && (r.ev.errno().is_some()
-                    || matches!(
-                        r.ev,
-                        Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }
-                    ))
+                    || matches!(r.ev, Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }))
         })
         .collect();
     if !errs.is_empty() {
         why.push_str("; what it saw instead (last 3):");
         for r in errs.iter().rev().take(3).rev() {
-            let _ = write!(
-                why,
-                "\n      {} {}",
-                r.t,
-                crate::output::trace::describe(w, &r.ev)
-            );
+            let _ = write!(why, "\n      {} {}", r.t, crate::output::trace::describe(w, &r.ev));
         }
     }
     why

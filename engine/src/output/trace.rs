@@ -15,8 +15,7 @@ use std::fmt::Write;
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
 fn who(w: &World, r: &Record) -> String {
-    r.ctr
-        .map_or_else(|| "-".to_string(), |c| w.ctrs[c].name.clone())
+    r.ctr.map_or_else(|| "-".to_string(), |c| w.ctrs[c].name.clone())
 }
 
 fn via(v: Resolution) -> &'static str {
@@ -52,6 +51,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         }
         Ev::ProgramStarted => "process initialised, program started".into(),
         Ev::Listen { addr } => format!("listen {addr}"),
+        Ev::Unlisten { addr } => format!("close listener {addr}"),
         Ev::Kill { signal: sig } => format!("kill signal={}", signal(*sig)),
         Ev::Stop => "stop".into(),
         Ev::Die { code } => format!("die exitCode={code}"),
@@ -63,18 +63,10 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::Unpause => "unpause".into(),
         Ev::Remove => "destroy".into(),
         Ev::ComposeWaiting { on, condition } => {
-            format!(
-                "compose: waiting for {} ({})",
-                w.ctrs[*on].name,
-                s(*condition)
-            )
+            format!("compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
         }
         Ev::ComposeFailed { message } => format!("compose: {}", s(*message)),
-        Ev::DnsQuery {
-            name,
-            server,
-            attempt,
-        } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
+        Ev::DnsQuery { name, server, attempt } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
         Ev::DnsAnswer { name, rcode, ips } => {
             let mut t = format!("dns answer {} {}", s(*name), rcode.name());
             for ip in ips {
@@ -89,12 +81,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
             format!("resolved {} -> {ip} (via {})", s(*name), via(*v))
         }
         Ev::ResolveFailed { name, errno } => format!("getaddrinfo {} failed: {errno}", s(*name)),
-        Ev::Segment {
-            src,
-            dst,
-            flags,
-            retransmit,
-        } => {
+        Ev::Segment { src, dst, flags, retransmit } => {
             let mut t = format!("tcp {src} > {dst} {}", flags.tcpdump());
             if *retransmit > 0 {
                 let _ = write!(t, " retransmission #{retransmit}");
@@ -103,44 +90,21 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         }
         Ev::Dropped { src, dst, reason } => format!("drop {src} > {dst}: {}", reason.name()),
         Ev::ArpProbe { target, n } => format!("arp who-has {target} (probe {n}/3)"),
-        Ev::Connected {
-            target,
-            addr,
-            after,
-        } => {
+        Ev::Connected { target, addr, after } => {
             let shown = format!("{}:{}", s(*target), addr.port);
-            let a = if addr.to_string() == shown {
-                String::new()
-            } else {
-                format!(" ({addr})")
-            };
+            let a = if addr.to_string() == shown { String::new() } else { format!(" ({addr})") };
             format!("connect {shown}{a} ok after {after}")
         }
-        Ev::ConnectFailed {
-            target,
-            port,
-            addr,
-            errno,
-            after,
-        } => {
+        Ev::ConnectFailed { target, port, addr, errno, after } => {
             let shown = format!("{}:{port}", s(*target));
-            let a = addr
-                .filter(|a| a.to_string() != shown)
-                .map_or_else(String::new, |a| format!(" ({a})"));
+            let a = addr.filter(|a| a.to_string() != shown).map_or_else(String::new, |a| format!(" ({a})"));
             format!("connect {shown}{a} failed {errno} after {after}")
         }
         Ev::Accepted { peer } => format!("accept from {peer}"),
-        Ev::Response {
-            peer,
-            status,
-            latency,
-        } => format!("response {status} from {peer} in {latency}"),
+        Ev::Response { peer, status, latency } => format!("response {status} from {peer} in {latency}"),
         Ev::RequestTimedOut { id } => format!("request #{id} failed ETIMEDOUT (no response)"),
         Ev::Closed { peer, errno: None } => format!("connection with {peer} closed by peer (FIN)"),
-        Ev::Closed {
-            peer,
-            errno: Some(e),
-        } => format!("connection with {peer} reset: {e}"),
+        Ev::Closed { peer, errno: Some(e) } => format!("connection with {peer} reset: {e}"),
         Ev::RetryScheduled { attempt, delay } => format!("retry: attempt {attempt} in {delay}"),
         Ev::GaveUp { attempts } => format!("gave up after {attempts} attempts"),
         Ev::ProbeResult { ok } => {
@@ -152,13 +116,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
 
 /// The whole trace as text, one line per record.
 pub fn text(w: &World) -> String {
-    let width = w
-        .ctrs
-        .values()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(1)
-        .max(4);
+    let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(1).max(4);
     let mut out = String::with_capacity(w.trace.len() * 80);
     for r in &w.trace {
         let _ = writeln!(out, "{} {:<width$}  {}", r.t, who(w, r), describe(w, &r.ev));
@@ -180,6 +138,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::NetDisconnect { .. } => "network_disconnect",
         Ev::ProgramStarted => "program_started",
         Ev::Listen { .. } => "listen",
+        Ev::Unlisten { .. } => "unlisten",
         Ev::Kill { .. } => "kill",
         Ev::Stop => "stop",
         Ev::Die { .. } => "die",
@@ -218,7 +177,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::NetConnect { net: n, ip } | Ev::NetDisconnect { net: n, ip } => {
             json!({ "network": net(*n), "ip": ip.to_string() })
         }
-        Ev::Listen { addr } => json!({ "addr": addr.to_string() }),
+        Ev::Listen { addr } | Ev::Unlisten { addr } => json!({ "addr": addr.to_string() }),
         Ev::Kill { signal: sig } => json!({ "signal": signal(*sig) }),
         Ev::Die { code } => json!({ "exit_code": code }),
         Ev::Restart { delay, count } => json!({ "delay_ns": delay.0, "restart_count": count }),
@@ -227,11 +186,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
             json!({ "on": w.ctrs[*on].name, "condition": s(*condition) })
         }
         Ev::ComposeFailed { message } => json!({ "message": s(*message) }),
-        Ev::DnsQuery {
-            name,
-            server,
-            attempt,
-        } => json!({ "name": s(*name), "server": server.to_string(), "attempt": attempt }),
+        Ev::DnsQuery { name, server, attempt } => {
+            json!({ "name": s(*name), "server": server.to_string(), "attempt": attempt })
+        }
         Ev::DnsAnswer { name, rcode, ips } => json!({
             "name": s(*name), "rcode": rcode.name(),
             "answers": ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
@@ -240,40 +197,23 @@ fn fields(w: &World, ev: &Ev) -> Value {
             json!({ "name": s(*name), "ip": ip.to_string(), "via": via(*v) })
         }
         Ev::ResolveFailed { name, errno } => json!({ "name": s(*name), "errno": errno.name() }),
-        Ev::Segment {
-            src,
-            dst,
-            flags,
-            retransmit,
-        } => json!({
+        Ev::Segment { src, dst, flags, retransmit } => json!({
             "src": src.to_string(), "dst": dst.to_string(), "flags": flags.tcpdump(), "retransmission": retransmit,
         }),
         Ev::Dropped { src, dst, reason } => {
             json!({ "src": src.to_string(), "dst": dst.to_string(), "reason": reason.name() })
         }
         Ev::ArpProbe { target, n } => json!({ "target": target.to_string(), "probe": n }),
-        Ev::Connected {
-            target,
-            addr,
-            after,
-        } => {
+        Ev::Connected { target, addr, after } => {
             json!({ "target": format!("{}:{}", s(*target), addr.port), "addr": addr.to_string(), "after_ns": after.0 })
         }
-        Ev::ConnectFailed {
-            target,
-            port,
-            addr,
-            errno,
-            after,
-        } => json!({
+        Ev::ConnectFailed { target, port, addr, errno, after } => json!({
             "target": format!("{}:{port}", s(*target)), "addr": addr.map(|a| a.to_string()), "errno": errno.name(), "after_ns": after.0,
         }),
         Ev::Accepted { peer } => json!({ "peer": peer.to_string() }),
-        Ev::Response {
-            peer,
-            status,
-            latency,
-        } => json!({ "peer": peer.to_string(), "status": status, "latency_ns": latency.0 }),
+        Ev::Response { peer, status, latency } => {
+            json!({ "peer": peer.to_string(), "status": status, "latency_ns": latency.0 })
+        }
         Ev::RequestTimedOut { id } => json!({ "request": id, "errno": "ETIMEDOUT" }),
         Ev::Closed { peer, errno } => {
             json!({ "peer": peer.to_string(), "errno": errno.map(|e| e.name()) })
@@ -282,13 +222,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::GaveUp { attempts } => json!({ "attempts": attempts }),
         Ev::ProbeResult { ok } => json!({ "ok": ok }),
         Ev::RunEnded { reason } => json!({ "reason": s(*reason) }),
-        Ev::Create
-        | Ev::Start
-        | Ev::ProgramStarted
-        | Ev::Stop
-        | Ev::Pause
-        | Ev::Unpause
-        | Ev::Remove => json!({}),
+        Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
     }
 }
 

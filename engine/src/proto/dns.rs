@@ -45,9 +45,7 @@ pub struct Registry<N: Ord + Copy, C: Ord + Copy> {
 
 impl<N: Ord + Copy, C: Ord + Copy> Default for Registry<N, C> {
     fn default() -> Self {
-        Registry {
-            names: BTreeMap::new(),
-        }
+        Registry { names: BTreeMap::new() }
     }
 }
 
@@ -76,11 +74,7 @@ impl<N: Ord + Copy, C: Ord + Copy> Registry<N, C> {
     /// Returns the winning network and its addresses, unshuffled.
     pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Vec<Ip>)> {
         let key = name.trim_end_matches('.').to_ascii_lowercase();
-        nets.iter().find_map(|&n| {
-            self.names
-                .get(&(n, key.clone()))
-                .map(|v| (n, v.iter().map(|(_, ip)| *ip).collect()))
-        })
+        nets.iter().find_map(|&n| self.names.get(&(n, key.clone())).map(|v| (n, v.iter().map(|(_, ip)| *ip).collect())))
     }
 }
 
@@ -98,10 +92,7 @@ pub enum CachePolicy {
 
 impl CachePolicy {
     /// The JVM default (`networkaddress.cache.ttl` 30 s, negative 10 s).
-    pub const JVM: CachePolicy = CachePolicy::Ttl {
-        ttl: Dur::secs(30),
-        negative: Dur::secs(10),
-    };
+    pub const JVM: CachePolicy = CachePolicy::Ttl { ttl: Dur::secs(30), negative: Dur::secs(10) };
 }
 
 /// The outcome of one name lookup as a program sees it.
@@ -122,10 +113,7 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(policy: CachePolicy) -> Cache {
-        Cache {
-            policy,
-            entries: BTreeMap::new(),
-        }
+        Cache { policy, entries: BTreeMap::new() }
     }
 
     pub fn get(&self, now: Time, name: &str) -> Option<&Lookup> {
@@ -142,18 +130,10 @@ impl Cache {
             (CachePolicy::Once, Ok(_)) => None,
             (CachePolicy::Once, Err(_)) => return,
             (CachePolicy::Ttl { ttl, .. }, Ok(_)) => Some(now + ttl),
-            (CachePolicy::Ttl { negative, .. }, Err(_)) if negative > Dur::ZERO => {
-                Some(now + negative)
-            }
+            (CachePolicy::Ttl { negative, .. }, Err(_)) if negative > Dur::ZERO => Some(now + negative),
             (CachePolicy::Ttl { .. }, Err(_)) => return,
         };
-        self.entries.insert(
-            name.to_string(),
-            Entry {
-                result: result.clone(),
-                expires,
-            },
-        );
+        self.entries.insert(name.to_string(), Entry { result: result.clone(), expires });
     }
 }
 
@@ -172,15 +152,8 @@ mod tests {
         r.join(1, 10, ip("172.18.0.2"), ["db", "Database"].into_iter());
         r.join(2, 11, ip("172.19.0.2"), ["db"].into_iter());
         assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, vec![ip("172.19.0.2")])));
-        assert_eq!(
-            r.resolve(&[1], "database."),
-            Some((1, vec![ip("172.18.0.2")]))
-        );
-        assert_eq!(
-            r.resolve(&[3], "db"),
-            None,
-            "scope is the asker's networks only"
-        );
+        assert_eq!(r.resolve(&[1], "database."), Some((1, vec![ip("172.18.0.2")])));
+        assert_eq!(r.resolve(&[3], "db"), None, "scope is the asker's networks only");
     }
 
     #[test]

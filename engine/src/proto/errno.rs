@@ -45,9 +45,7 @@ impl Errno {
     }
 
     pub fn parse(s: &str) -> Option<Errno> {
-        Errno::ALL
-            .into_iter()
-            .find(|e| e.name().eq_ignore_ascii_case(s))
+        Errno::ALL.into_iter().find(|e| e.name().eq_ignore_ascii_case(s))
     }
 }
 

@@ -39,9 +39,7 @@ impl SynSchedule {
         if i >= offs.len() {
             SynStep::GiveUp
         } else {
-            SynStep::Retransmit {
-                next_timer_at: Dur::secs(offs[i]),
-            }
+            SynStep::Retransmit { next_timer_at: Dur::secs(offs[i]) }
         }
     }
 
@@ -96,18 +94,12 @@ mod tests {
 
     #[test]
     fn linear_schedule_matches_current_kernels() {
-        assert_eq!(
-            schedule(SynSchedule::Linear),
-            (vec![1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131)
-        );
+        assert_eq!(schedule(SynSchedule::Linear), (vec![1, 2, 3, 4, 5, 7, 11, 19, 35, 67], 131));
         assert_eq!(SynSchedule::Linear.give_up_after(), Dur::secs(131));
     }
 
     #[test]
     fn classic_schedule_matches_old_kernels() {
-        assert_eq!(
-            schedule(SynSchedule::Classic),
-            (vec![1, 3, 7, 15, 31, 63], 127)
-        );
+        assert_eq!(schedule(SynSchedule::Classic), (vec![1, 3, 7, 15, 31, 63], 127));
     }
 }

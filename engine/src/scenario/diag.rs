@@ -1,9 +1,7 @@
 //! Diagnostics for scenario files: every problem with file, line, column,
 //! what was expected, and a hint; rendered with miette.
 
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
-};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report};
 use std::fmt::Write;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,26 +23,11 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     pub fn new(file: &str, src: &str) -> Diagnostics {
-        Diagnostics {
-            file: file.to_string(),
-            src: src.to_string(),
-            problems: Vec::new(),
-        }
+        Diagnostics { file: file.to_string(), src: src.to_string(), problems: Vec::new() }
     }
 
-    pub fn push(
-        &mut self,
-        offset: usize,
-        len: usize,
-        message: impl Into<String>,
-        hint: Option<String>,
-    ) {
-        self.problems.push(Problem {
-            message: message.into(),
-            hint,
-            offset,
-            len,
-        });
+    pub fn push(&mut self, offset: usize, len: usize, message: impl Into<String>, hint: Option<String>) {
+        self.problems.push(Problem { message: message.into(), hint, offset, len });
     }
 
     /// 1-based line and column of a byte offset.
@@ -58,8 +41,7 @@ impl Diagnostics {
     /// `file:line:col: error: message` then a source snippet with the hint.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler =
-            GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
         for p in &self.problems {
             let (line, col) = self.line_col(p.offset);
             let _ = writeln!(out, "{}:{line}:{col}: error: {}", self.file, p.message);
@@ -68,18 +50,12 @@ impl Diagnostics {
             if let Some(h) = &p.hint {
                 d = d.with_help(h.clone());
             }
-            let report =
-                Report::new(d).with_source_code(NamedSource::new(&self.file, self.src.clone()));
+            let report = Report::new(d).with_source_code(NamedSource::new(&self.file, self.src.clone()));
             let _ = handler.render_report(&mut out, report.as_ref());
             out.push('\n');
         }
         let n = self.problems.len();
-        let _ = writeln!(
-            out,
-            "{n} problem{} in {}",
-            if n == 1 { "" } else { "s" },
-            self.file
-        );
+        let _ = writeln!(out, "{n} problem{} in {}", if n == 1 { "" } else { "s" }, self.file);
         out
     }
 }
@@ -112,10 +88,7 @@ pub fn offset_of(src: &str, line: usize, col: usize) -> (usize, usize) {
     let mut off = 0usize;
     for (i, l) in src.split_inclusive('\n').enumerate() {
         if i + 1 == line {
-            let c = l
-                .char_indices()
-                .nth(col.saturating_sub(1))
-                .map_or(l.len(), |(b, _)| b);
+            let c = l.char_indices().nth(col.saturating_sub(1)).map_or(l.len(), |(b, _)| b);
             off += c;
             break;
         }
@@ -176,10 +149,7 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(
-            did_you_mean("app-nett", ["app-net", "db-net"].into_iter()),
-            Some("did you mean `app-net`?".into())
-        );
+        assert_eq!(did_you_mean("app-nett", ["app-net", "db-net"].into_iter()), Some("did you mean `app-net`?".into()));
         assert_eq!(did_you_mean("zzz", ["app-net"].into_iter()), None);
     }
 }

@@ -70,12 +70,7 @@ impl Lower<'_> {
         }
         let mut taken = explicit.clone();
         let default_bridge = sc.networks.get("bridge");
-        self.nets.push(self.bridge_spec(
-            "bridge",
-            NetKind::DefaultBridge,
-            default_bridge,
-            Some(explicit[0]),
-        ));
+        self.nets.push(self.bridge_spec("bridge", NetKind::DefaultBridge, default_bridge, Some(explicit[0])));
         for (name, kind) in [("host", NetKind::Host), ("none", NetKind::None)] {
             self.nets.push(NetSpec {
                 name: name.into(),
@@ -90,11 +85,7 @@ impl Lower<'_> {
         for (name, net) in &sc.networks.0 {
             let s::Network::Bridge(b) = net;
             if name == "host" || name == "none" {
-                self.err(
-                    &["networks", name],
-                    format!("`{name}` is a built-in network and cannot be redefined"),
-                    None,
-                );
+                self.err(&["networks", name], format!("`{name}` is a built-in network and cannot be redefined"), None);
                 continue;
             }
             if name == "bridge" {
@@ -113,11 +104,7 @@ impl Lower<'_> {
                 Some(sub)
             });
             if subnet.is_none() {
-                self.err(
-                    &["networks", name],
-                    "no free subnet left in the default pools",
-                    None,
-                );
+                self.err(&["networks", name], "no free subnet left in the default pools", None);
             }
             if let (Some(sub), Some(gw)) = (subnet, b.gateway) {
                 if !sub.contains(gw.0) || gw.0 == sub.host(0) || gw.0 == sub.broadcast() {
@@ -135,18 +122,11 @@ impl Lower<'_> {
                     Some("0.01 means 1% of packets".into()),
                 );
             }
-            self.nets
-                .push(self.bridge_spec(name, NetKind::Bridge, Some(net), subnet));
+            self.nets.push(self.bridge_spec(name, NetKind::Bridge, Some(net), subnet));
         }
     }
 
-    fn bridge_spec(
-        &self,
-        name: &str,
-        kind: NetKind,
-        net: Option<&s::Network>,
-        subnet: Option<Subnet>,
-    ) -> NetSpec {
+    fn bridge_spec(&self, name: &str, kind: NetKind, net: Option<&s::Network>, subnet: Option<Subnet>) -> NetSpec {
         let def = s::Bridge::default();
         let b = match net {
             Some(s::Network::Bridge(b)) => b,
@@ -160,23 +140,10 @@ impl Lower<'_> {
             bandwidth_bps: b.bandwidth_mbps.map_or(d.bandwidth_bps, |m| m * 1_000_000),
         };
         let gateway = b.gateway.map(|g| g.0).or_else(|| subnet.map(|s| s.host(1)));
-        NetSpec {
-            name: name.into(),
-            kind,
-            subnet,
-            gateway,
-            internal: b.internal,
-            icc: b.icc.unwrap_or(true),
-            link,
-        }
+        NetSpec { name: name.into(), kind, subnet, gateway, internal: b.internal, icc: b.icc.unwrap_or(true), link }
     }
 
-    fn container(
-        &mut self,
-        name: &str,
-        c: &s::Container,
-        used_ips: &mut Vec<(Ip, String)>,
-    ) -> Option<CtrSpec> {
+    fn container(&mut self, name: &str, c: &s::Container, used_ips: &mut Vec<(Ip, String)>) -> Option<CtrSpec> {
         let (mode, attach) = self.attachments(name, c, used_ips)?;
         let bridge_gw = self.nets[0].gateway.expect("default bridge has a gateway");
         let mut extra_hosts = Vec::new();
@@ -207,7 +174,11 @@ impl Lower<'_> {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
                 let value = c.restart.as_deref().unwrap_or_default();
-                self.err(&["containers", name, "restart", value], e, Some("one of \"no\", \"always\", \"unless-stopped\", \"on-failure\", \"on-failure:N\"".into()));
+                self.err(
+                    &["containers", name, "restart", value],
+                    e,
+                    Some("one of \"no\", \"always\", \"unless-stopped\", \"on-failure\", \"on-failure:N\"".into()),
+                );
                 restart::Policy::No
             }
         };
@@ -225,12 +196,7 @@ impl Lower<'_> {
                     s::DepCondition::Healthy => Condition::Healthy,
                     s::DepCondition::CompletedSuccessfully => Condition::CompletedSuccessfully,
                 };
-                Some(Dep {
-                    on: idx,
-                    condition,
-                    required: dep.required,
-                    restart: dep.restart,
-                })
+                Some(Dep { on: idx, condition, required: dep.required, restart: dep.restart })
             })
             .collect();
         Some(CtrSpec {
@@ -241,21 +207,14 @@ impl Lower<'_> {
             attach,
             extra_hosts,
             links,
-            start_at: if c.manual_start {
-                None
-            } else {
-                Some(c.start_at.map_or(Dur::ZERO, |d| d.0))
-            },
+            start_at: if c.manual_start { None } else { Some(c.start_at.map_or(Dur::ZERO, |d| d.0)) },
             startup: c.startup.map_or(Delay::Fixed(Dur::ZERO), |d| d.0),
             program,
             dns_cache: match c.dns_cache {
                 s::DnsCache::None => CachePolicy::None,
                 s::DnsCache::Once => CachePolicy::Once,
                 s::DnsCache::Jvm => CachePolicy::JVM,
-                s::DnsCache::Ttl(d) => CachePolicy::Ttl {
-                    ttl: d.0,
-                    negative: Dur::ZERO,
-                },
+                s::DnsCache::Ttl(d) => CachePolicy::Ttl { ttl: d.0, negative: Dur::ZERO },
             },
             restart,
             health: c.healthcheck.as_ref().map(health_spec),
@@ -290,24 +249,12 @@ impl Lower<'_> {
         let mut attach = Vec::new();
         for n in &nets {
             let Some(idx) = self.net_index(n) else {
-                let user: Vec<&str> = self
-                    .nets
-                    .iter()
-                    .map(|x| x.name.as_str())
-                    .filter(|x| !BUILTIN.contains(x))
-                    .collect();
-                let hint =
-                    did_you_mean(n, self.nets.iter().map(|x| x.name.as_str())).or_else(|| {
-                        Some(format!(
-                            "networks defined: {} (plus the built-in bridge, host, none)",
-                            user.join(", ")
-                        ))
-                    });
-                self.err(
-                    &["containers", name, n],
-                    format!("unknown network `{n}`"),
-                    hint,
-                );
+                let user: Vec<&str> =
+                    self.nets.iter().map(|x| x.name.as_str()).filter(|x| !BUILTIN.contains(x)).collect();
+                let hint = did_you_mean(n, self.nets.iter().map(|x| x.name.as_str())).or_else(|| {
+                    Some(format!("networks defined: {} (plus the built-in bridge, host, none)", user.join(", ")))
+                });
+                self.err(&["containers", name, n], format!("unknown network `{n}`"), hint);
                 continue;
             };
             let aliases = c.aliases.get(n).cloned().unwrap_or_default();
@@ -315,18 +262,9 @@ impl Lower<'_> {
             if let Some(ip) = ip {
                 self.check_static_ip(name, n, idx, ip, used_ips);
             }
-            attach.push(AttachSpec {
-                net: idx,
-                aliases,
-                ip,
-            });
+            attach.push(AttachSpec { net: idx, aliases, ip });
         }
-        for (k, _) in c
-            .aliases
-            .0
-            .iter()
-            .map(|(k, v)| (k, v.len()))
-            .chain(c.ipv4_address.0.iter().map(|(k, _)| (k, 0)))
+        for (k, _) in c.aliases.0.iter().map(|(k, v)| (k, v.len())).chain(c.ipv4_address.0.iter().map(|(k, _)| (k, 0)))
         {
             if !nets.contains(k) {
                 self.err(
@@ -339,34 +277,19 @@ impl Lower<'_> {
         Some((Mode::Bridge, attach))
     }
 
-    fn check_static_ip(
-        &mut self,
-        name: &str,
-        net: &str,
-        idx: usize,
-        ip: Ip,
-        used: &mut Vec<(Ip, String)>,
-    ) {
+    fn check_static_ip(&mut self, name: &str, net: &str, idx: usize, ip: Ip, used: &mut Vec<(Ip, String)>) {
         let path = ["containers", name, "ipv4_address", net];
         let n = &self.nets[idx];
         if n.kind == NetKind::DefaultBridge {
             return self.err(
                 &path,
                 "user specified IP address is supported on user defined networks only",
-                Some(
-                    "attach the container to a user-defined network to give it a static address"
-                        .into(),
-                ),
+                Some("attach the container to a user-defined network to give it a static address".into()),
             );
         }
         let sub = n.subnet.expect("bridges have subnets");
-        if !sub.contains(ip) || ip == sub.host(0) || ip == sub.broadcast() || Some(ip) == n.gateway
-        {
-            return self.err(
-                &path,
-                format!("{ip} is not a free host address of {net} ({sub})"),
-                None,
-            );
+        if !sub.contains(ip) || ip == sub.host(0) || ip == sub.broadcast() || Some(ip) == n.gateway {
+            return self.err(&path, format!("{ip} is not a free host address of {net} ({sub})"), None);
         }
         if let Some((_, other)) = used.iter().find(|(u, _)| *u == ip) {
             let msg = format!("{ip} is already given to `{other}`");
@@ -382,19 +305,23 @@ impl Lower<'_> {
     fn program(&mut self, name: &str, c: &s::Container) -> Option<ProgramSpec> {
         Some(match &c.program {
             s::Program::Idle => ProgramSpec::Idle,
-            s::Program::Exit { after, code } => ProgramSpec::Exit {
-                after: after.map_or(Delay::Fixed(Dur::ZERO), |d| d.0),
-                code: *code,
-            },
+            s::Program::Exit { after, code } => {
+                ProgramSpec::Exit { after: after.map_or(Delay::Fixed(Dur::ZERO), |d| d.0), code: *code }
+            }
             s::Program::Server(sv) => ProgramSpec::Server(server::Config {
                 port: sv.port.unwrap_or(80),
                 bind: sv.bind.map_or(Ip::UNSPECIFIED, |b| b.0),
                 backlog: sv.backlog.unwrap_or(511),
-                service_time: sv
-                    .service_time
-                    .map_or(Delay::Fixed(Dur::millis(1)), |d| d.0),
+                service_time: sv.service_time.map_or(Delay::Fixed(Dur::millis(1)), |d| d.0),
                 status: sv.status.unwrap_or(200),
                 response_size: sv.response_size.unwrap_or(512),
+                warmup: sv.warmup.as_ref().map(|w| server::Warmup {
+                    bind: w.bind.map_or(Ip::LOCALHOST, |b| b.0),
+                    duration: w.duration.0,
+                    gap: w.gap.map_or(Dur::ZERO, |g| g.0),
+                }),
+                crash_after_requests: sv.crash_after_requests,
+                crash_code: sv.crash_code.unwrap_or(1),
             }),
             s::Program::Client(cl) => {
                 let target = match interpolate(&cl.target, &c.env) {
@@ -454,12 +381,7 @@ impl Lower<'_> {
     }
 }
 
-fn dfs(
-    specs: &[CtrSpec],
-    i: usize,
-    state: &mut [u8],
-    stack: &mut Vec<usize>,
-) -> Option<Vec<usize>> {
+fn dfs(specs: &[CtrSpec], i: usize, state: &mut [u8], stack: &mut Vec<usize>) -> Option<Vec<usize>> {
     if state[i] == 2 {
         return None;
     }
@@ -484,17 +406,8 @@ fn dfs(
 fn lower_retry(r: &s::Retry) -> client::Retry {
     match r {
         s::Retry::None => client::Retry::None,
-        s::Retry::Fixed { delay, attempts } => client::Retry::Fixed {
-            delay: delay.0,
-            attempts: *attempts,
-        },
-        s::Retry::Exponential {
-            first,
-            factor,
-            max,
-            attempts,
-            jitter,
-        } => client::Retry::Exponential {
+        s::Retry::Fixed { delay, attempts } => client::Retry::Fixed { delay: delay.0, attempts: *attempts },
+        s::Retry::Exponential { first, factor, max, attempts, jitter } => client::Retry::Exponential {
             first: first.0,
             factor: factor.unwrap_or(2.0),
             max: max.map_or(Dur::secs(30), |d| d.0),
@@ -545,14 +458,10 @@ pub fn interpolate(text: &str, env: &s::Ordered<String>) -> Result<String, Strin
         out.push_str(&rest[..i]);
         let after = &rest[i + 1..];
         let (expr, tail) = if let Some(b) = after.strip_prefix('{') {
-            let end = b
-                .find('}')
-                .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+            let end = b.find('}').ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
             (&b[..end], &b[end + 1..])
         } else {
-            let end = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
             (&after[..end], &after[end..])
         };
         let (var, default) = match expr.split_once(":-").or_else(|| expr.split_once('-')) {
@@ -562,11 +471,7 @@ pub fn interpolate(text: &str, env: &s::Ordered<String>) -> Result<String, Strin
         match (env.get(var), default) {
             (Some(v), _) if !v.is_empty() || !expr.contains(":-") => out.push_str(v),
             (_, Some(d)) => out.push_str(d),
-            (None, None) => {
-                return Err(format!(
-                    "variable `{var}` is not set in this container's env"
-                ))
-            }
+            (None, None) => return Err(format!("variable `{var}` is not set in this container's env")),
             (Some(v), None) => out.push_str(v),
         }
         rest = tail;
@@ -584,14 +489,8 @@ fn split_host_port(t: &str) -> Option<(&str, u16)> {
 fn pattern(e: &s::Event) -> Pattern {
     match e {
         s::Event::Connected { to } => Pattern::Connected { to: to.clone() },
-        s::Event::Error { errno, to } => Pattern::Error {
-            errno: errno.map(|e| e.0),
-            to: to.clone(),
-        },
-        s::Event::Resolved { name, ip } => Pattern::Resolved {
-            name: name.clone(),
-            ip: ip.clone(),
-        },
+        s::Event::Error { errno, to } => Pattern::Error { errno: errno.map(|e| e.0), to: to.clone() },
+        s::Event::Resolved { name, ip } => Pattern::Resolved { name: name.clone(), ip: ip.clone() },
         s::Event::Response { status } => Pattern::Response { status: *status },
         s::Event::Started => Pattern::Started,
         s::Event::Exited { code } => Pattern::Exited { code: *code },
@@ -607,24 +506,13 @@ fn describe_pattern(p: &Pattern) -> String {
     let opt = |o: &Option<String>| o.as_ref().map_or(String::new(), |t| format!(" to {t}"));
     match p {
         Pattern::Connected { to } => format!("connected{}", opt(to)),
-        Pattern::Error { errno, to } => format!(
-            "{}{}",
-            errno.map_or("an error".into(), |e| e.to_string()),
-            opt(to)
-        ),
-        Pattern::Resolved { name, ip } => format!(
-            "resolved {name}{}",
-            ip.as_ref().map_or(String::new(), |i| format!(" to {i}"))
-        ),
-        Pattern::Response { status } => format!(
-            "response {}",
-            status.map_or("any".into(), |s| s.to_string())
-        ),
+        Pattern::Error { errno, to } => format!("{}{}", errno.map_or("an error".into(), |e| e.to_string()), opt(to)),
+        Pattern::Resolved { name, ip } => {
+            format!("resolved {name}{}", ip.as_ref().map_or(String::new(), |i| format!(" to {i}")))
+        }
+        Pattern::Response { status } => format!("response {}", status.map_or("any".into(), |s| s.to_string())),
         Pattern::Started => "started".into(),
-        Pattern::Exited { code } => format!(
-            "exited{}",
-            code.map_or(String::new(), |c| format!(" with code {c}"))
-        ),
+        Pattern::Exited { code } => format!("exited{}", code.map_or(String::new(), |c| format!(" with code {c}"))),
         Pattern::RestartScheduled => "restart scheduled".into(),
         Pattern::Healthy => "healthy".into(),
         Pattern::Unhealthy => "unhealthy".into(),
@@ -636,35 +524,11 @@ fn describe_pattern(p: &Pattern) -> String {
 impl Lower<'_> {
     fn expectation(&mut self, e: &s::Expect) -> Option<Expectation> {
         let (kind, who, event, from, until) = match e {
-            s::Expect::Eventually {
-                who,
-                event,
-                after,
-                within,
-            } => (Kind::Eventually, who, event, after, within),
-            s::Expect::Never {
-                who,
-                event,
-                after,
-                before,
-            } => (Kind::Never, who, event, after, before),
-            s::Expect::Count {
-                who,
-                event,
-                min,
-                max,
-                after,
-                before,
-            } => (
-                Kind::Count {
-                    min: *min,
-                    max: *max,
-                },
-                who,
-                event,
-                after,
-                before,
-            ),
+            s::Expect::Eventually { who, event, after, within } => (Kind::Eventually, who, event, after, within),
+            s::Expect::Never { who, event, after, before } => (Kind::Never, who, event, after, before),
+            s::Expect::Count { who, event, min, max, after, before } => {
+                (Kind::Count { min: *min, max: *max }, who, event, after, before)
+            }
         };
         let idx = match who {
             Some(w) => match self.ctr_index(w) {
@@ -692,15 +556,7 @@ impl Lower<'_> {
             text.push_str(&format!(" after {}", a.0));
         }
         if let Some(u) = until {
-            text.push_str(&format!(
-                " {} {}",
-                if kind == Kind::Eventually {
-                    "within"
-                } else {
-                    "before"
-                },
-                u.0
-            ));
+            text.push_str(&format!(" {} {}", if kind == Kind::Eventually { "within" } else { "before" }, u.0));
         }
         Some(Expectation {
             kind,
@@ -733,10 +589,10 @@ impl Lower<'_> {
             A::Remove(n) => ActionSpec::Remove(c(self, n)?),
             A::Disconnect(n, net) | A::Connect(n, net) => {
                 let ci = c(self, n)?;
-                let Some(ni) = self.net_index(net).filter(|&k| {
-                    self.nets[k].kind == NetKind::Bridge
-                        || self.nets[k].kind == NetKind::DefaultBridge
-                }) else {
+                let Some(ni) = self
+                    .net_index(net)
+                    .filter(|&k| self.nets[k].kind == NetKind::Bridge || self.nets[k].kind == NetKind::DefaultBridge)
+                else {
                     self.err(&["actions", net], format!("unknown network `{net}`"), None);
                     return None;
                 };
@@ -754,16 +610,13 @@ impl Lower<'_> {
 pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     let mut d = Diagnostics::new(file, src);
     let opts = ron::Options::default().with_default_extension(
-        ron::extensions::Extensions::IMPLICIT_SOME
-            | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+        ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
     );
     let sc: s::Scenario = match opts.from_str(src) {
         Ok(sc) => sc,
         Err(e) => {
             let (off, len) = super::diag::offset_of(src, e.position.line, e.position.col);
-            let hint = Some(
-                "see \"Scenario format\" in README.md for every field and its syntax".to_string(),
-            );
+            let hint = Some("see \"Scenario format\" in README.md for every field and its syntax".to_string());
             d.push(off, len, e.code.to_string(), hint);
             return Err(d);
         }
@@ -780,11 +633,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     let mut containers = Vec::new();
     for (name, c) in &sc.containers.0 {
         if name == "host" || name.is_empty() {
-            l.err(
-                &["containers", name],
-                format!("`{name}` cannot be a container name"),
-                None,
-            );
+            l.err(&["containers", name], format!("`{name}` cannot be a container name"), None);
         }
         if let Some(spec) = l.container(name, c, &mut used_ips) {
             containers.push(spec);
@@ -793,12 +642,8 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     if containers.len() == l.ctr_names.len() {
         l.cycles(&containers);
     }
-    let actions: Vec<(Dur, ActionSpec)> = sc
-        .actions
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (t, a))| Some((t.0, l.action(i, a)?)))
-        .collect();
+    let actions: Vec<(Dur, ActionSpec)> =
+        sc.actions.iter().enumerate().filter_map(|(i, (t, a))| Some((t.0, l.action(i, a)?))).collect();
     let expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();
     if !l.d.problems.is_empty() {
         return Err(l.d);
@@ -825,12 +670,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         actions,
         syms: l.syms,
     };
-    Ok(Loaded {
-        name: sc.name,
-        description: sc.description,
-        spec,
-        expect,
-    })
+    Ok(Loaded { name: sc.name, description: sc.description, spec, expect })
 }
 
 /// Reads and loads a scenario file.
@@ -840,12 +680,7 @@ pub fn load_file(path: &std::path::Path) -> Result<Loaded, Diagnostics> {
         Ok(src) => load_str(&file, &src),
         Err(e) => {
             let mut d = Diagnostics::new(&file, "");
-            d.push(
-                0,
-                0,
-                format!("cannot read the file: {e}"),
-                Some("check the path".into()),
-            );
+            d.push(0, 0, format!("cannot read the file: {e}"), Some("check the path".into()));
             Err(d)
         }
     }
@@ -856,12 +691,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> s::Ordered<String> {
-        s::Ordered(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        s::Ordered(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     #[test]
@@ -878,14 +708,8 @@ mod tests {
 
     #[test]
     fn restart_policies() {
-        assert_eq!(
-            parse_restart("on-failure:3"),
-            Ok(restart::Policy::OnFailure { max_retries: 3 })
-        );
-        assert_eq!(
-            parse_restart("unless-stopped"),
-            Ok(restart::Policy::UnlessStopped)
-        );
+        assert_eq!(parse_restart("on-failure:3"), Ok(restart::Policy::OnFailure { max_retries: 3 }));
+        assert_eq!(parse_restart("unless-stopped"), Ok(restart::Policy::UnlessStopped));
         assert!(parse_restart("sometimes").is_err());
     }
 }

@@ -22,17 +22,13 @@ macro_rules! from_str_de {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
                 let f: fn(&str) -> Result<$inner, String> = $parse;
-                f(&s)
-                    .map($name)
-                    .map_err(|e| de::Error::custom(format!("{e} (expected {})", $expect)))
+                f(&s).map($name).map_err(|e| de::Error::custom(format!("{e} (expected {})", $expect)))
             }
         }
     };
 }
 
-from_str_de!(D, Dur, "a duration like \"250ms\" or \"1m30s\"", |s| {
-    parse_dur(s).map_err(|e| e.0)
-});
+from_str_de!(D, Dur, "a duration like \"250ms\" or \"1m30s\"", |s| { parse_dur(s).map_err(|e| e.0) });
 from_str_de!(
     DelayStr,
     Delay,
@@ -42,14 +38,13 @@ from_str_de!(
 from_str_de!(IpStr, Ip, "an IPv4 address like \"172.20.0.10\"", |s| s
     .parse()
     .map_err(|_| format!("`{s}` is not an IPv4 address")));
+from_str_de!(SubnetStr, Subnet, "a CIDR subnet like \"172.20.0.0/16\"", Subnet::parse);
 from_str_de!(
-    SubnetStr,
-    Subnet,
-    "a CIDR subnet like \"172.20.0.0/16\"",
-    Subnet::parse
+    ErrnoStr,
+    Errno,
+    "an errno name: ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNRESET, ENOTFOUND or EAI_AGAIN",
+    |s| Errno::parse(s).ok_or_else(|| format!("unknown errno `{s}`"))
 );
-from_str_de!(ErrnoStr, Errno, "an errno name: ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ECONNRESET, ENOTFOUND or EAI_AGAIN",
-    |s| Errno::parse(s).ok_or_else(|| format!("unknown errno `{s}`")));
 
 /// A map that keeps the file's order and rejects duplicate keys.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,9 +74,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
                 let mut out: Vec<(String, T)> = Vec::new();
                 while let Some(k) = m.next_key::<String>()? {
                     if out.iter().any(|(n, _)| *n == k) {
-                        return Err(de::Error::custom(format!(
-                            "duplicate name `{k}` (names must be unique)"
-                        )));
+                        return Err(de::Error::custom(format!("duplicate name `{k}` (names must be unique)")));
                     }
                     let v = m.next_value()?;
                     out.push((k, v));
@@ -164,10 +157,7 @@ pub enum Upstream {
 
 impl Default for Upstream {
     fn default() -> Self {
-        Upstream::Answering {
-            latency: None,
-            records: Ordered::default(),
-        }
+        Upstream::Answering { latency: None, records: Ordered::default() }
     }
 }
 
@@ -285,6 +275,23 @@ pub struct Server {
     pub status: Option<u16>,
     #[serde(default)]
     pub response_size: Option<u32>,
+    #[serde(default)]
+    pub warmup: Option<Warmup>,
+    #[serde(default)]
+    pub crash_after_requests: Option<u32>,
+    #[serde(default)]
+    pub crash_code: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Warmup {
+    #[serde(default)]
+    pub bind: Option<IpStr>,
+    #[serde(rename = "for")]
+    pub duration: D,
+    #[serde(default)]
+    pub gap: Option<D>,
 }
 
 #[derive(Debug, Deserialize)]

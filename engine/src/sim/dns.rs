@@ -10,9 +10,7 @@ use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
 use crate::container::program::Input;
 use crate::id::{CtrId, DialId, NetId, QueryId};
 use crate::net::addr::{Ip, SockAddr};
-use crate::proto::dns::{
-    Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT,
-};
+use crate::proto::dns::{Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
 use crate::proto::errno::Errno;
 use crate::time::Dur;
 
@@ -29,49 +27,25 @@ impl World {
             return self.tcp_connect(dial, ip);
         }
         if let Some(ip) = self.etc_hosts(ctr, &name) {
-            self.record(
-                Some(ctr),
-                Ev::Resolved {
-                    name: name_sym,
-                    ip,
-                    via: Resolution::Hosts,
-                },
-            );
+            self.record(Some(ctr), Ev::Resolved { name: name_sym, ip, via: Resolution::Hosts });
             return self.tcp_connect(dial, ip);
         }
         if let Some(hit) = self.ctrs[ctr].cache.get(self.now, &name).cloned() {
             return self.resolved(dial, hit, Resolution::Cache);
         }
         let c = &self.ctrs[ctr];
-        let server = if self.user_nets(ctr).is_empty() {
-            UPSTREAM_DNS
-        } else {
-            EMBEDDED_DNS
-        };
+        let server = if self.user_nets(ctr).is_empty() { UPSTREAM_DNS } else { EMBEDDED_DNS };
         if c.spec.mode == Mode::None || (c.endpoints.is_empty() && c.spec.mode != Mode::Host) {
             return self.resolved(dial, Err(Errno::EaiAgain), Resolution::Dns);
         }
         let inc = c.inc;
-        let q = self.queries.insert(Query {
-            dial,
-            ctr,
-            inc,
-            name: name_sym,
-            server,
-            attempt: 1,
-            answer: None,
-        });
+        let q = self.queries.insert(Query { dial, ctr, inc, name: name_sym, server, attempt: 1, answer: None });
         self.send_query(q);
     }
 
     /// The user-defined networks a container is attached to now, in order.
     fn user_nets(&self, ctr: CtrId) -> Vec<NetId> {
-        self.ctrs[ctr]
-            .endpoints
-            .iter()
-            .map(|e| e.net)
-            .filter(|&n| self.nets[n].kind == NetKind::Bridge)
-            .collect()
+        self.ctrs[ctr].endpoints.iter().map(|e| e.net).filter(|&n| self.nets[n].kind == NetKind::Bridge).collect()
     }
 
     /// /etc/hosts: the container's own names, `extra_hosts`, `--link` entries.
@@ -81,20 +55,11 @@ impl World {
         if lname == "localhost" {
             return Some(LOOPBACK);
         }
-        let own = [
-            Some(c.name.as_str()),
-            c.spec.hostname.as_deref(),
-            Some(c.short_id.as_str()),
-        ];
+        let own = [Some(c.name.as_str()), c.spec.hostname.as_deref(), Some(c.short_id.as_str())];
         if own.iter().flatten().any(|n| n.eq_ignore_ascii_case(name)) {
             return c.endpoints.first().map(|e| e.ip).or(Some(LOOPBACK));
         }
-        if let Some((_, ip)) = c
-            .spec
-            .extra_hosts
-            .iter()
-            .find(|(h, _)| h.eq_ignore_ascii_case(name))
-        {
+        if let Some((_, ip)) = c.spec.extra_hosts.iter().find(|(h, _)| h.eq_ignore_ascii_case(name)) {
             return Some(*ip);
         }
         let bridge = self.default_bridge?;
@@ -106,21 +71,8 @@ impl World {
     }
 
     fn send_query(&mut self, q: QueryId) {
-        let Query {
-            ctr,
-            name,
-            server,
-            attempt,
-            ..
-        } = self.queries[q];
-        self.record(
-            Some(ctr),
-            Ev::DnsQuery {
-                name,
-                server,
-                attempt,
-            },
-        );
+        let Query { ctr, name, server, attempt, .. } = self.queries[q];
+        self.record(Some(ctr), Ev::DnsQuery { name, server, attempt });
         self.at(GLIBC_TIMEOUT, Event::DnsTimeout { query: q, attempt });
         let Some((rcode, ips, delay)) = self.answer_for(ctr, name, server) else {
             return;
@@ -138,12 +90,7 @@ impl World {
     }
 
     /// What the nameserver answers, and when; `None`: it never answers.
-    fn answer_for(
-        &mut self,
-        ctr: CtrId,
-        name: crate::id::Sym,
-        server: Ip,
-    ) -> Option<(Rcode, Vec<Ip>, Dur)> {
+    fn answer_for(&mut self, ctr: CtrId, name: crate::id::Sym, server: Ip) -> Option<(Rcode, Vec<Ip>, Dur)> {
         let n = self.syms.get(name).to_string();
         if server == UPSTREAM_DNS {
             let (rc, ips, d) = self.upstream_answer(&n)?;
@@ -154,39 +101,23 @@ impl World {
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY));
         }
-        let external = self.ctrs[ctr]
-            .endpoints
-            .iter()
-            .any(|e| !self.nets[e.net].internal);
+        let external = self.ctrs[ctr].endpoints.iter().any(|e| !self.nets[e.net].internal);
         if !external {
             return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY));
         }
         match self.upstream_answer(&n) {
             Some((rc, ips, d)) => Some((rc, ips, d + EMBEDDED_LATENCY)),
-            None if self.upstream == Upstream::NotConfigured => {
-                Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY))
-            }
-            None => Some((
-                Rcode::ServFail,
-                vec![],
-                FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS)),
-            )),
+            None if self.upstream == Upstream::NotConfigured => Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
+            None => Some((Rcode::ServFail, vec![], FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS)))),
         }
     }
 
     fn upstream_answer(&self, name: &str) -> Option<(Rcode, Vec<Ip>, Dur)> {
         match &self.upstream {
             Upstream::Answering { latency, records } => {
-                let ips: Vec<Ip> = records
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, ip)| *ip)
-                    .collect();
-                let rc = if ips.is_empty() {
-                    Rcode::NxDomain
-                } else {
-                    Rcode::NoError
-                };
+                let ips: Vec<Ip> =
+                    records.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, ip)| *ip).collect();
+                let rc = if ips.is_empty() { Rcode::NxDomain } else { Rcode::NoError };
                 Some((rc, ips, *latency))
             }
             Upstream::Unreachable | Upstream::NotConfigured => None,
@@ -206,14 +137,7 @@ impl World {
             Rcode::NoError | Rcode::NxDomain => Err(Errno::Enotfound),
             Rcode::ServFail => Err(Errno::EaiAgain),
         };
-        self.record(
-            Some(query.ctr),
-            Ev::DnsAnswer {
-                name: query.name,
-                rcode,
-                ips,
-            },
-        );
+        self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });
         let name = self.syms.get(query.name).to_string();
         let now = self.now;
         self.ctrs[query.ctr].cache.store(now, &name, &result);
@@ -245,14 +169,7 @@ impl World {
         let (ctr, name) = (d.ctr, d.host);
         match result {
             Ok(ips) => {
-                self.record(
-                    Some(ctr),
-                    Ev::Resolved {
-                        name,
-                        ip: ips[0],
-                        via,
-                    },
-                );
+                self.record(Some(ctr), Ev::Resolved { name, ip: ips[0], via });
                 self.tcp_connect(dial, ips[0]);
             }
             Err(errno) => {
@@ -271,16 +188,7 @@ impl World {
             self.free_conn(c);
         }
         let after = self.now.since(d.started);
-        self.record(
-            Some(d.ctr),
-            Ev::ConnectFailed {
-                target: d.host,
-                port: d.port,
-                addr: d.addr,
-                errno,
-                after,
-            },
-        );
+        self.record(Some(d.ctr), Ev::ConnectFailed { target: d.host, port: d.port, addr: d.addr, errno, after });
         if self.live(d.ctr, d.inc) {
             self.deliver_input(d.ctr, Input::ConnectFailed { tag: d.tag, errno });
         }

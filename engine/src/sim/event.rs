@@ -48,12 +48,7 @@ pub enum Event {
     /// A healthcheck probe is due.
     Probe { ctr: CtrId, inc: u32 },
     /// A healthcheck probe finished.
-    ProbeDone {
-        ctr: CtrId,
-        inc: u32,
-        started: Time,
-        ok: bool,
-    },
+    ProbeDone { ctr: CtrId, inc: u32, started: Time, ok: bool },
     /// The restart manager's delay is over.
     Restart { ctr: CtrId, inc: u32 },
     /// The stop grace period is over: SIGKILL.

@@ -17,20 +17,9 @@ pub const LOOPBACK_DELAY: Dur = Dur::micros(5);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
-    Deliver {
-        to: StackId,
-        net: Option<NetId>,
-        src: Ip,
-    },
-    Drop {
-        reason: DropReason,
-        net: Option<NetId>,
-        src: Ip,
-    },
-    NoNeighbour {
-        net: NetId,
-        src: Ip,
-    },
+    Deliver { to: StackId, net: Option<NetId>, src: Ip },
+    Drop { reason: DropReason, net: Option<NetId>, src: Ip },
+    NoNeighbour { net: NetId, src: Ip },
     Unroutable,
 }
 
@@ -42,11 +31,7 @@ impl World {
 
     pub(super) fn route(&self, from: StackId, dst: Ip) -> Route {
         if dst.is_loopback() {
-            return Route::Deliver {
-                to: from,
-                net: None,
-                src: LOOPBACK,
-            };
+            return Route::Deliver { to: from, net: None, src: LOOPBACK };
         }
         if from == StackId::HOST {
             return self.route_from_host(dst);
@@ -56,11 +41,7 @@ impl World {
         };
         let eps = &self.ctrs[owner].endpoints;
         if eps.iter().any(|e| e.ip == dst) {
-            return Route::Deliver {
-                to: from,
-                net: None,
-                src: dst,
-            };
+            return Route::Deliver { to: from, net: None, src: dst };
         }
         for e in eps {
             let net = &self.nets[e.net];
@@ -68,27 +49,12 @@ impl World {
                 continue;
             }
             if net.gateway() == Some(dst) {
-                return Route::Deliver {
-                    to: StackId::HOST,
-                    net: Some(e.net),
-                    src: e.ip,
-                };
+                return Route::Deliver { to: StackId::HOST, net: Some(e.net), src: e.ip };
             }
             return match net.holders.get(&dst) {
-                None => Route::NoNeighbour {
-                    net: e.net,
-                    src: e.ip,
-                },
-                Some(_) if !net.icc => Route::Drop {
-                    reason: DropReason::Icc,
-                    net: Some(e.net),
-                    src: e.ip,
-                },
-                Some(&h) => Route::Deliver {
-                    to: self.ctrs[h].stack,
-                    net: Some(e.net),
-                    src: e.ip,
-                },
+                None => Route::NoNeighbour { net: e.net, src: e.ip },
+                Some(_) if !net.icc => Route::Drop { reason: DropReason::Icc, net: Some(e.net), src: e.ip },
+                Some(&h) => Route::Deliver { to: self.ctrs[h].stack, net: Some(e.net), src: e.ip },
             };
         }
         let Some(egress) = eps.iter().find(|e| !self.nets[e.net].internal) else {
@@ -96,35 +62,16 @@ impl World {
         };
         let net = Some(egress.net);
         if self.is_host_ip(dst) {
-            return Route::Deliver {
-                to: StackId::HOST,
-                net,
-                src: egress.ip,
-            };
+            return Route::Deliver { to: StackId::HOST, net, src: egress.ip };
         }
-        let other_bridge = self
-            .nets
-            .values()
-            .any(|n| n.subnet().is_some_and(|s| s.contains(dst)));
-        let reason = if other_bridge {
-            DropReason::OtherNetwork
-        } else {
-            DropReason::External
-        };
-        Route::Drop {
-            reason,
-            net,
-            src: egress.ip,
-        }
+        let other_bridge = self.nets.values().any(|n| n.subnet().is_some_and(|s| s.contains(dst)));
+        let reason = if other_bridge { DropReason::OtherNetwork } else { DropReason::External };
+        Route::Drop { reason, net, src: egress.ip }
     }
 
     fn route_from_host(&self, dst: Ip) -> Route {
         if self.is_host_ip(dst) {
-            return Route::Deliver {
-                to: StackId::HOST,
-                net: None,
-                src: dst,
-            };
+            return Route::Deliver { to: StackId::HOST, net: None, src: dst };
         }
         for &id in &self.net_order {
             let n = &self.nets[id];
@@ -136,20 +83,12 @@ impl World {
             };
             if subnet.contains(dst) {
                 return match n.holders.get(&dst) {
-                    Some(&h) => Route::Deliver {
-                        to: self.ctrs[h].stack,
-                        net: Some(id),
-                        src: gw,
-                    },
+                    Some(&h) => Route::Deliver { to: self.ctrs[h].stack, net: Some(id), src: gw },
                     None => Route::NoNeighbour { net: id, src: gw },
                 };
             }
         }
-        Route::Drop {
-            reason: DropReason::External,
-            net: None,
-            src: HOST_LAN_IP,
-        }
+        Route::Drop { reason: DropReason::External, net: None, src: HOST_LAN_IP }
     }
 
     /// One-way delay of a packet of `size` bytes over `net`, or `None` when the
@@ -164,11 +103,7 @@ impl World {
         if l.loss > 0.0 && ((r & 0xffff_ffff) as f64) < l.loss * 4_294_967_296.0 {
             return None;
         }
-        let jitter = if l.jitter.0 > 0 {
-            (r >> 32) % (l.jitter.0 + 1)
-        } else {
-            0
-        };
+        let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
         let tx = u64::from(size) * 8 * 1_000_000_000 / l.bandwidth_bps.max(1);
         Some(Dur(l.latency.0 + jitter + tx))
     }

@@ -54,10 +54,12 @@ impl World {
                 self.start_container(ctr);
             }
             Some((on, cond)) => {
-                let first = !self.trace.iter().rev().take(64).any(|r| {
-                    r.ctr == Some(ctr)
-                        && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on)
-                });
+                let first = !self
+                    .trace
+                    .iter()
+                    .rev()
+                    .take(64)
+                    .any(|r| r.ctr == Some(ctr) && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on));
                 if first {
                     let condition = self.sym(cond.name());
                     self.record(Some(ctr), Ev::ComposeWaiting { on, condition });
@@ -72,27 +74,22 @@ impl World {
         let c = &self.ctrs[on];
         let name = &c.name;
         match (cond, c.state) {
-            (Condition::Started, s) => Ok(matches!(
-                s,
-                State::Running | State::Paused | State::Exited(_)
-            )),
-            (Condition::Healthy, _) if c.spec.health.is_none() => Err(format!(
-                "dependency failed to start: container {name} has no healthcheck configured"
-            )),
-            (Condition::Healthy, State::Exited(code)) => Err(format!(
-                "dependency failed to start: container {name} exited ({code})"
-            )),
+            (Condition::Started, s) => Ok(matches!(s, State::Running | State::Paused | State::Exited(_))),
+            (Condition::Healthy, _) if c.spec.health.is_none() => {
+                Err(format!("dependency failed to start: container {name} has no healthcheck configured"))
+            }
+            (Condition::Healthy, State::Exited(code)) => {
+                Err(format!("dependency failed to start: container {name} exited ({code})"))
+            }
             (Condition::Healthy, _) => match c.health.as_ref().map(|h| h.status) {
                 Some(Status::Healthy) => Ok(true),
-                Some(Status::Unhealthy) => Err(format!(
-                    "dependency failed to start: container {name} is unhealthy"
-                )),
+                Some(Status::Unhealthy) => Err(format!("dependency failed to start: container {name} is unhealthy")),
                 _ => Ok(false),
             },
             (Condition::CompletedSuccessfully, State::Exited(0)) => Ok(true),
-            (Condition::CompletedSuccessfully, State::Exited(code)) => Err(format!(
-                "service \"{name}\" didn't complete successfully: exit {code}"
-            )),
+            (Condition::CompletedSuccessfully, State::Exited(code)) => {
+                Err(format!("service \"{name}\" didn't complete successfully: exit {code}"))
+            }
             (Condition::CompletedSuccessfully, _) => Ok(false),
         }
     }
@@ -131,11 +128,7 @@ impl World {
 
     /// Joins one network: address, holder table, DNS names.
     fn attach(&mut self, ctr: CtrId, net: NetId) -> Result<(), String> {
-        let idx = self
-            .net_order
-            .iter()
-            .position(|&n| n == net)
-            .expect("known network");
+        let idx = self.net_order.iter().position(|&n| n == net).expect("known network");
         let c = &self.ctrs[ctr];
         let spec = c.spec.attach.iter().find(|a| a.net == idx);
         let fixed = spec.and_then(|a| a.ip);
@@ -159,8 +152,7 @@ impl World {
             names.extend(aliases);
             let dotted: Vec<String> = names.iter().map(|x| format!("{x}.{netname}")).collect();
             names.extend(dotted);
-            self.dns
-                .join(net, ctr, ip, names.iter().map(String::as_str));
+            self.dns.join(net, ctr, ip, names.iter().map(String::as_str));
         }
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });
@@ -185,12 +177,7 @@ impl World {
     }
 
     fn detach_all(&mut self, ctr: CtrId) {
-        for net in self.ctrs[ctr]
-            .endpoints
-            .iter()
-            .map(|e| e.net)
-            .collect::<Vec<_>>()
-        {
+        for net in self.ctrs[ctr].endpoints.iter().map(|e| e.net).collect::<Vec<_>>() {
             self.detach(ctr, net);
         }
     }
@@ -212,19 +199,12 @@ impl World {
         if !self.ctrs[ctr].is_up() {
             return;
         }
-        let owned: Vec<_> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.owner == ctr)
-            .map(|(k, _)| k)
-            .collect();
+        let owned: Vec<_> = self.conns.iter().filter(|(_, c)| c.owner == ctr).map(|(k, _)| k).collect();
         for conn in owned {
             self.tcp_close(conn);
         }
         let stack = self.ctrs[ctr].stack;
-        self.stacks[stack.0 as usize]
-            .listeners
-            .retain(|_, l| l.owner != ctr);
+        self.stacks[stack.0 as usize].listeners.retain(|_, l| l.owner != ctr);
         self.dials.retain(|_, d| d.ctr != ctr);
         self.queries.retain(|_, q| q.ctr != ctr);
         self.detach_all(ctr);
@@ -369,24 +349,15 @@ impl World {
         let Some(h) = c.spec.health else { return };
         let ok = c.state == State::Running
             && match h.probe {
-                Probe::Tcp(port) | Probe::Http(port) => self.listening_locally(ctr, port),
+                Probe::Tcp(port) => self.listening_locally(ctr, port),
+                Probe::Http(port) => {
+                    self.listening_locally(ctr, port) && c.program.as_ref().is_some_and(|p| p.http_ok(port))
+                }
                 Probe::Ready => c.program_running && c.program.as_ref().is_some_and(|p| p.ready()),
             };
         let started = self.now;
-        let took = if c.state == State::Paused {
-            h.cfg.timeout
-        } else {
-            PROBE_EXEC.min(h.cfg.timeout)
-        };
-        self.at(
-            took,
-            Event::ProbeDone {
-                ctr,
-                inc,
-                started,
-                ok,
-            },
-        );
+        let took = if c.state == State::Paused { h.cfg.timeout } else { PROBE_EXEC.min(h.cfg.timeout) };
+        self.at(took, Event::ProbeDone { ctr, inc, started, ok });
     }
 
     /// Would a connect to 127.0.0.1:port inside the container succeed?

@@ -35,10 +35,7 @@ pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
         ProgramSpec::Idle => Box::new(Idle),
         ProgramSpec::Server(c) => Box::new(Server::new(c.clone())),
         ProgramSpec::Client(c) => Box::new(Client::new(*c)),
-        ProgramSpec::Exit { after, code } => Box::new(Job {
-            after: *after,
-            code: *code,
-        }),
+        ProgramSpec::Exit { after, code } => Box::new(Job { after: *after, code: *code }),
     }
 }
 
@@ -98,28 +95,11 @@ impl World {
                 break;
             }
             match cmd {
-                Cmd::Listen {
-                    bind,
-                    port,
-                    backlog,
-                } => self.listen(ctr, bind, port, backlog),
-                Cmd::Connect {
-                    host,
-                    port,
-                    timeout,
-                    tag,
-                } => {
+                Cmd::Listen { bind, port, backlog } => self.listen(ctr, bind, port, backlog),
+                Cmd::Unlisten { port } => self.unlisten(ctr, port),
+                Cmd::Connect { host, port, timeout, tag } => {
                     let started = self.now;
-                    let dial = self.dials.insert(Dial {
-                        ctr,
-                        inc,
-                        tag,
-                        host,
-                        port,
-                        started,
-                        conn: None,
-                        addr: None,
-                    });
+                    let dial = self.dials.insert(Dial { ctr, inc, tag, host, port, started, conn: None, addr: None });
                     if let Some(t) = timeout {
                         self.at(t, Event::DialTimeout { dial });
                     }
@@ -136,15 +116,17 @@ impl World {
 
     fn listen(&mut self, ctr: CtrId, bind: crate::net::addr::Ip, port: u16, backlog: u32) {
         let stack = self.ctrs[ctr].stack;
-        let l = Listener {
-            owner: ctr,
-            bind,
-            backlog: backlog.min(SOMAXCONN),
-            queued: 0,
-        };
+        let l = Listener { owner: ctr, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
         self.stacks[stack.0 as usize].listeners.insert(port, l);
         let addr = crate::net::addr::SockAddr::new(bind, port);
         self.record(Some(ctr), Ev::Listen { addr });
+    }
+
+    fn unlisten(&mut self, ctr: CtrId, port: u16) {
+        let stack = self.ctrs[ctr].stack;
+        let Some(l) = self.stacks[stack.0 as usize].listeners.remove(&port) else { return };
+        let addr = crate::net::addr::SockAddr::new(l.bind, port);
+        self.record(Some(ctr), Ev::Unlisten { addr });
     }
 
     pub(super) fn on_prog_timer(&mut self, ctr: CtrId, inc: u32, token: u64) {

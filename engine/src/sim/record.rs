@@ -69,119 +69,39 @@ pub enum Resolution {
 pub enum Ev {
     Create,
     Start,
-    StartFailed {
-        reason: Sym,
-    },
-    NetConnect {
-        net: NetId,
-        ip: Ip,
-    },
-    NetDisconnect {
-        net: NetId,
-        ip: Ip,
-    },
+    StartFailed { reason: Sym },
+    NetConnect { net: NetId, ip: Ip },
+    NetDisconnect { net: NetId, ip: Ip },
     ProgramStarted,
-    Listen {
-        addr: SockAddr,
-    },
-    Kill {
-        signal: u8,
-    },
+    Listen { addr: SockAddr },
+    Unlisten { addr: SockAddr },
+    Kill { signal: u8 },
     Stop,
-    Die {
-        code: i32,
-    },
-    Restart {
-        delay: Dur,
-        count: u32,
-    },
-    Health {
-        status: Status,
-    },
+    Die { code: i32 },
+    Restart { delay: Dur, count: u32 },
+    Health { status: Status },
     Pause,
     Unpause,
     Remove,
-    ComposeWaiting {
-        on: CtrId,
-        condition: Sym,
-    },
-    ComposeFailed {
-        message: Sym,
-    },
-    DnsQuery {
-        name: Sym,
-        server: Ip,
-        attempt: u8,
-    },
-    DnsAnswer {
-        name: Sym,
-        rcode: Rcode,
-        ips: Vec<Ip>,
-    },
-    Resolved {
-        name: Sym,
-        ip: Ip,
-        via: Resolution,
-    },
-    ResolveFailed {
-        name: Sym,
-        errno: Errno,
-    },
-    Segment {
-        src: SockAddr,
-        dst: SockAddr,
-        flags: Flags,
-        retransmit: u8,
-    },
-    Dropped {
-        src: SockAddr,
-        dst: SockAddr,
-        reason: DropReason,
-    },
-    ArpProbe {
-        target: Ip,
-        n: u8,
-    },
-    Connected {
-        target: Sym,
-        addr: SockAddr,
-        after: Dur,
-    },
-    ConnectFailed {
-        target: Sym,
-        port: u16,
-        addr: Option<SockAddr>,
-        errno: Errno,
-        after: Dur,
-    },
-    Accepted {
-        peer: SockAddr,
-    },
-    Response {
-        peer: SockAddr,
-        status: u16,
-        latency: Dur,
-    },
-    RequestTimedOut {
-        id: u32,
-    },
-    Closed {
-        peer: SockAddr,
-        errno: Option<Errno>,
-    },
-    RetryScheduled {
-        attempt: u32,
-        delay: Dur,
-    },
-    GaveUp {
-        attempts: u32,
-    },
-    ProbeResult {
-        ok: bool,
-    },
-    RunEnded {
-        reason: Sym,
-    },
+    ComposeWaiting { on: CtrId, condition: Sym },
+    ComposeFailed { message: Sym },
+    DnsQuery { name: Sym, server: Ip, attempt: u8 },
+    DnsAnswer { name: Sym, rcode: Rcode, ips: Vec<Ip> },
+    Resolved { name: Sym, ip: Ip, via: Resolution },
+    ResolveFailed { name: Sym, errno: Errno },
+    Segment { src: SockAddr, dst: SockAddr, flags: Flags, retransmit: u8 },
+    Dropped { src: SockAddr, dst: SockAddr, reason: DropReason },
+    ArpProbe { target: Ip, n: u8 },
+    Connected { target: Sym, addr: SockAddr, after: Dur },
+    ConnectFailed { target: Sym, port: u16, addr: Option<SockAddr>, errno: Errno, after: Dur },
+    Accepted { peer: SockAddr },
+    Response { peer: SockAddr, status: u16, latency: Dur },
+    RequestTimedOut { id: u32 },
+    Closed { peer: SockAddr, errno: Option<Errno> },
+    RetryScheduled { attempt: u32, delay: Dur },
+    GaveUp { attempts: u32 },
+    ProbeResult { ok: bool },
+    RunEnded { reason: Sym },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

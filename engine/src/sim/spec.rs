@@ -36,10 +36,7 @@ impl Symbols {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Upstream {
     /// The host's resolver answers after `latency`: known `records`, else NXDOMAIN.
-    Answering {
-        latency: Dur,
-        records: Vec<(String, Ip)>,
-    },
+    Answering { latency: Dur, records: Vec<(String, Ip)> },
     /// Configured but never answers (no internet).
     Unreachable,
     /// No upstream at all: the embedded server answers SERVFAIL at once.
@@ -67,12 +64,7 @@ impl Default for Link {
     /// veth + Linux bridge on one host: ~50 µs one way, ±10 µs, no loss,
     /// 10 Gbit/s (unconfirmed: chosen as typical of a local bridge).
     fn default() -> Self {
-        Link {
-            latency: Dur::micros(50),
-            jitter: Dur::micros(10),
-            loss: 0.0,
-            bandwidth_bps: 10_000_000_000,
-        }
+        Link { latency: Dur::micros(50), jitter: Dur::micros(10), loss: 0.0, bandwidth_bps: 10_000_000_000 }
     }
 }
 

@@ -30,40 +30,17 @@ impl World {
                 return false;
             }
             Route::NoNeighbour { .. } | Route::Unroutable => {
-                self.record(
-                    who,
-                    Ev::Dropped {
-                        src,
-                        dst,
-                        reason: DropReason::NoNeighbour,
-                    },
-                );
+                self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour });
                 return false;
             }
         };
         match self.link_delay(net, size) {
             Some(d) => {
-                self.send_packet(
-                    Packet {
-                        src,
-                        dst,
-                        seg,
-                        to,
-                        net,
-                    },
-                    d,
-                );
+                self.send_packet(Packet { src, dst, seg, to, net }, d);
                 true
             }
             None => {
-                self.record(
-                    who,
-                    Ev::Dropped {
-                        src,
-                        dst,
-                        reason: DropReason::Loss,
-                    },
-                );
+                self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
                 false
             }
         }
@@ -78,15 +55,7 @@ impl World {
         flags: Flags,
         retransmit: u8,
     ) {
-        self.record(
-            who,
-            Ev::Segment {
-                src,
-                dst,
-                flags,
-                retransmit,
-            },
-        );
+        self.record(who, Ev::Segment { src, dst, flags, retransmit });
         let seg = match flags {
             Flags::Syn => Seg::Syn,
             Flags::SynAck => Seg::SynAck,
@@ -99,11 +68,7 @@ impl World {
     fn ephemeral_port(&mut self, stack: StackId) -> u16 {
         let s = &mut self.stacks[stack.0 as usize];
         let p = s.next_port;
-        s.next_port = if p >= EPHEMERAL_LAST {
-            EPHEMERAL_FIRST
-        } else {
-            p + 1
-        };
+        s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
         p
     }
 
@@ -116,9 +81,7 @@ impl World {
         self.dials[dial].addr = Some(remote);
         let src = match self.route(stack, ip) {
             Route::Unroutable => return self.dial_fail(dial, Errno::Enetunreach),
-            Route::Deliver { src, .. }
-            | Route::Drop { src, .. }
-            | Route::NoNeighbour { src, .. } => src,
+            Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
         };
         let local = SockAddr::new(src, self.ephemeral_port(stack));
         let conn = self.conns.insert(Conn {
@@ -142,13 +105,7 @@ impl World {
         let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
         if let Route::NoNeighbour { .. } = self.route(stack, remote.ip) {
             self.conns[conn].state = TcpState::ArpWait;
-            self.record(
-                who,
-                Ev::ArpProbe {
-                    target: remote.ip,
-                    n: 1,
-                },
-            );
+            self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
             self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: 1 });
             return;
         }
@@ -196,20 +153,8 @@ impl World {
             return self.send_syn(conn, 1);
         }
         if probes < ARP_PROBES {
-            self.record(
-                who,
-                Ev::ArpProbe {
-                    target,
-                    n: probes + 1,
-                },
-            );
-            self.at(
-                ARP_RETRANS,
-                Event::ArpTimer {
-                    conn,
-                    probes: probes + 1,
-                },
-            );
+            self.record(who, Ev::ArpProbe { target, n: probes + 1 });
+            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: probes + 1 });
         } else if let Some(d) = dial {
             self.dial_fail(d, Errno::Ehostunreach);
         }
@@ -252,14 +197,7 @@ impl World {
         };
         let owner = l.owner;
         if l.queued >= l.backlog {
-            return self.record(
-                Some(owner),
-                Ev::Dropped {
-                    src: p.src,
-                    dst: p.dst,
-                    reason: DropReason::Backlog,
-                },
-            );
+            return self.record(Some(owner), Ev::Dropped { src: p.src, dst: p.dst, reason: DropReason::Backlog });
         }
         let conn = self.conns.insert(Conn {
             stack: p.to,
@@ -286,8 +224,7 @@ impl World {
             return;
         }
         c.state = TcpState::Established;
-        let (who, stack, local, remote, dial) =
-            (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
+        let (who, stack, local, remote, dial) = (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
         self.transmit(who, stack, local, remote, Seg::Ack);
         let Some(dial) = dial else { return };
         let Some(d) = self.dials.remove(dial) else {
@@ -295,14 +232,7 @@ impl World {
         };
         let target = d.host;
         let after = self.now.since(d.started);
-        self.record(
-            Some(d.ctr),
-            Ev::Connected {
-                target,
-                addr: remote,
-                after,
-            },
-        );
+        self.record(Some(d.ctr), Ev::Connected { target, addr: remote, after });
         self.deliver_input(d.ctr, Input::Connected { tag: d.tag, conn });
     }
 
@@ -344,19 +274,9 @@ impl World {
             return;
         }
         let owner = c.owner;
-        if let Msg::Response {
-            status, sent_at, ..
-        } = msg
-        {
+        if let Msg::Response { status, sent_at, .. } = msg {
             let latency = self.now.since(sent_at);
-            self.record(
-                Some(owner),
-                Ev::Response {
-                    peer: p.src,
-                    status,
-                    latency,
-                },
-            );
+            self.record(Some(owner), Ev::Response { peer: p.src, status, latency });
         }
         self.deliver_input(owner, Input::Received { conn, msg });
     }
@@ -365,13 +285,7 @@ impl World {
         let Some(c) = self.free_conn(conn) else {
             return;
         };
-        self.record(
-            Some(c.owner),
-            Ev::Closed {
-                peer: c.remote,
-                errno,
-            },
-        );
+        self.record(Some(c.owner), Ev::Closed { peer: c.remote, errno });
         if c.inc == self.ctrs[c.owner].inc {
             self.deliver_input(c.owner, Input::Closed { conn, errno });
         }
@@ -381,10 +295,7 @@ impl World {
         let c = self.conns.remove(conn)?;
         self.demux.remove(&(c.stack, c.local, c.remote));
         if c.state == TcpState::Queued {
-            if let Some(l) = self.stacks[c.stack.0 as usize]
-                .listeners
-                .get_mut(&c.local.port)
-            {
+            if let Some(l) = self.stacks[c.stack.0 as usize].listeners.get_mut(&c.local.port) {
                 l.queued = l.queued.saturating_sub(1);
             }
         }
@@ -408,10 +319,7 @@ impl World {
         let Some(c) = self.free_conn(conn) else {
             return;
         };
-        if matches!(
-            c.state,
-            TcpState::Established | TcpState::Queued | TcpState::SynRcvd
-        ) {
+        if matches!(c.state, TcpState::Established | TcpState::Queued | TcpState::SynRcvd) {
             self.segment(Some(c.owner), c.stack, c.local, c.remote, Flags::Fin, 0);
         }
     }

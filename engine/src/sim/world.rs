@@ -253,15 +253,10 @@ impl World {
             let pool = match s.kind {
                 NetKind::Host | NetKind::None => None,
                 NetKind::DefaultBridge | NetKind::Bridge => {
-                    let subnet = s
-                        .subnet
-                        .or_else(|| ipam::next_free_subnet(&taken))
-                        .expect("validated: a free subnet exists");
+                    let subnet =
+                        s.subnet.or_else(|| ipam::next_free_subnet(&taken)).expect("validated: a free subnet exists");
                     taken.push(subnet);
-                    Some(Pool::new(
-                        subnet,
-                        s.gateway.unwrap_or_else(|| subnet.host(1)),
-                    ))
+                    Some(Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1))))
                 }
             };
             let rng = Rng::fork(self.seed, &format!("net/{}", s.name));
@@ -332,11 +327,7 @@ impl World {
     }
 
     pub fn record(&mut self, ctr: Option<CtrId>, ev: Ev) {
-        self.trace.push(Record {
-            t: self.now,
-            ctr,
-            ev,
-        });
+        self.trace.push(Record { t: self.now, ctr, ev });
     }
 
     pub fn sym(&mut self, s: &str) -> Sym {
@@ -411,12 +402,7 @@ impl World {
             Event::ProgTimer { ctr, inc, token } => self.on_prog_timer(ctr, inc, token),
             Event::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
             Event::Probe { ctr, inc } => self.on_probe(ctr, inc),
-            Event::ProbeDone {
-                ctr,
-                inc,
-                started,
-                ok,
-            } => self.on_probe_done(ctr, inc, started, ok),
+            Event::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
             Event::Restart { ctr, inc } => self.on_restart(ctr, inc),
             Event::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
@@ -430,22 +416,14 @@ impl World {
 
     /// Is `(ctr, inc)` still the live incarnation?
     pub(super) fn live(&self, ctr: CtrId, inc: u32) -> bool {
-        self.ctrs
-            .get(ctr)
-            .is_some_and(|c| c.inc == inc && c.is_up())
+        self.ctrs.get(ctr).is_some_and(|c| c.inc == inc && c.is_up())
     }
 
     pub fn ctr_by_name(&self, name: &str) -> Option<CtrId> {
-        self.ctr_order
-            .iter()
-            .copied()
-            .find(|&c| self.ctrs[c].name == name)
+        self.ctr_order.iter().copied().find(|&c| self.ctrs[c].name == name)
     }
 
     pub fn net_by_name(&self, name: &str) -> Option<NetId> {
-        self.net_order
-            .iter()
-            .copied()
-            .find(|&n| self.nets[n].name == name)
+        self.net_order.iter().copied().find(|&n| self.nets[n].name == name)
     }
 }
