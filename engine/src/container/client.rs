@@ -80,14 +80,25 @@ pub struct Client {
     cfg: Config,
     state: State,
     attempt: u32,
-    sent: u32,
+    /// Request ids are never reused, so a timer of an earlier connection
+    /// cannot hit a request of a later one.
+    next_id: u32,
     answered: u32,
+    lost: u32,
     outstanding: BTreeMap<u32, Time>,
 }
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
-        Client { cfg, state: State::Connecting, attempt: 0, sent: 0, answered: 0, outstanding: BTreeMap::new() }
+        Client {
+            cfg,
+            state: State::Connecting,
+            attempt: 0,
+            next_id: 0,
+            answered: 0,
+            lost: 0,
+            outstanding: BTreeMap::new(),
+        }
     }
 
     fn connect(&mut self, cx: &mut Ctx<'_>) {
@@ -114,27 +125,23 @@ impl Client {
 
     fn send_next(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
         let Some(r) = self.cfg.requests else { return };
-        if self.sent >= r.count {
+        if self.answered + self.lost + self.outstanding.len() as u32 >= r.count {
             return;
         }
-        let id = self.sent;
-        self.sent += 1;
+        let id = self.next_id;
+        self.next_id += 1;
         self.outstanding.insert(id, cx.now);
         cx.send(conn, Msg::Request { id, size: r.size, sent_at: cx.now });
         if let Some(t) = r.timeout {
             cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
         }
-        if self.sent < r.count {
+        if self.answered + self.lost + (self.outstanding.len() as u32) < r.count {
             cx.timer(r.interval, TOKEN_NEXT_REQUEST);
         }
     }
 
     fn finished(&self) -> bool {
-        self.cfg.requests.is_some_and(|r| self.answered + self.lost() >= r.count)
-    }
-
-    fn lost(&self) -> u32 {
-        self.sent - self.answered - self.outstanding.len() as u32
+        self.cfg.requests.is_some_and(|r| self.answered + self.lost >= r.count)
     }
 
     fn maybe_done(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
@@ -159,6 +166,7 @@ impl Client {
                 let conn = *conn;
                 let id = (t - TOKEN_TIMEOUT_BASE) as u32;
                 if self.outstanding.remove(&id).is_some() {
+                    self.lost += 1;
                     cx.report(Report::RequestTimedOut { id });
                     self.maybe_done(cx, conn);
                 }
@@ -189,7 +197,6 @@ impl Program for Client {
             Input::Closed { conn, .. } if self.state == State::Open(conn) => {
                 self.outstanding.clear();
                 if self.cfg.requests.is_some() && !self.finished() {
-                    self.sent = self.answered;
                     self.failed(cx);
                 }
             }

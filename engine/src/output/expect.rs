@@ -37,6 +37,7 @@ pub enum Pattern {
     Healthy,
     Unhealthy,
     ComposeFailed,
+    ComposeReady,
     GaveUp,
 }
 
@@ -53,8 +54,8 @@ pub enum Kind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Expectation {
     pub kind: Kind,
-    /// The container whose view is checked; `None` = every container.
-    pub who: Option<usize>,
+    /// The containers whose view is checked (a service's replicas); empty = every container.
+    pub who: Vec<usize>,
     pub who_name: String,
     pub pattern: Pattern,
     pub from: Dur,
@@ -111,16 +112,20 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
         (Pattern::Healthy, Ev::Health { status }) => *status == crate::container::health::Status::Healthy,
         (Pattern::Unhealthy, Ev::Health { status }) => *status == crate::container::health::Status::Unhealthy,
         (Pattern::ComposeFailed, Ev::ComposeFailed { .. }) => true,
+        (Pattern::ComposeReady, Ev::ComposeReady { .. }) => true,
         (Pattern::GaveUp, Ev::GaveUp { .. }) => true,
         _ => false,
     }
 }
 
+fn concerns(e: &Expectation, w: &World, ctr: Option<CtrId>) -> bool {
+    e.who.is_empty() || ctr.is_some_and(|c| e.who.iter().any(|&i| w.ctr_order[i] == c))
+}
+
 fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
-    let who: Option<CtrId> = e.who.map(|i| w.ctr_order[i]);
     let t0 = Time::ZERO + e.from;
     let t1 = e.until.map(|u| Time::ZERO + u);
-    (who.is_none() || r.ctr == who) && r.t >= t0 && t1.is_none_or(|t| r.t <= t)
+    concerns(e, w, r.ctr) && r.t >= t0 && t1.is_none_or(|t| r.t <= t)
 }
 
 /// Checks one expectation against the finished run.
@@ -147,13 +152,12 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.
 fn explain_absence(w: &World, e: &Expectation) -> String {
-    let who: Option<CtrId> = e.who.map(|i| w.ctr_order[i]);
     let mut why = String::from("never happened");
     let errs: Vec<&Record> = w
         .trace
         .iter()
         .filter(|r| {
-            (who.is_none() || r.ctr == who)
+            concerns(e, w, r.ctr)
                 && (r.ev.errno().is_some()
                     || matches!(r.ev, Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }))
         })

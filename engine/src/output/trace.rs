@@ -66,6 +66,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
             format!("compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
         }
         Ev::ComposeFailed { message } => format!("compose: {}", s(*message)),
+        Ev::ComposeReady { message } => format!("compose: {}", s(*message)),
         Ev::DnsQuery { name, server, attempt } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
         Ev::DnsAnswer { name, rcode, ips } => {
             let mut t = format!("dns answer {} {}", s(*name), rcode.name());
@@ -107,8 +108,12 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::Closed { peer, errno: Some(e) } => format!("connection with {peer} reset: {e}"),
         Ev::RetryScheduled { attempt, delay } => format!("retry: attempt {attempt} in {delay}"),
         Ev::GaveUp { attempts } => format!("gave up after {attempts} attempts"),
-        Ev::ProbeResult { ok } => {
-            format!("healthcheck probe {}", if *ok { "ok" } else { "failed" })
+        Ev::ProbeResult { ok, started } => {
+            format!(
+                "healthcheck probe {} (started {})",
+                if *ok { "ok" } else { "failed" },
+                started.to_string().trim_start()
+            )
         }
         Ev::RunEnded { reason } => format!("run ended: {}", s(*reason)),
     }
@@ -149,6 +154,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::Remove => "destroy",
         Ev::ComposeWaiting { .. } => "compose_waiting",
         Ev::ComposeFailed { .. } => "compose_failed",
+        Ev::ComposeReady { .. } => "compose_ready",
         Ev::DnsQuery { .. } => "dns_query",
         Ev::DnsAnswer { .. } => "dns_answer",
         Ev::Resolved { .. } => "resolved",
@@ -185,7 +191,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::ComposeWaiting { on, condition } => {
             json!({ "on": w.ctrs[*on].name, "condition": s(*condition) })
         }
-        Ev::ComposeFailed { message } => json!({ "message": s(*message) }),
+        Ev::ComposeFailed { message } | Ev::ComposeReady { message } => json!({ "message": s(*message) }),
         Ev::DnsQuery { name, server, attempt } => {
             json!({ "name": s(*name), "server": server.to_string(), "attempt": attempt })
         }
@@ -220,7 +226,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         }
         Ev::RetryScheduled { attempt, delay } => json!({ "attempt": attempt, "delay_ns": delay.0 }),
         Ev::GaveUp { attempts } => json!({ "attempts": attempts }),
-        Ev::ProbeResult { ok } => json!({ "ok": ok }),
+        Ev::ProbeResult { ok, started } => json!({ "ok": ok, "started_ns": started.0 }),
         Ev::RunEnded { reason } => json!({ "reason": s(*reason) }),
         Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
     }

@@ -26,7 +26,10 @@ struct Lower<'a> {
     d: Diagnostics,
     src: &'a str,
     nets: Vec<NetSpec>,
+    /// Container names after replica expansion (`web-1`, `web-2`, …).
     ctr_names: Vec<String>,
+    /// The service each container belongs to (its own name when not replicated).
+    services: Vec<String>,
     syms: Symbols,
 }
 
@@ -47,9 +50,28 @@ impl Lower<'_> {
         self.ctr_names.iter().position(|n| n == name)
     }
 
+    /// A container by name, or every replica of a service by the service's name.
+    fn refs(&self, name: &str) -> Vec<usize> {
+        match self.ctr_index(name) {
+            Some(i) => vec![i],
+            None => (0..self.services.len()).filter(|&i| self.services[i] == name).collect(),
+        }
+    }
+
+    /// Like `refs`, reporting an unknown name at `path`.
+    fn refs_or_err(&mut self, path: &[&str], name: &str) -> Vec<usize> {
+        let r = self.refs(name);
+        if r.is_empty() {
+            self.unknown_ctr(path, name);
+        }
+        r
+    }
+
     fn unknown_ctr(&mut self, path: &[&str], name: &str) {
-        let hint = did_you_mean(name, self.ctr_names.iter().map(String::as_str))
-            .or_else(|| Some(format!("containers defined: {}", self.ctr_names.join(", "))));
+        let mut known: Vec<&str> = self.services.iter().map(String::as_str).collect();
+        known.dedup();
+        let hint = did_you_mean(name, known.iter().copied())
+            .or_else(|| Some(format!("containers defined: {}", known.join(", "))));
         self.err(path, format!("unknown container `{name}`"), hint);
     }
 
@@ -143,7 +165,9 @@ impl Lower<'_> {
         NetSpec { name: name.into(), kind, subnet, gateway, internal: b.internal, icc: b.icc.unwrap_or(true), link }
     }
 
-    fn container(&mut self, name: &str, c: &s::Container, used_ips: &mut Vec<(Ip, String)>) -> Option<CtrSpec> {
+    /// Lowers one container instance `inst` of the file's entry `name`.
+    fn container(&mut self, inst: &str, name: &str, c: &s::Container, used: &mut Vec<(Ip, String)>) -> Option<CtrSpec> {
+        let used_ips = used;
         let (mode, attach) = self.attachments(name, c, used_ips)?;
         let bridge_gw = self.nets[0].gateway.expect("default bridge has a gateway");
         let mut extra_hosts = Vec::new();
@@ -163,8 +187,8 @@ impl Lower<'_> {
         let mut links = Vec::new();
         for l in &c.links {
             let (target, alias) = l.split_once(':').unwrap_or((l, l));
-            match self.ctr_index(target) {
-                Some(i) => links.push((i, alias.to_string())),
+            match self.refs(target).first() {
+                Some(&i) => links.push((i, alias.to_string())),
                 None => self.unknown_ctr(&["containers", name, "links", l], target),
             }
         }
@@ -186,23 +210,21 @@ impl Lower<'_> {
             .depends_on
             .0
             .iter()
-            .filter_map(|(on, dep)| {
-                let Some(idx) = self.ctr_index(on) else {
-                    self.unknown_ctr(&["containers", name, "depends_on", on], on);
-                    return None;
-                };
+            .flat_map(|(on, dep)| {
                 let condition = match dep.condition {
                     s::DepCondition::Started => Condition::Started,
                     s::DepCondition::Healthy => Condition::Healthy,
                     s::DepCondition::CompletedSuccessfully => Condition::CompletedSuccessfully,
                 };
-                Some(Dep { on: idx, condition, required: dep.required, restart: dep.restart })
+                let refs = self.refs_or_err(&["containers", name, "depends_on", on], on);
+                refs.into_iter().map(move |i| Dep { on: i, condition, required: dep.required, restart: dep.restart })
             })
             .collect();
+        let replicated = c.replicas.is_some_and(|n| n > 1);
         Some(CtrSpec {
-            name: name.to_string(),
+            name: inst.to_string(),
             hostname: c.hostname.clone(),
-            service: c.service.clone(),
+            service: c.service.clone().or_else(|| replicated.then(|| name.to_string())),
             mode,
             attach,
             extra_hosts,
@@ -367,9 +389,10 @@ impl Lower<'_> {
         let mut stack = Vec::new();
         for start in 0..n {
             if let Some(cycle) = dfs(specs, start, &mut state, &mut stack) {
-                let names: Vec<&str> = cycle.iter().map(|&i| specs[i].name.as_str()).collect();
-                let first = names[0];
-                let next = names.get(1).copied().unwrap_or(first);
+                let names: Vec<&str> = cycle.iter().map(|&i| self.services[i].as_str()).collect();
+                let first = names[0].to_string();
+                let next = names.get(1).copied().unwrap_or(&first).to_string();
+                let (first, next) = (first.as_str(), next.as_str());
                 self.err(
                     &["containers", first, "depends_on", next],
                     format!("dependency cycle: {}", names.join(" -> ")),
@@ -498,6 +521,7 @@ fn pattern(e: &s::Event) -> Pattern {
         s::Event::Healthy => Pattern::Healthy,
         s::Event::Unhealthy => Pattern::Unhealthy,
         s::Event::ComposeFailed => Pattern::ComposeFailed,
+        s::Event::ComposeReady => Pattern::ComposeReady,
         s::Event::GaveUp => Pattern::GaveUp,
     }
 }
@@ -517,6 +541,7 @@ fn describe_pattern(p: &Pattern) -> String {
         Pattern::Healthy => "healthy".into(),
         Pattern::Unhealthy => "unhealthy".into(),
         Pattern::ComposeFailed => "compose up failed".into(),
+        Pattern::ComposeReady => "compose up --wait ready".into(),
         Pattern::GaveUp => "gave up".into(),
     }
 }
@@ -531,14 +556,14 @@ impl Lower<'_> {
             }
         };
         let idx = match who {
-            Some(w) => match self.ctr_index(w) {
-                Some(i) => Some(i),
-                None => {
-                    self.unknown_ctr(&["expect", w], w);
+            Some(w) => {
+                let r = self.refs_or_err(&["expect", w], w);
+                if r.is_empty() {
                     return None;
                 }
-            },
-            None => None,
+                r
+            }
+            None => vec![],
         };
         let pattern = pattern(event);
         let who_name = who.clone().unwrap_or_else(|| "any container".into());
@@ -569,21 +594,27 @@ impl Lower<'_> {
         })
     }
 
-    fn action(&mut self, i: usize, a: &s::Action) -> Option<ActionSpec> {
+    /// One scenario action; a service name expands to one action per replica.
+    fn action(&mut self, a: &s::Action) -> Vec<ActionSpec> {
         use s::Action as A;
-        let c = |l: &mut Self, n: &str| {
-            let r = l.ctr_index(n);
-            if r.is_none() {
-                l.unknown_ctr(&["actions", n], n);
-            }
-            r
+        let name = match a {
+            A::Start(n) | A::Stop(n) | A::Kill(n) | A::Restart(n) | A::Pause(n) | A::Unpause(n) | A::Remove(n) => n,
+            A::Crash(n, _) | A::ComposeRestart(n) | A::Disconnect(n, _) | A::Connect(n, _) => n,
         };
-        let _ = i;
+        let refs = self.refs_or_err(&["actions", name], name);
+        refs.into_iter().filter_map(|i| self.action_on(a, i)).collect()
+    }
+
+    fn action_on(&mut self, a: &s::Action, i: usize) -> Option<ActionSpec> {
+        use s::Action as A;
+        let c = |_: &mut Self, _: &str| Some(i);
         Some(match a {
             A::Start(n) => ActionSpec::Start(c(self, n)?),
             A::Stop(n) => ActionSpec::Stop(c(self, n)?),
             A::Kill(n) => ActionSpec::Kill(c(self, n)?),
+            A::Crash(n, code) => ActionSpec::Crash(c(self, n)?, *code),
             A::Restart(n) => ActionSpec::Restart(c(self, n)?),
+            A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
             A::Pause(n) => ActionSpec::Pause(c(self, n)?),
             A::Unpause(n) => ActionSpec::Unpause(c(self, n)?),
             A::Remove(n) => ActionSpec::Remove(c(self, n)?),
@@ -621,21 +652,33 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
             return Err(d);
         }
     };
-    let mut l = Lower {
-        d,
-        src,
-        nets: Vec::new(),
-        ctr_names: sc.containers.0.iter().map(|(n, _)| n.clone()).collect(),
-        syms: Symbols::default(),
-    };
+    let mut l = Lower { d, src, nets: Vec::new(), ctr_names: vec![], services: vec![], syms: Symbols::default() };
+    let mut instances = Vec::new();
+    for (key, c) in &sc.containers.0 {
+        let n = c.replicas.unwrap_or(1);
+        for k in 1..=n {
+            let name = if n > 1 { format!("{key}-{k}") } else { key.clone() };
+            l.ctr_names.push(name.clone());
+            l.services.push(c.service.clone().unwrap_or_else(|| key.clone()));
+            instances.push((name, key.as_str(), c));
+        }
+        if n == 0 || (n > 1 && !c.ipv4_address.0.is_empty()) {
+            let why = if n == 0 {
+                "replicas must be at least 1"
+            } else {
+                "a static ipv4_address cannot be shared by replicas"
+            };
+            l.err(&["containers", key, "replicas"], why, None);
+        }
+    }
     l.networks(&sc);
     let mut used_ips = Vec::new();
     let mut containers = Vec::new();
-    for (name, c) in &sc.containers.0 {
+    for (name, key, c) in instances {
         if name == "host" || name.is_empty() {
-            l.err(&["containers", name], format!("`{name}` cannot be a container name"), None);
+            l.err(&["containers", key], format!("`{name}` cannot be a container name"), None);
         }
-        if let Some(spec) = l.container(name, c, &mut used_ips) {
+        if let Some(spec) = l.container(&name, key, c, &mut used_ips) {
             containers.push(spec);
         }
     }
@@ -643,7 +686,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         l.cycles(&containers);
     }
     let actions: Vec<(Dur, ActionSpec)> =
-        sc.actions.iter().enumerate().filter_map(|(i, (t, a))| Some((t.0, l.action(i, a)?))).collect();
+        sc.actions.iter().flat_map(|(t, a)| l.action(a).into_iter().map(move |x| (t.0, x))).collect();
     let expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();
     if !l.d.problems.is_empty() {
         return Err(l.d);
@@ -668,6 +711,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         networks: l.nets,
         containers,
         actions,
+        up_wait: sc.up_wait.map(|d| d.0),
         syms: l.syms,
     };
     Ok(Loaded { name: sc.name, description: sc.description, spec, expect })

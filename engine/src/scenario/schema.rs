@@ -116,6 +116,9 @@ pub struct Scenario {
     pub networks: Ordered<Network>,
     #[serde(default)]
     pub containers: Ordered<Container>,
+    /// `docker compose up --wait --wait-timeout`.
+    #[serde(default)]
+    pub up_wait: Option<D>,
     #[serde(default)]
     pub actions: Vec<(D, Action)>,
     #[serde(default)]
@@ -228,6 +231,8 @@ pub struct Container {
     pub stop_grace_period: Option<D>,
     #[serde(default)]
     pub on_sigterm: OnSigterm,
+    #[serde(default)]
+    pub replicas: Option<u32>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
@@ -390,6 +395,10 @@ pub enum Action {
     Start(String),
     Stop(String),
     Kill(String),
+    /// The process dies by itself with this exit code (restart policies apply).
+    Crash(String, i32),
+    /// `docker compose restart`: also restarts dependents with `restart: true`.
+    ComposeRestart(String),
     Restart(String),
     Pause(String),
     Unpause(String),
@@ -463,5 +472,6 @@ pub enum Event {
     Healthy,
     Unhealthy,
     ComposeFailed,
+    ComposeReady,
     GaveUp,
 }

@@ -55,6 +55,8 @@ pub enum Event {
     KillAfterGrace { ctr: CtrId, inc: u32 },
     /// Compose polls a dependency condition (every 500 ms).
     ComposePoll { ctr: CtrId },
+    /// `up --wait` checks the services (every 500 ms) until `deadline`.
+    ComposeWait { deadline: Time },
     /// A scheduled action of the scenario (index into its action list).
     Action(u32),
 }

@@ -69,6 +69,40 @@ impl World {
         }
     }
 
+    /// `docker compose up --wait`: every service running (and healthy when it
+    /// has a healthcheck), or a failure in Compose's words.
+    pub(super) fn on_compose_wait(&mut self, deadline: Time) {
+        let mut pending = false;
+        for &c in &self.ctr_order {
+            let ctr = &self.ctrs[c];
+            if ctr.spec.start_at.is_none() {
+                continue;
+            }
+            let failure = match (ctr.state, ctr.health.as_ref().map(|h| h.status)) {
+                (State::Exited(code), _) if code != 0 => Some(format!("container {} exited ({code})", ctr.name)),
+                (_, Some(Status::Unhealthy)) => Some(format!("container {} is unhealthy", ctr.name)),
+                (State::Exited(0), _) | (State::Running, None | Some(Status::Healthy)) => None,
+                _ => {
+                    pending = true;
+                    None
+                }
+            };
+            if let Some(msg) = failure {
+                let message = self.sym(&msg);
+                return self.record(None, Ev::ComposeFailed { message });
+            }
+        }
+        if !pending {
+            let message = self.sym("up --wait: every service is running or healthy");
+            return self.record(None, Ev::ComposeReady { message });
+        }
+        if self.now >= deadline {
+            let message = self.sym("up --wait: timeout waiting for services to be running or healthy");
+            return self.record(None, Ev::ComposeFailed { message });
+        }
+        self.at(COMPOSE_POLL, Event::ComposeWait { deadline });
+    }
+
     /// Whether a dependency condition holds; `Err` with Compose's message when it never will.
     fn condition(&self, on: CtrId, cond: Condition) -> Result<bool, String> {
         let c = &self.ctrs[on];
@@ -237,6 +271,10 @@ impl World {
         if self.live(ctr, inc) {
             self.record(Some(ctr), Ev::Kill { signal: 9 });
             self.exit_container(ctr, 137);
+            self.record(Some(ctr), Ev::Stop);
+            if std::mem::take(&mut self.ctrs[ctr].start_after_stop) {
+                self.manual_start(ctr);
+            }
         }
     }
 
@@ -287,13 +325,9 @@ impl World {
             ActionSpec::Start(k) => self.manual_start(id(self, k)),
             ActionSpec::Stop(k) => self.stop(id(self, k)),
             ActionSpec::Kill(k) => self.kill(id(self, k)),
-            ActionSpec::Restart(k) => {
-                let c = id(self, k);
-                self.stop(c);
-                if !self.ctrs[c].is_up() {
-                    self.manual_start(c);
-                }
-            }
+            ActionSpec::Crash(k, code) => self.exit_container(id(self, k), code),
+            ActionSpec::ComposeRestart(k) => self.compose_restart(k),
+            ActionSpec::Restart(k) => self.restart(id(self, k)),
             ActionSpec::Pause(k) => self.pause(id(self, k), true),
             ActionSpec::Unpause(k) => self.pause(id(self, k), false),
             ActionSpec::Remove(k) => {
@@ -319,6 +353,31 @@ impl World {
                     }
                 }
             }
+        }
+    }
+
+    /// `docker restart`: stop (SIGTERM, grace), then start by hand.
+    fn restart(&mut self, c: CtrId) {
+        self.stop(c);
+        if self.ctrs[c].is_up() {
+            self.ctrs[c].start_after_stop = true;
+        } else {
+            self.manual_start(c);
+        }
+    }
+
+    /// `docker compose restart SERVICE`: restarts it, then every service that
+    /// depends on it with `restart: true`.
+    fn compose_restart(&mut self, k: usize) {
+        self.restart(self.ctr_order[k]);
+        let dependents: Vec<CtrId> = self
+            .ctr_order
+            .iter()
+            .copied()
+            .filter(|&c| self.ctrs[c].spec.depends_on.iter().any(|d| d.on == k && d.restart))
+            .collect();
+        for c in dependents {
+            self.restart(c);
         }
     }
 
@@ -373,7 +432,7 @@ impl World {
         if !self.live(ctr, inc) {
             return;
         }
-        self.record(Some(ctr), Ev::ProbeResult { ok });
+        self.record(Some(ctr), Ev::ProbeResult { ok, started });
         let now = self.now;
         let Some(h) = self.ctrs[ctr].health.as_mut() else {
             return;

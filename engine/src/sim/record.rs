@@ -85,6 +85,7 @@ pub enum Ev {
     Remove,
     ComposeWaiting { on: CtrId, condition: Sym },
     ComposeFailed { message: Sym },
+    ComposeReady { message: Sym },
     DnsQuery { name: Sym, server: Ip, attempt: u8 },
     DnsAnswer { name: Sym, rcode: Rcode, ips: Vec<Ip> },
     Resolved { name: Sym, ip: Ip, via: Resolution },
@@ -100,7 +101,7 @@ pub enum Ev {
     Closed { peer: SockAddr, errno: Option<Errno> },
     RetryScheduled { attempt: u32, delay: Dur },
     GaveUp { attempts: u32 },
-    ProbeResult { ok: bool },
+    ProbeResult { ok: bool, started: Time },
     RunEnded { reason: Sym },
 }
 

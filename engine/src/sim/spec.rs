@@ -180,6 +180,8 @@ pub enum ActionSpec {
     Start(usize),
     Stop(usize),
     Kill(usize),
+    Crash(usize, i32),
+    ComposeRestart(usize),
     Restart(usize),
     Pause(usize),
     Unpause(usize),
@@ -198,5 +200,7 @@ pub struct WorldSpec {
     pub networks: Vec<NetSpec>,
     pub containers: Vec<CtrSpec>,
     pub actions: Vec<(Dur, ActionSpec)>,
+    /// `docker compose up --wait` with this timeout.
+    pub up_wait: Option<Dur>,
     pub syms: Symbols,
 }

@@ -14,6 +14,8 @@ const HEADER_BYTES: u32 = 66;
 
 impl World {
     /// Sends a segment from namespace `from`; returns whether it left (not dropped).
+    /// Sends a segment from namespace `from`; `flow` keeps one connection's
+    /// segments in order (a bridge does not reorder a flow). Returns whether it left.
     pub(super) fn transmit(
         &mut self,
         who: Option<CtrId>,
@@ -21,6 +23,7 @@ impl World {
         src: SockAddr,
         dst: SockAddr,
         seg: Seg,
+        flow: Option<ConnId>,
     ) -> bool {
         let size = HEADER_BYTES + if let Seg::Data(m) = seg { m.size() } else { 0 };
         let (to, net) = match self.route(from, dst.ip) {
@@ -36,7 +39,12 @@ impl World {
         };
         match self.link_delay(net, size) {
             Some(d) => {
-                self.send_packet(Packet { src, dst, seg, to, net }, d);
+                let mut at = self.now + d;
+                if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
+                    at = at.max(c.tx_last);
+                    c.tx_last = at;
+                }
+                self.queue.push(at, Event::Deliver(Packet { src, dst, seg, to, net }));
                 true
             }
             None => {
@@ -62,7 +70,28 @@ impl World {
             Flags::Rst => Seg::Rst,
             Flags::Fin => Seg::Fin,
         };
-        self.transmit(who, from, src, dst, seg);
+        self.transmit(who, from, src, dst, seg, None);
+    }
+
+    /// Sends `seg` on connection `conn`, in order with its earlier segments.
+    fn send_on(&mut self, conn: ConnId, seg: Seg) {
+        let c = &self.conns[conn];
+        let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
+        self.transmit(who, stack, local, remote, seg, Some(conn));
+    }
+
+    /// Records and sends a flagged segment on connection `conn`.
+    fn segment_on(&mut self, conn: ConnId, flags: Flags, retransmit: u8) {
+        let c = &self.conns[conn];
+        let (who, local, remote) = (Some(c.owner), c.local, c.remote);
+        self.record(who, Ev::Segment { src: local, dst: remote, flags, retransmit });
+        let seg = match flags {
+            Flags::Syn => Seg::Syn,
+            Flags::SynAck => Seg::SynAck,
+            Flags::Rst => Seg::Rst,
+            Flags::Fin => Seg::Fin,
+        };
+        self.send_on(conn, seg);
     }
 
     fn ephemeral_port(&mut self, stack: StackId) -> u16 {
@@ -93,6 +122,7 @@ impl World {
             state: TcpState::SynSent,
             dial: Some(dial),
             syn_started: self.now,
+            tx_last: self.now,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -102,7 +132,7 @@ impl World {
     /// Sends SYN number `n` (1 = the original), or starts ARP if nobody holds the address.
     fn send_syn(&mut self, conn: ConnId, n: u8) {
         let c = &self.conns[conn];
-        let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
+        let (who, stack, remote) = (Some(c.owner), c.stack, c.remote);
         if let Route::NoNeighbour { .. } = self.route(stack, remote.ip) {
             self.conns[conn].state = TcpState::ArpWait;
             self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
@@ -110,7 +140,8 @@ impl World {
             return;
         }
         self.conns[conn].state = TcpState::SynSent;
-        self.segment(who, stack, local, remote, Flags::Syn, n - 1);
+
+        self.segment_on(conn, Flags::Syn, n - 1);
         let at = if n == 1 {
             self.conns[conn].syn_started = self.now;
             self.syn_schedule.first_timer()
@@ -188,8 +219,7 @@ impl World {
 
     fn on_syn(&mut self, p: Packet) {
         if let Some(conn) = self.lookup(&p) {
-            let who = Some(self.conns[conn].owner);
-            return self.segment(who, p.to, p.dst, p.src, Flags::SynAck, 1);
+            return self.segment_on(conn, Flags::SynAck, 1);
         }
         let l = self.stacks[p.to.0 as usize].listeners.get(&p.dst.port);
         let Some(l) = l.filter(|l| l.bind.is_unspecified() || l.bind == p.dst.ip) else {
@@ -208,9 +238,10 @@ impl World {
             state: TcpState::SynRcvd,
             dial: None,
             syn_started: self.now,
+            tx_last: self.now,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
-        self.segment(Some(owner), p.to, p.dst, p.src, Flags::SynAck, 0);
+        self.segment_on(conn, Flags::SynAck, 0);
     }
 
     fn on_synack(&mut self, p: Packet) {
@@ -219,13 +250,11 @@ impl World {
         };
         let c = &mut self.conns[conn];
         if c.state != TcpState::SynSent {
-            let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
-            self.transmit(who, stack, local, remote, Seg::Ack);
-            return;
+            return self.send_on(conn, Seg::Ack);
         }
         c.state = TcpState::Established;
-        let (who, stack, local, remote, dial) = (Some(c.owner), c.stack, c.local, c.remote, c.dial.take());
-        self.transmit(who, stack, local, remote, Seg::Ack);
+        let (remote, dial) = (c.remote, c.dial.take());
+        self.send_on(conn, Seg::Ack);
         let Some(dial) = dial else { return };
         let Some(d) = self.dials.remove(dial) else {
             return;
@@ -237,14 +266,20 @@ impl World {
     }
 
     fn on_ack(&mut self, p: Packet) {
-        let Some(conn) = self.lookup(&p) else { return };
+        if let Some(conn) = self.lookup(&p) {
+            self.complete_handshake(conn);
+        }
+    }
+
+    /// SYN_RCVD + ACK: the connection joins the listener's accept queue.
+    fn complete_handshake(&mut self, conn: ConnId) {
         let c = &mut self.conns[conn];
         if c.state != TcpState::SynRcvd {
             return;
         }
         c.state = TcpState::Queued;
-        let (owner, port) = (c.owner, c.local.port);
-        if let Some(l) = self.stacks[p.to.0 as usize].listeners.get_mut(&port) {
+        let (owner, port, stack) = (c.owner, c.local.port, c.stack);
+        if let Some(l) = self.stacks[stack.0 as usize].listeners.get_mut(&port) {
             l.queued += 1;
         }
         self.deliver_input(owner, Input::Accepted { conn });
@@ -269,7 +304,9 @@ impl World {
         let Some(conn) = self.lookup(&p) else {
             return self.reset(&p);
         };
-        let c = &self.conns[conn];
+        // A data segment carries the ACK: it completes a handshake whose ACK was lost.
+        self.complete_handshake(conn);
+        let Some(c) = self.conns.get(conn) else { return };
         if !matches!(c.state, TcpState::Established | TcpState::Queued) {
             return;
         }
@@ -310,17 +347,18 @@ impl World {
         if !matches!(c.state, TcpState::Established | TcpState::Queued) {
             return;
         }
-        let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
-        self.transmit(who, stack, local, remote, Seg::Data(msg));
+
+        self.send_on(conn, Seg::Data(msg));
     }
 
     /// The program (or the kernel, when the process dies) closes a connection: FIN.
     pub(super) fn tcp_close(&mut self, conn: ConnId) {
-        let Some(c) = self.free_conn(conn) else {
+        let Some(c) = self.conns.get(conn) else {
             return;
         };
         if matches!(c.state, TcpState::Established | TcpState::Queued | TcpState::SynRcvd) {
-            self.segment(Some(c.owner), c.stack, c.local, c.remote, Flags::Fin, 0);
+            self.segment_on(conn, Flags::Fin, 0);
         }
+        self.free_conn(conn);
     }
 }

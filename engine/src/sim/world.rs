@@ -92,6 +92,8 @@ pub struct Container {
     pub last_ips: BTreeMap<NetId, Ip>,
     /// Compose `up`: the container waits for its dependencies.
     pub waiting: bool,
+    /// `docker restart` is waiting for the stop to finish before it starts again.
+    pub start_after_stop: bool,
     /// Inputs held while the container is paused.
     pub deferred: Vec<crate::container::program::Input>,
 }
@@ -134,6 +136,8 @@ pub struct Conn {
     pub state: TcpState,
     pub dial: Option<DialId>,
     pub syn_started: Time,
+    /// Arrival time of this end's latest segment: later ones never overtake it.
+    pub tx_last: Time,
 }
 
 pub struct Dial {
@@ -240,6 +244,9 @@ impl World {
         };
         w.build_networks(spec.networks);
         w.build_containers(spec.containers);
+        if let Some(t) = spec.up_wait {
+            w.queue.push(Time::ZERO, Event::ComposeWait { deadline: Time::ZERO + t });
+        }
         for i in 0..w.actions.len() {
             let at = Time::ZERO + w.actions[i].0;
             w.queue.push(at, Event::Action(i as u32));
@@ -312,6 +319,7 @@ impl World {
                 last_ips: BTreeMap::new(),
                 waiting: false,
                 deferred: Vec::new(),
+                start_after_stop: false,
                 spec: s,
             };
             let id = self.ctrs.insert(c);
@@ -406,6 +414,7 @@ impl World {
             Event::Restart { ctr, inc } => self.on_restart(ctr, inc),
             Event::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
+            Event::ComposeWait { deadline } => self.on_compose_wait(deadline),
             Event::Action(i) => self.on_action(i),
         }
     }

@@ -1,0 +1,140 @@
+//! Lifecycle rules read off real traces: healthcheck timing, restart
+//! backoff, names disappearing between exit and restart, Compose's messages.
+
+use std::path::Path;
+use std::process::Command;
+use wharf::run::{run, Overrides, RunResult};
+use wharf::scenario::{load_file, load_str};
+use wharf::sim::record::Ev;
+use wharf::time::{Dur, Time};
+
+fn run_src(src: &str) -> RunResult {
+    let l = load_str("test.ron", src).unwrap_or_else(|d| panic!("{}", d.render()));
+    run(&l, Overrides::default())
+}
+
+fn run_file(rel: &str) -> RunResult {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(rel);
+    run(&load_file(&p).unwrap(), Overrides::default())
+}
+
+fn of<'a>(r: &'a RunResult, name: &str) -> impl Iterator<Item = (Time, &'a Ev)> + 'a {
+    let id = r.world.ctr_by_name(name).expect("container");
+    r.world.trace.iter().filter(move |x| x.ctr == Some(id)).map(|x| (x.t, &x.ev))
+}
+
+#[test]
+fn first_probe_runs_one_interval_after_start_and_then_from_the_end_of_the_last() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "20s", containers: {
+            "db": (start_at: "2s", program: Server(port: 5432), healthcheck: (test: Tcp(5432), interval: "3s")),
+        })"#,
+    );
+    let probes: Vec<(Time, Time)> = of(&r, "db")
+        .filter_map(|(t, e)| match e {
+            Ev::ProbeResult { started, .. } => Some((*started, t)),
+            _ => None,
+        })
+        .collect();
+    let start = Time::ZERO + Dur::secs(2);
+    assert_eq!(probes[0].0, start + Dur::secs(3), "first probe one interval after start");
+    assert_eq!(probes[1].0, probes[0].1 + Dur::secs(3), "next probe timed from the end of the previous");
+    let healthy = of(&r, "db").find(|(_, e)| matches!(e, Ev::Health { .. })).unwrap().0;
+    assert_eq!(healthy, probes[0].1);
+}
+
+#[test]
+fn restart_delays_double_cap_at_60s_and_reset_after_a_10s_run() {
+    let r = run_file("lifecycle/crash-loop-backoff.ron");
+    let delays = |name| -> Vec<u64> {
+        of(&r, name)
+            .filter_map(|(_, e)| match e {
+                Ev::Restart { delay, .. } => Some(delay.0 / 1_000_000),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        delays("crash-fast"),
+        [100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 60000, 60000, 60000, 60000]
+    );
+    assert_eq!(delays("flaky"), [100, 200, 400, 100]);
+}
+
+#[test]
+fn a_restarting_containers_name_is_nxdomain_until_it_is_back() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "5s", networks: { "n": Bridge() }, containers: {
+            "db": (networks: ["n"], restart: "always", startup: "0s", program: Server(port: 5432)),
+            "app": (networks: ["n"], start_at: "1.05s", program: Client(target: "db:5432", retry: Fixed(delay: "40ms", attempts: 10))),
+        }, actions: [("1s", Crash("db", 1))])"#,
+    );
+    let back = of(&r, "db").filter(|(_, e)| matches!(e, Ev::Start)).nth(1).unwrap().0;
+    assert_eq!(back, Time::ZERO + Dur::millis(1100), "restart after the first 100 ms delay");
+    let answers: Vec<(Time, String)> = of(&r, "app")
+        .filter_map(|(t, e)| match e {
+            Ev::DnsAnswer { rcode, .. } => Some((t, rcode.name().to_string())),
+            _ => None,
+        })
+        .collect();
+    assert!(answers.iter().any(|(t, rc)| *t < back && rc == "NXDOMAIN"), "{answers:?}");
+    assert!(answers.iter().all(|(t, rc)| (*t < back) == (rc == "NXDOMAIN")), "{answers:?}");
+    assert!(r.passed());
+}
+
+#[test]
+fn restarted_container_comes_back_on_another_ip_when_its_old_one_was_taken() {
+    let r = run_file("lifecycle/stale-ip-after-restart.ron");
+    let ips: Vec<String> = of(&r, "db")
+        .filter_map(|(_, e)| match e {
+            Ev::NetConnect { ip, .. } => Some(ip.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ips, ["172.25.0.2", "172.25.0.5"]);
+    assert!(r.passed());
+}
+
+#[test]
+fn compose_error_text_and_exit_code_1_when_an_expectation_fails_because_of_it() {
+    let dir = std::env::temp_dir().join(format!("wharf-life-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("unhealthy.ron");
+    std::fs::write(
+        &f,
+        r#"Scenario(name: "t", until: "1m", containers: {
+            "db": (program: Server(port: 80, status: 503), healthcheck: (test: Http(80), interval: "1s", retries: 2)),
+            "api": (depends_on: { "db": (condition: Healthy) }),
+        }, expect: [Eventually(in: "api", event: Started)])"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wharf")).arg("run").arg(&f).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("compose: dependency failed to start: container db is unhealthy"), "{text}");
+    assert!(text.contains("[FAILED] api: eventually started"), "{text}");
+    assert!(text.contains("replay: wharf run"), "{text}");
+}
+
+#[test]
+fn docker_restart_of_a_process_that_ignores_sigterm_waits_for_the_grace_period() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "1m", containers: {
+            "pid1": (on_sigterm: Ignore, stop_grace_period: "10s", program: Server(port: 80)),
+        }, actions: [("1s", Restart("pid1"))])"#,
+    );
+    let evs: Vec<(u64, String)> = of(&r, "pid1")
+        .filter(|(_, e)| matches!(e, Ev::Kill { .. } | Ev::Die { .. } | Ev::Start))
+        .map(|(t, e)| (t.0 / 1_000_000, format!("{e:?}")))
+        .collect();
+    assert_eq!(
+        evs,
+        [
+            (0, "Start".into()),
+            (1000, "Kill { signal: 15 }".into()),
+            (11000, "Kill { signal: 9 }".into()),
+            (11000, "Die { code: 137 }".into()),
+            (11000, "Start".into())
+        ]
+    );
+}
