@@ -326,7 +326,13 @@ impl World {
             ActionSpec::Stop(k) => self.stop(id(self, k)),
             ActionSpec::Kill(k) => self.kill(id(self, k)),
             ActionSpec::Crash(k, code) => self.exit_container(id(self, k), code),
-            ActionSpec::ComposeRestart(k) => self.compose_restart(k),
+                        ActionSpec::ComposeRestart(k) => self.compose_restart(k),
+            ActionSpec::ComposeUp(k) => {
+                let c = id(self, k);
+                if self.ctrs[c].state == State::Created {
+                    self.schedule_up(c, self.now);
+                }
+            }
             ActionSpec::Restart(k) => self.restart(id(self, k)),
             ActionSpec::Pause(k) => self.pause(id(self, k), true),
             ActionSpec::Unpause(k) => self.pause(id(self, k), false),
