@@ -7,7 +7,7 @@
 //! as an unhandled error in Node does). A connection lost while requests
 //! remain starts the connect/retry cycle again.
 
-use super::program::{Cmd, Ctx, Input, Msg, Program, Report};
+use super::program::{Cmd, Ctx, Input, Msg, Op, Program, Report};
 use crate::id::{ConnId, Sym};
 use crate::time::{Dur, Time};
 use std::collections::BTreeMap;
@@ -131,7 +131,7 @@ impl Client {
         let id = self.next_id;
         self.next_id += 1;
         self.outstanding.insert(id, cx.now);
-        cx.send(conn, Msg::Request { id, size: r.size, sent_at: cx.now });
+        cx.send(conn, Msg::Request { id, op: Op::Get, size: r.size, sent_at: cx.now });
         if let Some(t) = r.timeout {
             cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
         }

@@ -2,22 +2,38 @@
 //!
 //! The loop hands a program one [`Input`] at a time with a [`Ctx`]; the
 //! program answers by queuing [`Cmd`]s (listen, connect, send, close, set a
-//! timer, exit). It never sees packets, the queue or other containers: it
-//! sees what a real process sees through its sockets — connects that succeed
-//! or fail with an errno, messages, closes. Programs written in Rust
-//! implement [`Program`] the same way as the built-in ones.
+//! timer, resolve, ping, send a datagram, exit). It never sees packets, the
+//! queue or other containers: it sees what a real process sees through its
+//! sockets — connects that succeed or fail with an errno, messages, closes,
+//! lookups. Programs written in Rust implement [`Program`] the same way as
+//! the built-in ones.
 
 use crate::id::{ConnId, Sym};
-use crate::net::addr::Ip;
+use crate::net::addr::{Ip, SockAddr};
 use crate::proto::errno::Errno;
 use crate::rng::Rng;
 use crate::time::{Dur, Time};
 
-/// An application message on a TCP connection (HTTP-ish request/response).
+/// What a request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// An HTTP-style GET (or any request/reply: a Redis GET, a gRPC call).
+    Get,
+    /// Queue: push a task (LPUSH).
+    Push(u32),
+    /// Queue: blocking pop (BRPOP), or pop-and-move to the processing list (BLMOVE).
+    Pop { reliable: bool },
+    /// Queue: acknowledge a task taken with a reliable pop (LREM from processing).
+    Ack(u32),
+    /// TLS ClientHello: the server answers once its handshake is done.
+    TlsHello,
+}
+
+/// An application message on a TCP connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Msg {
-    Request { id: u32, size: u32, sent_at: Time },
-    Response { id: u32, status: u16, size: u32, sent_at: Time },
+    Request { id: u32, op: Op, size: u32, sent_at: Time },
+    Response { id: u32, status: u16, value: Option<u32>, size: u32, sent_at: Time },
 }
 
 impl Msg {
@@ -26,10 +42,14 @@ impl Msg {
             Msg::Request { size, .. } | Msg::Response { size, .. } => size,
         }
     }
+    /// A plain GET of `size` bytes.
+    pub fn get(id: u32, size: u32, sent_at: Time) -> Msg {
+        Msg::Request { id, op: Op::Get, size, sent_at }
+    }
 }
 
 /// What happens to a program.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// The process has initialised (after the container's start-up delay).
     Start,
@@ -54,18 +74,110 @@ pub enum Input {
         conn: ConnId,
         errno: Option<Errno>,
     },
+    /// A name lookup finished (getaddrinfo).
+    Resolved {
+        tag: u64,
+        result: Result<Vec<Ip>, Errno>,
+    },
+    /// ICMP echo reply.
+    Pong {
+        seq: u16,
+        from: Ip,
+    },
+    /// ICMP destination unreachable (EHOSTUNREACH) or no route (ENETUNREACH) for an echo.
+    PingFailed {
+        seq: u16,
+        errno: Errno,
+    },
+    /// A UDP datagram arrived on a bound port.
+    Datagram {
+        from: SockAddr,
+        seq: u32,
+    },
+    /// ICMP port unreachable for an earlier datagram: the next send on a
+    /// connected UDP socket reports ECONNREFUSED.
+    UdpRefused {
+        to: SockAddr,
+    },
+}
+
+/// The state of a queue task, as the trace reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TaskState {
+    Pushed,
+    Taken,
+    Done,
+    Requeued,
+}
+
+impl TaskState {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Pushed => "pushed",
+            TaskState::Taken => "taken",
+            TaskState::Done => "done",
+            TaskState::Requeued => "requeued",
+        }
+    }
+}
+
+/// The state of a circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Breaker {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl Breaker {
+    pub fn name(self) -> &'static str {
+        match self {
+            Breaker::Closed => "closed",
+            Breaker::Open => "open",
+            Breaker::HalfOpen => "half-open",
+        }
+    }
 }
 
 /// Something a program reports for the trace, beyond what the loop sees.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Report {
-    RetryScheduled { attempt: u32, delay: Dur },
-    GaveUp { attempts: u32 },
-    RequestTimedOut { id: u32 },
+    RetryScheduled {
+        attempt: u32,
+        delay: Dur,
+    },
+    GaveUp {
+        attempts: u32,
+    },
+    RequestTimedOut {
+        id: u32,
+    },
+    Task {
+        id: u32,
+        state: TaskState,
+    },
+    /// A proxy answered a downstream request with `status` (via `upstream`, if any).
+    Proxied {
+        status: u16,
+        upstream: Option<SockAddr>,
+        tries: u32,
+    },
+    /// A proxy marks a peer unavailable (`down`) or available again.
+    Peer {
+        addr: SockAddr,
+        down: bool,
+    },
+    Breaker(Breaker),
+    /// A line a tool prints (ping, nslookup, curl, nc).
+    Output(String),
+    /// A TLS handshake completed on a connection after this long.
+    TlsDone {
+        took: Dur,
+    },
 }
 
 /// What a program asks of its container's kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cmd {
     Listen {
         bind: Ip,
@@ -80,6 +192,12 @@ pub enum Cmd {
     Connect {
         host: Sym,
         port: u16,
+        timeout: Option<Dur>,
+        tag: u64,
+    },
+    /// Connect to an address (no lookup).
+    ConnectAddr {
+        addr: SockAddr,
         timeout: Option<Dur>,
         tag: u64,
     },
@@ -98,6 +216,26 @@ pub enum Cmd {
         code: i32,
     },
     Report(Report),
+    /// getaddrinfo through the container's resolver and the program's cache.
+    Resolve {
+        host: Sym,
+        tag: u64,
+    },
+    /// ICMP echo request.
+    Ping {
+        ip: Ip,
+        seq: u16,
+    },
+    /// Bind a UDP port.
+    UdpBind {
+        port: u16,
+    },
+    /// Send a datagram.
+    UdpSend {
+        to: SockAddr,
+        seq: u32,
+        size: u32,
+    },
 }
 
 /// The program's view of the world during one input.
@@ -122,6 +260,9 @@ impl<'a> Ctx<'a> {
     }
     pub fn report(&mut self, r: Report) {
         self.push(Cmd::Report(r));
+    }
+    pub fn print(&mut self, line: impl Into<String>) {
+        self.report(Report::Output(line.into()));
     }
 }
 

@@ -94,7 +94,7 @@ impl Program for Server {
             Input::Timer(token) => {
                 if let Some((conn, Msg::Request { id, sent_at, .. })) = self.working.remove(&token) {
                     let (size, status) = (self.cfg.response_size, self.cfg.status);
-                    cx.send(conn, Msg::Response { id, status, size, sent_at });
+                    cx.send(conn, Msg::Response { id, status, value: None, size, sent_at });
                 }
             }
             Input::Closed { conn, .. } => self.working.retain(|_, (c, _)| *c != conn),

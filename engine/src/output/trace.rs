@@ -116,6 +116,19 @@ pub fn describe(w: &World, ev: &Ev) -> String {
             )
         }
         Ev::RunEnded { reason } => format!("run ended: {}", s(*reason)),
+        Ev::Served { status } => format!("served request: {status}"),
+        Ev::Task { id, state } => format!("task {id} {}", state.name()),
+        Ev::Proxied { status, upstream, tries } => {
+            let via = upstream.map_or_else(|| "no upstream".to_string(), |u| format!("upstream {u}"));
+            format!("proxied {status} via {via} ({tries} tr{})", if *tries == 1 { "y" } else { "ies" })
+        }
+        Ev::Peer { addr, down: true } => format!("upstream {addr} marked down"),
+        Ev::Peer { addr, down: false } => format!("upstream {addr} back up"),
+        Ev::Breaker { state } => format!("circuit breaker {}", state.name()),
+        Ev::Output { line } => format!("| {}", s(*line)),
+        Ev::TlsDone { took } => format!("tls handshake done in {took}"),
+        Ev::Datagram { src, dst, seq } => format!("udp {src} > {dst} seq {seq}"),
+        Ev::PortUnreachable { src, dst } => format!("icmp {src} > {dst} port unreachable"),
     }
 }
 
@@ -172,6 +185,15 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::GaveUp { .. } => "gave_up",
         Ev::ProbeResult { .. } => "probe_result",
         Ev::RunEnded { .. } => "run_ended",
+        Ev::Served { .. } => "served",
+        Ev::Task { .. } => "task",
+        Ev::Proxied { .. } => "proxied",
+        Ev::Peer { .. } => "upstream_peer",
+        Ev::Breaker { .. } => "circuit_breaker",
+        Ev::Output { .. } => "output",
+        Ev::TlsDone { .. } => "tls_done",
+        Ev::Datagram { .. } => "udp",
+        Ev::PortUnreachable { .. } => "icmp_port_unreachable",
     }
 }
 
@@ -228,6 +250,17 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::GaveUp { attempts } => json!({ "attempts": attempts }),
         Ev::ProbeResult { ok, started } => json!({ "ok": ok, "started_ns": started.0 }),
         Ev::RunEnded { reason } => json!({ "reason": s(*reason) }),
+        Ev::Served { status } => json!({ "status": status }),
+        Ev::Task { id, state } => json!({ "task": id, "state": state.name() }),
+        Ev::Proxied { status, upstream, tries } => {
+            json!({ "status": status, "upstream": upstream.map(|u| u.to_string()), "tries": tries })
+        }
+        Ev::Peer { addr, down } => json!({ "addr": addr.to_string(), "down": down }),
+        Ev::Breaker { state } => json!({ "state": state.name() }),
+        Ev::Output { line } => json!({ "line": s(*line) }),
+        Ev::TlsDone { took } => json!({ "took_ns": took.0 }),
+        Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),
+        Ev::PortUnreachable { src, dst } => json!({ "src": src.to_string(), "dst": dst.to_string() }),
         Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
     }
 }

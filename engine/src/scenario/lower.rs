@@ -599,7 +599,7 @@ impl Lower<'_> {
         use s::Action as A;
         let name = match a {
             A::Start(n) | A::Stop(n) | A::Kill(n) | A::Restart(n) | A::Pause(n) | A::Unpause(n) | A::Remove(n) => n,
-                        A::Crash(n, _) | A::ComposeRestart(n) | A::ComposeUp(n) | A::Disconnect(n, _) | A::Connect(n, _) => n,
+            A::Crash(n, _) | A::ComposeRestart(n) | A::ComposeUp(n) | A::Disconnect(n, _) | A::Connect(n, _) => n,
         };
         let refs = self.refs_or_err(&["actions", name], name);
         refs.into_iter().filter_map(|i| self.action_on(a, i)).collect()
@@ -614,7 +614,7 @@ impl Lower<'_> {
             A::Kill(n) => ActionSpec::Kill(c(self, n)?),
             A::Crash(n, code) => ActionSpec::Crash(c(self, n)?, *code),
             A::Restart(n) => ActionSpec::Restart(c(self, n)?),
-                        A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
+            A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
             A::ComposeUp(n) => ActionSpec::ComposeUp(c(self, n)?),
             A::Pause(n) => ActionSpec::Pause(c(self, n)?),
             A::Unpause(n) => ActionSpec::Unpause(c(self, n)?),

@@ -398,7 +398,7 @@ pub enum Action {
     /// The process dies by itself with this exit code (restart policies apply).
     Crash(String, i32),
     /// `docker compose restart`: also restarts dependents with `restart: true`.
-        ComposeRestart(String),
+    ComposeRestart(String),
     /// `docker compose up -d SERVICE`: starts it once its dependencies allow.
     ComposeUp(String),
     Restart(String),

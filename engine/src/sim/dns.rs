@@ -8,7 +8,16 @@ use super::record::{Ev, Resolution};
 use super::spec::{Mode, NetKind, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
 use crate::container::program::Input;
-use crate::id::{CtrId, DialId, NetId, QueryId};
+use crate::id::{CtrId, DialId, NetId, QueryId, Sym};
+
+/// Who waits for a lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Waiter {
+    /// A `connect()` by name.
+    Dial(DialId),
+    /// A program's own getaddrinfo (proxies, tools).
+    Lookup { proc: u8, inc: u32, tag: u64 },
+}
 use crate::net::addr::{Ip, SockAddr};
 use crate::proto::dns::{Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
 use crate::proto::errno::Errno;
@@ -21,25 +30,33 @@ impl World {
     /// Starts a dial: resolve its host (if a name), then connect.
     pub(super) fn resolve_and_connect(&mut self, dial: DialId) {
         let d = &self.dials[dial];
-        let (ctr, name_sym) = (d.ctr, d.host);
+        let (ctr, name) = (d.ctr, d.host);
+        if let Ok(ip) = self.syms.get(name).parse::<Ip>() {
+            return self.tcp_connect(dial, ip);
+        }
+        self.getaddrinfo(ctr, name, Waiter::Dial(dial));
+    }
+
+    /// getaddrinfo inside container `ctr`: /etc/hosts, the program's cache,
+    /// then a query to the container's nameserver.
+    pub(super) fn getaddrinfo(&mut self, ctr: CtrId, name_sym: Sym, waiter: Waiter) {
         let name = self.syms.get(name_sym).to_string();
         if let Ok(ip) = name.parse::<Ip>() {
-            return self.tcp_connect(dial, ip);
+            return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Literal);
         }
         if let Some(ip) = self.etc_hosts(ctr, &name) {
-            self.record(Some(ctr), Ev::Resolved { name: name_sym, ip, via: Resolution::Hosts });
-            return self.tcp_connect(dial, ip);
+            return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Hosts);
         }
         if let Some(hit) = self.ctrs[ctr].cache.get(self.now, &name).cloned() {
-            return self.resolved(dial, hit, Resolution::Cache);
+            return self.resolved(ctr, name_sym, waiter, hit, Resolution::Cache);
         }
         let c = &self.ctrs[ctr];
         let server = if self.user_nets(ctr).is_empty() { UPSTREAM_DNS } else { EMBEDDED_DNS };
         if c.spec.mode == Mode::None || (c.endpoints.is_empty() && c.spec.mode != Mode::Host) {
-            return self.resolved(dial, Err(Errno::EaiAgain), Resolution::Dns);
+            return self.resolved(ctr, name_sym, waiter, Err(Errno::EaiAgain), Resolution::Dns);
         }
         let inc = c.inc;
-        let q = self.queries.insert(Query { dial, ctr, inc, name: name_sym, server, attempt: 1, answer: None });
+        let q = self.queries.insert(Query { waiter, ctr, inc, name: name_sym, server, attempt: 1, answer: None });
         self.send_query(q);
     }
 
@@ -141,7 +158,7 @@ impl World {
         let name = self.syms.get(query.name).to_string();
         let now = self.now;
         self.ctrs[query.ctr].cache.store(now, &name, &result);
-        self.resolved(query.dial, result, Resolution::Dns);
+        self.resolved(query.ctr, query.name, query.waiter, result, Resolution::Dns);
     }
 
     pub(super) fn on_dns_timeout(&mut self, q: QueryId, attempt: u8) {
@@ -157,24 +174,30 @@ impl World {
         }
         let query = self.queries.remove(q).expect("present");
         if self.live(query.ctr, query.inc) {
-            self.resolved(query.dial, Err(Errno::EaiAgain), Resolution::Dns);
+            self.resolved(query.ctr, query.name, query.waiter, Err(Errno::EaiAgain), Resolution::Dns);
         }
     }
 
-    /// A lookup finished: connect to the first address, or fail the dial.
-    fn resolved(&mut self, dial: DialId, result: Lookup, via: Resolution) {
-        let Some(d) = self.dials.get(dial) else {
-            return;
-        };
-        let (ctr, name) = (d.ctr, d.host);
-        match result {
-            Ok(ips) => {
-                self.record(Some(ctr), Ev::Resolved { name, ip: ips[0], via });
-                self.tcp_connect(dial, ips[0]);
+    /// A lookup finished: a dial connects to the first address (or fails);
+    /// a program's own lookup gets the whole answer.
+    fn resolved(&mut self, ctr: CtrId, name: Sym, waiter: Waiter, result: Lookup, via: Resolution) {
+        if let Waiter::Dial(d) = waiter {
+            if !self.dials.contains_key(d) {
+                return;
             }
-            Err(errno) => {
-                self.record(Some(ctr), Ev::ResolveFailed { name, errno });
-                self.dial_fail(dial, errno);
+        }
+        match &result {
+            Ok(ips) if via != Resolution::Literal => self.record(Some(ctr), Ev::Resolved { name, ip: ips[0], via }),
+            Err(errno) => self.record(Some(ctr), Ev::ResolveFailed { name, errno: *errno }),
+            Ok(_) => {}
+        }
+        match (waiter, result) {
+            (Waiter::Dial(dial), Ok(ips)) => self.tcp_connect(dial, ips[0]),
+            (Waiter::Dial(dial), Err(errno)) => self.dial_fail(dial, errno),
+            (Waiter::Lookup { proc, inc, tag }, result) => {
+                if self.live(ctr, inc) {
+                    self.deliver_input(ctr, proc, Input::Resolved { tag, result });
+                }
             }
         }
     }
@@ -190,7 +213,7 @@ impl World {
         let after = self.now.since(d.started);
         self.record(Some(d.ctr), Ev::ConnectFailed { target: d.host, port: d.port, addr: d.addr, errno, after });
         if self.live(d.ctr, d.inc) {
-            self.deliver_input(d.ctr, Input::ConnectFailed { tag: d.tag, errno });
+            self.deliver_input(d.ctr, d.proc, Input::ConnectFailed { tag: d.tag, errno });
         }
     }
 

@@ -15,8 +15,33 @@ pub enum Seg {
     Rst,
     Fin,
     Data(Msg),
-    DnsQuery { query: QueryId, attempt: u8 },
-    DnsAnswer { query: QueryId, attempt: u8 },
+    DnsQuery {
+        query: QueryId,
+        attempt: u8,
+    },
+    DnsAnswer {
+        query: QueryId,
+        attempt: u8,
+    },
+    /// ICMP echo request or reply of process `proc` of `ctr` (the pinger).
+    Echo {
+        seq: u16,
+        reply: bool,
+        ctr: CtrId,
+        proc: u8,
+    },
+    /// A UDP datagram from process `proc` of `ctr`.
+    Udp {
+        seq: u32,
+        size: u32,
+        ctr: CtrId,
+        proc: u8,
+    },
+    /// ICMP port unreachable for a datagram of `ctr`/`proc`.
+    PortUnreachable {
+        ctr: CtrId,
+        proc: u8,
+    },
 }
 
 /// A packet in flight to a network namespace.
@@ -41,8 +66,10 @@ pub enum Event {
     DialTimeout { dial: DialId },
     /// A resolver's per-attempt timeout.
     DnsTimeout { query: QueryId, attempt: u8 },
+    /// ARP for an echo's destination failed: "Destination Host Unreachable".
+    EchoUnreachable { ctr: CtrId, inc: u32, proc: u8, seq: u16 },
     /// A program timer.
-    ProgTimer { ctr: CtrId, inc: u32, token: u64 },
+    ProgTimer { ctr: CtrId, inc: u32, proc: u8, token: u64 },
     /// A container's process finished initialising: the program starts.
     ProgramStart { ctr: CtrId, inc: u32 },
     /// A healthcheck probe is due.

@@ -221,10 +221,9 @@ impl World {
             return;
         }
         let c = &mut self.ctrs[ctr];
-        c.program = Some(super::programs::instantiate(&c.spec.program));
-        c.program_running = true;
+        c.procs = vec![super::world::Proc { prog: Some(super::programs::instantiate(&c.spec.program)), alive: true }];
         self.record(Some(ctr), Ev::ProgramStarted);
-        self.deliver_input(ctr, Input::Start);
+        self.deliver_input(ctr, 0, Input::Start);
     }
 
     /// The process exited: sockets closed, then the network released; then
@@ -244,8 +243,7 @@ impl World {
         self.detach_all(ctr);
         let now = self.now;
         let c = &mut self.ctrs[ctr];
-        c.program = None;
-        c.program_running = false;
+        c.procs.clear();
         c.deferred.clear();
         c.health = None;
         c.state = State::Exited(code);
@@ -326,7 +324,7 @@ impl World {
             ActionSpec::Stop(k) => self.stop(id(self, k)),
             ActionSpec::Kill(k) => self.kill(id(self, k)),
             ActionSpec::Crash(k, code) => self.exit_container(id(self, k), code),
-                        ActionSpec::ComposeRestart(k) => self.compose_restart(k),
+            ActionSpec::ComposeRestart(k) => self.compose_restart(k),
             ActionSpec::ComposeUp(k) => {
                 let c = id(self, k);
                 if self.ctrs[c].state == State::Created {
@@ -398,8 +396,8 @@ impl World {
                 c.state = State::Running;
                 self.record(Some(ctr), Ev::Unpause);
                 let deferred = std::mem::take(&mut self.ctrs[ctr].deferred);
-                for input in deferred {
-                    self.deliver_input(ctr, input);
+                for (proc, input) in deferred {
+                    self.deliver_input(ctr, proc, input);
                 }
             }
             _ => {}
@@ -416,9 +414,9 @@ impl World {
             && match h.probe {
                 Probe::Tcp(port) => self.listening_locally(ctr, port),
                 Probe::Http(port) => {
-                    self.listening_locally(ctr, port) && c.program.as_ref().is_some_and(|p| p.http_ok(port))
+                    self.listening_locally(ctr, port) && c.main_program().is_some_and(|p| p.http_ok(port))
                 }
-                Probe::Ready => c.program_running && c.program.as_ref().is_some_and(|p| p.ready()),
+                Probe::Ready => c.main_program().is_some_and(|p| p.ready()),
             };
         let started = self.now;
         let took = if c.state == State::Paused { h.cfg.timeout } else { PROBE_EXEC.min(h.cfg.timeout) };

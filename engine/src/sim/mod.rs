@@ -4,7 +4,8 @@
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
 //! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps.
 
-mod dns;
+mod datagram;
+pub mod dns;
 pub mod event;
 mod fabric;
 mod lifecycle;

@@ -40,14 +40,14 @@ pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
 }
 
 impl World {
-    /// Hands one input to a container's program (deferred while paused).
-    pub(super) fn deliver_input(&mut self, ctr: CtrId, input: Input) {
+    /// Hands one input to process `proc` of a container (deferred while paused).
+    pub(super) fn deliver_input(&mut self, ctr: CtrId, proc: u8, input: Input) {
         let c = &mut self.ctrs[ctr];
         if c.state == State::Paused {
-            c.deferred.push(input);
+            c.deferred.push((proc, input));
             return;
         }
-        if !c.program_running {
+        if !c.procs.get(usize::from(proc)).is_some_and(|p| p.alive) {
             return;
         }
         if let Input::Accepted { conn } = input {
@@ -56,18 +56,50 @@ impl World {
             }
         }
         let c = &mut self.ctrs[ctr];
-        let Some(mut prog) = c.program.take() else {
+        let Some(mut prog) = c.procs[usize::from(proc)].prog.take() else {
             return;
         };
         let mut cmds = std::mem::take(&mut self.cmds);
         prog.handle(&mut Ctx::new(self.now, &mut c.rng, &mut cmds), input);
-        if self.ctrs[ctr].program_running {
-            self.ctrs[ctr].program = Some(prog);
+        if let Some(slot) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
+            slot.prog = Some(prog);
         }
-        self.apply(ctr, &mut cmds);
+        self.apply(ctr, proc, &mut cmds);
         cmds.clear();
         if self.cmds.is_empty() {
             self.cmds = cmds;
+        }
+    }
+
+    /// Starts a transient process (`docker exec`) in a running container.
+    pub(super) fn exec(&mut self, ctr: CtrId, prog: Box<dyn Program>) {
+        if !self.ctrs[ctr].is_up() {
+            return;
+        }
+        let c = &mut self.ctrs[ctr];
+        let proc = c.procs.iter().skip(1).position(|p| !p.alive).map_or(c.procs.len(), |i| i + 1);
+        let slot = super::world::Proc { prog: Some(prog), alive: true };
+        if proc == c.procs.len() {
+            c.procs.push(slot);
+        } else {
+            c.procs[proc] = slot;
+        }
+        self.deliver_input(ctr, proc as u8, Input::Start);
+    }
+
+    /// An exec'd process ended: its sockets close, the container goes on.
+    fn end_proc(&mut self, ctr: CtrId, proc: u8) {
+        let owned: Vec<_> =
+            self.conns.iter().filter(|(_, c)| c.owner == ctr && c.proc == proc).map(|(k, _)| k).collect();
+        for conn in owned {
+            self.tcp_close(conn);
+        }
+        self.dials.retain(|_, d| !(d.ctr == ctr && d.proc == proc));
+        let stack = self.ctrs[ctr].stack;
+        self.stacks[stack.0 as usize].listeners.retain(|_, l| !(l.owner == ctr && l.proc == proc));
+        if let Some(p) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
+            p.alive = false;
+            p.prog = None;
         }
     }
 
@@ -88,18 +120,19 @@ impl World {
         true
     }
 
-    fn apply(&mut self, ctr: CtrId, cmds: &mut Vec<Cmd>) {
+    fn apply(&mut self, ctr: CtrId, proc: u8, cmds: &mut Vec<Cmd>) {
         let inc = self.ctrs[ctr].inc;
         for cmd in cmds.drain(..) {
-            if !self.live(ctr, inc) {
+            if !self.live(ctr, inc) || !self.ctrs[ctr].procs.get(usize::from(proc)).is_some_and(|p| p.alive) {
                 break;
             }
             match cmd {
-                Cmd::Listen { bind, port, backlog } => self.listen(ctr, bind, port, backlog),
+                Cmd::Listen { bind, port, backlog } => self.listen(ctr, proc, bind, port, backlog),
                 Cmd::Unlisten { port } => self.unlisten(ctr, port),
                 Cmd::Connect { host, port, timeout, tag } => {
                     let started = self.now;
-                    let dial = self.dials.insert(Dial { ctr, inc, tag, host, port, started, conn: None, addr: None });
+                    let dial =
+                        self.dials.insert(Dial { ctr, proc, inc, tag, host, port, started, conn: None, addr: None });
                     if let Some(t) = timeout {
                         self.at(t, Event::DialTimeout { dial });
                     }
@@ -107,16 +140,39 @@ impl World {
                 }
                 Cmd::Send { conn, msg } => self.tcp_send(conn, msg),
                 Cmd::Close { conn } => self.tcp_close(conn),
-                Cmd::Timer { after, token } => self.at(after, Event::ProgTimer { ctr, inc, token }),
-                Cmd::Exit { code } => self.exit_container(ctr, code),
-                Cmd::Report(r) => self.record(Some(ctr), report_ev(r)),
+                Cmd::Timer { after, token } => self.at(after, Event::ProgTimer { ctr, inc, proc, token }),
+                Cmd::Exit { code } if proc == 0 => self.exit_container(ctr, code),
+                Cmd::Exit { .. } => self.end_proc(ctr, proc),
+                Cmd::Report(r) => {
+                    let ev = self.report_ev(r);
+                    self.record(Some(ctr), ev);
+                }
+                Cmd::ConnectAddr { addr, timeout, tag } => {
+                    let (started, host) = (self.now, self.sym(&addr.ip.to_string()));
+                    let port = addr.port;
+                    let dial =
+                        self.dials.insert(Dial { ctr, proc, inc, tag, host, port, started, conn: None, addr: None });
+                    if let Some(t) = timeout {
+                        self.at(t, Event::DialTimeout { dial });
+                    }
+                    self.tcp_connect(dial, addr.ip);
+                }
+                Cmd::Resolve { host, tag } => {
+                    self.getaddrinfo(ctr, host, super::dns::Waiter::Lookup { proc, inc, tag })
+                }
+                Cmd::Ping { ip, seq } => self.ping(ctr, proc, ip, seq),
+                Cmd::UdpBind { port } => {
+                    let stack = self.ctrs[ctr].stack;
+                    self.stacks[stack.0 as usize].udp.insert(port, (ctr, proc));
+                }
+                Cmd::UdpSend { to, seq, size } => self.udp_send(ctr, proc, to, seq, size),
             }
         }
     }
 
-    fn listen(&mut self, ctr: CtrId, bind: crate::net::addr::Ip, port: u16, backlog: u32) {
+    fn listen(&mut self, ctr: CtrId, proc: u8, bind: crate::net::addr::Ip, port: u16, backlog: u32) {
         let stack = self.ctrs[ctr].stack;
-        let l = Listener { owner: ctr, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
+        let l = Listener { owner: ctr, proc, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
         self.stacks[stack.0 as usize].listeners.insert(port, l);
         let addr = crate::net::addr::SockAddr::new(bind, port);
         self.record(Some(ctr), Ev::Listen { addr });
@@ -129,17 +185,25 @@ impl World {
         self.record(Some(ctr), Ev::Unlisten { addr });
     }
 
-    pub(super) fn on_prog_timer(&mut self, ctr: CtrId, inc: u32, token: u64) {
+    pub(super) fn on_prog_timer(&mut self, ctr: CtrId, inc: u32, proc: u8, token: u64) {
         if self.live(ctr, inc) {
-            self.deliver_input(ctr, Input::Timer(token));
+            self.deliver_input(ctr, proc, Input::Timer(token));
         }
     }
 }
 
-fn report_ev(r: Report) -> Ev {
-    match r {
-        Report::RetryScheduled { attempt, delay } => Ev::RetryScheduled { attempt, delay },
-        Report::GaveUp { attempts } => Ev::GaveUp { attempts },
-        Report::RequestTimedOut { id } => Ev::RequestTimedOut { id },
+impl World {
+    fn report_ev(&mut self, r: Report) -> Ev {
+        match r {
+            Report::RetryScheduled { attempt, delay } => Ev::RetryScheduled { attempt, delay },
+            Report::GaveUp { attempts } => Ev::GaveUp { attempts },
+            Report::RequestTimedOut { id } => Ev::RequestTimedOut { id },
+            Report::Task { id, state } => Ev::Task { id, state },
+            Report::Proxied { status, upstream, tries } => Ev::Proxied { status, upstream, tries },
+            Report::Peer { addr, down } => Ev::Peer { addr, down },
+            Report::Breaker(state) => Ev::Breaker { state },
+            Report::Output(line) => Ev::Output { line: self.sym(&line) },
+            Report::TlsDone { took } => Ev::TlsDone { took },
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! (text, JSON) lives in `output::trace`.
 
 use crate::container::health::Status;
+use crate::container::program::{Breaker, TaskState};
 use crate::id::{CtrId, NetId, Sym};
 use crate::net::addr::{Ip, SockAddr};
 use crate::proto::dns::Rcode;
@@ -103,6 +104,15 @@ pub enum Ev {
     GaveUp { attempts: u32 },
     ProbeResult { ok: bool, started: Time },
     RunEnded { reason: Sym },
+    Served { status: u16 },
+    Task { id: u32, state: TaskState },
+    Proxied { status: u16, upstream: Option<SockAddr>, tries: u32 },
+    Peer { addr: SockAddr, down: bool },
+    Breaker { state: Breaker },
+    Output { line: Sym },
+    TlsDone { took: Dur },
+    Datagram { src: SockAddr, dst: SockAddr, seq: u32 },
+    PortUnreachable { src: SockAddr, dst: SockAddr },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -181,7 +181,7 @@ pub enum ActionSpec {
     Stop(usize),
     Kill(usize),
     Crash(usize, i32),
-        ComposeRestart(usize),
+    ComposeRestart(usize),
     ComposeUp(usize),
     Restart(usize),
     Pause(usize),

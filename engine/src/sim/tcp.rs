@@ -116,6 +116,7 @@ impl World {
         let conn = self.conns.insert(Conn {
             stack,
             owner: ctr,
+            proc: self.dials[dial].proc,
             inc: self.ctrs[ctr].inc,
             local,
             remote,
@@ -201,10 +202,13 @@ impl World {
             Seg::Data(m) => self.on_data(p, m),
             Seg::DnsQuery { .. } => {}
             Seg::DnsAnswer { query, attempt } => self.on_dns_answer(query, attempt),
+            Seg::Echo { seq, reply, ctr, proc } => self.on_echo(p, seq, reply, ctr, proc),
+            Seg::Udp { seq, ctr, proc, .. } => self.on_udp(p, seq, ctr, proc),
+            Seg::PortUnreachable { ctr, proc } => self.on_port_unreachable(p, ctr, proc),
         }
     }
 
-    fn lookup(&self, p: &Packet) -> Option<ConnId> {
+    fn demux_of(&self, p: &Packet) -> Option<ConnId> {
         self.demux.get(&(p.to, p.dst, p.src)).copied()
     }
 
@@ -218,20 +222,21 @@ impl World {
     }
 
     fn on_syn(&mut self, p: Packet) {
-        if let Some(conn) = self.lookup(&p) {
+        if let Some(conn) = self.demux_of(&p) {
             return self.segment_on(conn, Flags::SynAck, 1);
         }
         let l = self.stacks[p.to.0 as usize].listeners.get(&p.dst.port);
         let Some(l) = l.filter(|l| l.bind.is_unspecified() || l.bind == p.dst.ip) else {
             return self.reset(&p);
         };
-        let owner = l.owner;
+        let (owner, proc) = (l.owner, l.proc);
         if l.queued >= l.backlog {
             return self.record(Some(owner), Ev::Dropped { src: p.src, dst: p.dst, reason: DropReason::Backlog });
         }
         let conn = self.conns.insert(Conn {
             stack: p.to,
             owner,
+            proc,
             inc: self.ctrs[owner].inc,
             local: p.dst,
             remote: p.src,
@@ -245,7 +250,7 @@ impl World {
     }
 
     fn on_synack(&mut self, p: Packet) {
-        let Some(conn) = self.lookup(&p) else {
+        let Some(conn) = self.demux_of(&p) else {
             return self.reset(&p);
         };
         let c = &mut self.conns[conn];
@@ -262,11 +267,11 @@ impl World {
         let target = d.host;
         let after = self.now.since(d.started);
         self.record(Some(d.ctr), Ev::Connected { target, addr: remote, after });
-        self.deliver_input(d.ctr, Input::Connected { tag: d.tag, conn });
+        self.deliver_input(d.ctr, d.proc, Input::Connected { tag: d.tag, conn });
     }
 
     fn on_ack(&mut self, p: Packet) {
-        if let Some(conn) = self.lookup(&p) {
+        if let Some(conn) = self.demux_of(&p) {
             self.complete_handshake(conn);
         }
     }
@@ -278,15 +283,15 @@ impl World {
             return;
         }
         c.state = TcpState::Queued;
-        let (owner, port, stack) = (c.owner, c.local.port, c.stack);
+        let (owner, proc, port, stack) = (c.owner, c.proc, c.local.port, c.stack);
         if let Some(l) = self.stacks[stack.0 as usize].listeners.get_mut(&port) {
             l.queued += 1;
         }
-        self.deliver_input(owner, Input::Accepted { conn });
+        self.deliver_input(owner, proc, Input::Accepted { conn });
     }
 
     fn on_rst(&mut self, p: Packet) {
-        let Some(conn) = self.lookup(&p) else { return };
+        let Some(conn) = self.demux_of(&p) else { return };
         let c = &self.conns[conn];
         match (c.state, c.dial) {
             (TcpState::SynSent, Some(d)) => self.dial_fail(d, Errno::Econnrefused),
@@ -295,13 +300,13 @@ impl World {
     }
 
     fn on_fin(&mut self, p: Packet) {
-        if let Some(conn) = self.lookup(&p) {
+        if let Some(conn) = self.demux_of(&p) {
             self.peer_closed(conn, None);
         }
     }
 
     fn on_data(&mut self, p: Packet, msg: Msg) {
-        let Some(conn) = self.lookup(&p) else {
+        let Some(conn) = self.demux_of(&p) else {
             return self.reset(&p);
         };
         // A data segment carries the ACK: it completes a handshake whose ACK was lost.
@@ -310,12 +315,12 @@ impl World {
         if !matches!(c.state, TcpState::Established | TcpState::Queued) {
             return;
         }
-        let owner = c.owner;
+        let (owner, proc) = (c.owner, c.proc);
         if let Msg::Response { status, sent_at, .. } = msg {
             let latency = self.now.since(sent_at);
             self.record(Some(owner), Ev::Response { peer: p.src, status, latency });
         }
-        self.deliver_input(owner, Input::Received { conn, msg });
+        self.deliver_input(owner, proc, Input::Received { conn, msg });
     }
 
     fn peer_closed(&mut self, conn: ConnId, errno: Option<Errno>) {
@@ -324,7 +329,7 @@ impl World {
         };
         self.record(Some(c.owner), Ev::Closed { peer: c.remote, errno });
         if c.inc == self.ctrs[c.owner].inc {
-            self.deliver_input(c.owner, Input::Closed { conn, errno });
+            self.deliver_input(c.owner, c.proc, Input::Closed { conn, errno });
         }
     }
 

@@ -7,7 +7,7 @@ use super::queue::Queue;
 use super::record::{Ev, Record};
 use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
 use crate::container::health::Health;
-use crate::container::program::{Cmd, Program};
+use crate::container::program::{Cmd, Input, Program};
 use crate::container::restart;
 use crate::id::{ConnId, CtrId, DialId, NetId, QueryId, StackId, Sym};
 use crate::net::addr::{Ip, SockAddr, Subnet};
@@ -81,8 +81,8 @@ pub struct Container {
     pub endpoints: Vec<Endpoint>,
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
     pub nets: Vec<NetId>,
-    pub program: Option<Box<dyn Program>>,
-    pub program_running: bool,
+    /// Processes: 0 is the main program, later ones are `docker exec` sessions.
+    pub procs: Vec<Proc>,
     pub rng: Rng,
     pub dns_rng: Rng,
     pub cache: Cache,
@@ -95,7 +95,7 @@ pub struct Container {
     /// `docker restart` is waiting for the stop to finish before it starts again.
     pub start_after_stop: bool,
     /// Inputs held while the container is paused.
-    pub deferred: Vec<crate::container::program::Input>,
+    pub deferred: Vec<(u8, crate::container::program::Input)>,
 }
 
 impl Container {
@@ -104,8 +104,26 @@ impl Container {
     }
 }
 
+/// One process of a container.
+pub struct Proc {
+    /// Taken out while it handles an input.
+    pub prog: Option<Box<dyn Program>>,
+    pub alive: bool,
+}
+
+impl Container {
+    /// Is the main program running (initialised and not exited)?
+    pub fn main_running(&self) -> bool {
+        self.procs.first().is_some_and(|p| p.alive)
+    }
+    pub fn main_program(&self) -> Option<&dyn Program> {
+        self.procs.first().and_then(|p| p.prog.as_deref())
+    }
+}
+
 pub struct Listener {
     pub owner: CtrId,
+    pub proc: u8,
     pub bind: Ip,
     pub backlog: u32,
     pub queued: u32,
@@ -114,6 +132,8 @@ pub struct Listener {
 pub struct Stack {
     pub owner: Option<CtrId>,
     pub listeners: BTreeMap<u16, Listener>,
+    /// Bound UDP ports and the process that reads them.
+    pub udp: BTreeMap<u16, (CtrId, u8)>,
     pub next_port: u16,
 }
 
@@ -130,6 +150,7 @@ pub enum TcpState {
 pub struct Conn {
     pub stack: StackId,
     pub owner: CtrId,
+    pub proc: u8,
     pub inc: u32,
     pub local: SockAddr,
     pub remote: SockAddr,
@@ -142,6 +163,7 @@ pub struct Conn {
 
 pub struct Dial {
     pub ctr: CtrId,
+    pub proc: u8,
     pub inc: u32,
     pub tag: u64,
     pub host: Sym,
@@ -152,7 +174,7 @@ pub struct Dial {
 }
 
 pub struct Query {
-    pub dial: DialId,
+    pub waiter: super::dns::Waiter,
     pub ctr: CtrId,
     pub inc: u32,
     pub name: Sym,
@@ -223,6 +245,7 @@ impl World {
             stacks: vec![Stack {
                 owner: None,
                 listeners: BTreeMap::new(),
+                udp: BTreeMap::new(),
                 next_port: crate::proto::tcp::EPHEMERAL_FIRST,
             }],
             demux: BTreeMap::new(),
@@ -292,6 +315,7 @@ impl World {
                     self.stacks.push(Stack {
                         owner: None,
                         listeners: BTreeMap::new(),
+                        udp: BTreeMap::new(),
                         next_port: crate::proto::tcp::EPHEMERAL_FIRST,
                     });
                     StackId(self.stacks.len() as u32 - 1)
@@ -312,8 +336,7 @@ impl World {
                 started_at: Time::ZERO,
                 endpoints: Vec::new(),
                 nets,
-                program: None,
-                program_running: false,
+                procs: Vec::new(),
                 health: None,
                 manually_stopped: false,
                 last_ips: BTreeMap::new(),
@@ -407,7 +430,7 @@ impl World {
             Event::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
             Event::DialTimeout { dial } => self.on_dial_timeout(dial),
             Event::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
-            Event::ProgTimer { ctr, inc, token } => self.on_prog_timer(ctr, inc, token),
+            Event::ProgTimer { ctr, inc, proc, token } => self.on_prog_timer(ctr, inc, proc, token),
             Event::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
             Event::Probe { ctr, inc } => self.on_probe(ctr, inc),
             Event::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
@@ -416,6 +439,15 @@ impl World {
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
             Event::ComposeWait { deadline } => self.on_compose_wait(deadline),
             Event::Action(i) => self.on_action(i),
+            Event::EchoUnreachable { ctr, inc, proc, seq } => {
+                if self.live(ctr, inc) {
+                    self.deliver_input(
+                        ctr,
+                        proc,
+                        Input::PingFailed { seq, errno: crate::proto::errno::Errno::Ehostunreach },
+                    );
+                }
+            }
         }
     }
 
