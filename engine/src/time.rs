@@ -61,6 +61,13 @@ impl Add for Dur {
     }
 }
 
+impl std::ops::Div<u64> for Dur {
+    type Output = Dur;
+    fn div(self, k: u64) -> Dur {
+        Dur(self.0 / k.max(1))
+    }
+}
+
 impl Sub for Dur {
     type Output = Dur;
     fn sub(self, d: Dur) -> Dur {

@@ -61,6 +61,8 @@ pub struct Config {
     pub give_up_exit: i32,
     /// Exit with this code once every request has been answered.
     pub exit_when_done: Option<i32>,
+    /// TLS on the connection: a ClientHello round trip before any request.
+    pub tls: bool,
 }
 
 const TAG_CONNECT: u64 = 1;
@@ -68,9 +70,12 @@ const TOKEN_RETRY: u64 = 1;
 const TOKEN_NEXT_REQUEST: u64 = 2;
 const TOKEN_TIMEOUT_BASE: u64 = 1 << 32;
 
+const TLS_ID: u32 = u32::MAX;
+
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     Connecting,
+    Handshake(ConnId, Time),
     Waiting,
     Open(ConnId),
     Done,
@@ -140,6 +145,13 @@ impl Client {
         }
     }
 
+    fn opened(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
+        self.state = State::Open(conn);
+        self.attempt = 0;
+        self.send_next(cx, conn);
+        self.maybe_done(cx, conn);
+    }
+
     fn finished(&self) -> bool {
         self.cfg.requests.is_some_and(|r| self.answered + self.lost >= r.count)
     }
@@ -182,11 +194,18 @@ impl Program for Client {
             Input::Start => self.connect(cx),
             Input::Timer(token) => self.on_timer(cx, token),
             Input::ConnectFailed { .. } if self.state == State::Connecting => self.failed(cx),
-            Input::Connected { conn, .. } => {
-                self.state = State::Open(conn);
-                self.attempt = 0;
-                self.send_next(cx, conn);
-                self.maybe_done(cx, conn);
+            Input::Connected { conn, .. } if self.cfg.tls => {
+                self.state = State::Handshake(conn, cx.now);
+                cx.send(conn, Msg::Request { id: TLS_ID, op: Op::TlsHello, size: 517, sent_at: cx.now });
+            }
+            Input::Connected { conn, .. } => self.opened(cx, conn),
+            Input::Received { conn, msg: Msg::Response { id: TLS_ID, .. } } => {
+                if let State::Handshake(c, since) = self.state {
+                    if c == conn {
+                        cx.report(Report::TlsDone { took: cx.now.since(since) });
+                        self.opened(cx, conn);
+                    }
+                }
             }
             Input::Received { conn, msg: Msg::Response { id, .. } } => {
                 if self.outstanding.remove(&id).is_some() {
@@ -194,6 +213,7 @@ impl Program for Client {
                 }
                 self.maybe_done(cx, conn);
             }
+            Input::Closed { conn, .. } if matches!(self.state, State::Handshake(c, _) if c == conn) => self.failed(cx),
             Input::Closed { conn, .. } if self.state == State::Open(conn) => {
                 self.outstanding.clear();
                 if self.cfg.requests.is_some() && !self.finished() {

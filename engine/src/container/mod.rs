@@ -4,5 +4,8 @@
 pub mod client;
 pub mod health;
 pub mod program;
+pub mod proxy;
+pub mod queue;
 pub mod restart;
 pub mod server;
+pub mod tools;

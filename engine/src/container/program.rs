@@ -88,6 +88,7 @@ pub enum Input {
     PingFailed {
         seq: u16,
         errno: Errno,
+        from: Ip,
     },
     /// A UDP datagram arrived on a bound port.
     Datagram {
@@ -173,6 +174,15 @@ pub enum Report {
     /// A TLS handshake completed on a connection after this long.
     TlsDone {
         took: Dur,
+    },
+    /// A server answered a request.
+    Served {
+        status: u16,
+    },
+    /// A UDP datagram was read.
+    DatagramIn {
+        from: SockAddr,
+        seq: u32,
     },
 }
 

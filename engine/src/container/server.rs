@@ -1,14 +1,20 @@
 //! A request/response server: listens on a port (on all addresses or on
 //! 127.0.0.1 only), answers every request after a service time.
 //!
-//! Two lifecycle quirks are expressible: a warm-up phase during which it
-//! listens elsewhere (a database's init server on 127.0.0.1, then a gap, then
-//! the real server — so a localhost healthcheck passes before it is really
-//! ready), and a crash after a number of requests.
+//! Options make it the middle tier or a fragile service:
+//! - `backend`: every request is answered only after a request to a backend
+//!   (an API querying its database over one kept-alive connection); with the
+//!   backend unreachable it answers 503.
+//! - `needs`: it listens only once it could connect to another service (two
+//!   services that each need the other deadlock at start-up).
+//! - `warmup`: a database's init server on 127.0.0.1, then a gap, then the
+//!   real server — so a localhost healthcheck passes before it is ready.
+//! - `crash_after_requests`: it exits on the n-th request.
+//! - `tls`: it answers a TLS ClientHello after this much handshake CPU.
 
-use super::program::{Cmd, Ctx, Input, Msg, Program};
+use super::program::{Cmd, Ctx, Input, Msg, Op, Program, Report};
 use crate::dist::Delay;
-use crate::id::ConnId;
+use crate::id::{ConnId, Sym};
 use crate::net::addr::Ip;
 use crate::time::Dur;
 use std::collections::BTreeMap;
@@ -33,10 +39,36 @@ pub struct Config {
     /// Exit with `crash_code` when this many requests have been received.
     pub crash_after_requests: Option<u32>,
     pub crash_code: i32,
+    pub backend: Option<(Sym, u16)>,
+    pub needs: Option<(Sym, u16)>,
+    pub tls: Option<Dur>,
+}
+
+impl Config {
+    pub fn on_port(port: u16) -> Config {
+        Config {
+            port,
+            bind: Ip::UNSPECIFIED,
+            backlog: 511,
+            service_time: Delay::Fixed(Dur::millis(1)),
+            status: 200,
+            response_size: 512,
+            warmup: None,
+            crash_after_requests: None,
+            crash_code: 1,
+            backend: None,
+            needs: None,
+            tls: None,
+        }
+    }
 }
 
 const TOKEN_WARM_END: u64 = u64::MAX;
 const TOKEN_REAL_START: u64 = u64::MAX - 1;
+const TOKEN_NEEDS_RETRY: u64 = u64::MAX - 2;
+const TOKEN_BACKEND_RETRY: u64 = u64::MAX - 3;
+const TAG_NEEDS: u64 = 1;
+const TAG_BACKEND: u64 = 2;
 
 pub struct Server {
     cfg: Config,
@@ -44,22 +76,73 @@ pub struct Server {
     received: u32,
     serving: bool,
     working: BTreeMap<u64, (ConnId, Msg)>,
+    backend: Option<ConnId>,
+    /// Backend request id → the downstream request waiting for it.
+    waiting: BTreeMap<u32, (ConnId, Msg)>,
+    next_backend_id: u32,
 }
 
 impl Server {
     pub fn new(cfg: Config) -> Server {
-        Server { cfg, next_token: 0, received: 0, serving: false, working: BTreeMap::new() }
+        Server {
+            cfg,
+            next_token: 0,
+            received: 0,
+            serving: false,
+            working: BTreeMap::new(),
+            backend: None,
+            waiting: BTreeMap::new(),
+            next_backend_id: 0,
+        }
     }
 
     fn listen(&mut self, cx: &mut Ctx<'_>, bind: Ip) {
         cx.push(Cmd::Listen { bind, port: self.cfg.port, backlog: self.cfg.backlog });
     }
 
+    fn begin(&mut self, cx: &mut Ctx<'_>) {
+        if let Some((host, port)) = self.cfg.backend {
+            cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_BACKEND });
+        }
+        match self.cfg.warmup {
+            Some(w) => {
+                self.listen(cx, w.bind);
+                cx.timer(w.duration, TOKEN_WARM_END);
+            }
+            None => {
+                self.serving = true;
+                self.listen(cx, self.cfg.bind);
+            }
+        }
+    }
+
+    fn connect_needs(&self, cx: &mut Ctx<'_>) {
+        if let Some((host, port)) = self.cfg.needs {
+            cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_NEEDS });
+        }
+    }
+
+    fn respond(&self, cx: &mut Ctx<'_>, conn: ConnId, req: Msg, status: u16) {
+        let Msg::Request { id, sent_at, .. } = req else { return };
+        let size = self.cfg.response_size;
+        cx.send(conn, Msg::Response { id, status, value: None, size, sent_at });
+        cx.report(Report::Served { status });
+    }
+
     fn on_request(&mut self, cx: &mut Ctx<'_>, conn: ConnId, msg: Msg) {
+        if let Msg::Request { op: Op::TlsHello, id, sent_at, .. } = msg {
+            let token = self.next_token;
+            self.next_token += 1;
+            self.working.insert(token, (conn, Msg::Request { id, op: Op::TlsHello, size: 0, sent_at }));
+            return cx.timer(self.cfg.tls.unwrap_or(Dur::ZERO), token);
+        }
         self.received += 1;
         if self.cfg.crash_after_requests.is_some_and(|n| self.received >= n) {
             cx.push(Cmd::Exit { code: self.cfg.crash_code });
             return;
+        }
+        if self.cfg.backend.is_some() {
+            return self.call_backend(cx, conn, msg);
         }
         let token = self.next_token;
         self.next_token += 1;
@@ -67,37 +150,78 @@ impl Server {
         let d = self.cfg.service_time.sample(cx.rng);
         cx.timer(d, token);
     }
+
+    fn call_backend(&mut self, cx: &mut Ctx<'_>, conn: ConnId, msg: Msg) {
+        let Some(b) = self.backend else {
+            return self.respond(cx, conn, msg, 503);
+        };
+        let id = self.next_backend_id;
+        self.next_backend_id += 1;
+        self.waiting.insert(id, (conn, msg));
+        cx.send(b, Msg::Request { id, op: Op::Get, size: 128, sent_at: cx.now });
+    }
+
+    fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {
+        match token {
+            TOKEN_WARM_END => {
+                cx.push(Cmd::Unlisten { port: self.cfg.port });
+                cx.timer(self.cfg.warmup.map_or(Dur::ZERO, |w| w.gap), TOKEN_REAL_START);
+            }
+            TOKEN_REAL_START => {
+                self.serving = true;
+                self.listen(cx, self.cfg.bind);
+            }
+            TOKEN_NEEDS_RETRY => self.connect_needs(cx),
+            TOKEN_BACKEND_RETRY => {
+                if let Some((host, port)) = self.cfg.backend {
+                    cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_BACKEND });
+                }
+            }
+            t => {
+                if let Some((conn, msg)) = self.working.remove(&t) {
+                    let status =
+                        if matches!(msg, Msg::Request { op: Op::TlsHello, .. }) { 200 } else { self.cfg.status };
+                    self.respond(cx, conn, msg, status);
+                }
+            }
+        }
+    }
 }
 
 impl Program for Server {
     fn handle(&mut self, cx: &mut Ctx<'_>, input: Input) {
         match input {
-            Input::Start => match self.cfg.warmup {
-                Some(w) => {
-                    self.listen(cx, w.bind);
-                    cx.timer(w.duration, TOKEN_WARM_END);
-                }
-                None => {
-                    self.serving = true;
-                    self.listen(cx, self.cfg.bind);
-                }
-            },
-            Input::Timer(TOKEN_WARM_END) => {
-                cx.push(Cmd::Unlisten { port: self.cfg.port });
-                cx.timer(self.cfg.warmup.map_or(Dur::ZERO, |w| w.gap), TOKEN_REAL_START);
+            Input::Start if self.cfg.needs.is_some() => self.connect_needs(cx),
+            Input::Start => self.begin(cx),
+            Input::Connected { tag: TAG_NEEDS, conn } => {
+                cx.push(Cmd::Close { conn });
+                self.begin(cx);
             }
-            Input::Timer(TOKEN_REAL_START) => {
-                self.serving = true;
-                self.listen(cx, self.cfg.bind);
+            Input::ConnectFailed { tag: TAG_NEEDS, .. } => {
+                cx.report(Report::RetryScheduled { attempt: 0, delay: Dur::secs(1) });
+                cx.timer(Dur::secs(1), TOKEN_NEEDS_RETRY);
+            }
+            Input::Connected { tag: TAG_BACKEND, conn } => self.backend = Some(conn),
+            Input::ConnectFailed { tag: TAG_BACKEND, .. } => cx.timer(Dur::secs(1), TOKEN_BACKEND_RETRY),
+            Input::Received { conn, msg: Msg::Response { id, status, .. } } if Some(conn) == self.backend => {
+                if let Some((down, req)) = self.waiting.remove(&id) {
+                    self.respond(cx, down, req, if status < 500 { self.cfg.status } else { 502 });
+                }
             }
             Input::Received { conn, msg: msg @ Msg::Request { .. } } => self.on_request(cx, conn, msg),
-            Input::Timer(token) => {
-                if let Some((conn, Msg::Request { id, sent_at, .. })) = self.working.remove(&token) {
-                    let (size, status) = (self.cfg.response_size, self.cfg.status);
-                    cx.send(conn, Msg::Response { id, status, value: None, size, sent_at });
+            Input::Timer(token) => self.on_timer(cx, token),
+            Input::Closed { conn, .. } if Some(conn) == self.backend => {
+                self.backend = None;
+                let waiting = std::mem::take(&mut self.waiting);
+                for (down, req) in waiting.into_values() {
+                    self.respond(cx, down, req, 503);
                 }
+                cx.timer(Dur::secs(1), TOKEN_BACKEND_RETRY);
             }
-            Input::Closed { conn, .. } => self.working.retain(|_, (c, _)| *c != conn),
+            Input::Closed { conn, .. } => {
+                self.working.retain(|_, (c, _)| *c != conn);
+                self.waiting.retain(|_, (c, _)| *c != conn);
+            }
             _ => {}
         }
     }
@@ -117,25 +241,15 @@ mod tests {
     use crate::rng::Rng;
     use crate::time::Time;
 
-    fn cfg() -> Config {
-        Config {
-            port: 5432,
-            bind: Ip::UNSPECIFIED,
-            backlog: 511,
-            service_time: Delay::Fixed(Dur::millis(2)),
-            status: 200,
-            response_size: 100,
-            warmup: None,
-            crash_after_requests: None,
-            crash_code: 1,
-        }
-    }
-
     fn step(s: &mut Server, input: Input) -> Vec<Cmd> {
         let mut rng = Rng::fork(0, "t");
         let mut cmds = vec![];
         s.handle(&mut Ctx::new(Time::ZERO, &mut rng, &mut cmds), input);
         cmds
+    }
+
+    fn cfg() -> Config {
+        Config { service_time: Delay::Fixed(Dur::millis(2)), response_size: 100, ..Config::on_port(5432) }
     }
 
     #[test]
@@ -157,11 +271,31 @@ mod tests {
         let mut s = Server::new(Config { crash_after_requests: Some(2), crash_code: 139, ..cfg() });
         step(&mut s, Input::Start);
         let conn = ConnId::default();
-        let req = |id| Input::Received { conn, msg: Msg::Request { id, size: 10, sent_at: Time::ZERO } };
+        let req = |id| Input::Received { conn, msg: Msg::get(id, 10, Time::ZERO) };
         let c = step(&mut s, req(0));
         assert_eq!(c, [Cmd::Timer { after: Dur::millis(2), token: 0 }]);
         let c = step(&mut s, Input::Timer(0));
         assert!(matches!(c[0], Cmd::Send { msg: Msg::Response { id: 0, status: 200, .. }, .. }));
         assert_eq!(step(&mut s, req(1)), [Cmd::Exit { code: 139 }]);
+    }
+
+    #[test]
+    fn without_its_backend_it_answers_503() {
+        let mut s = Server::new(Config { backend: Some((Sym(0), 5432)), ..cfg() });
+        step(&mut s, Input::Start);
+        let conn = ConnId::default();
+        let c = step(&mut s, Input::Received { conn, msg: Msg::get(7, 10, Time::ZERO) });
+        assert!(matches!(c[0], Cmd::Send { msg: Msg::Response { id: 7, status: 503, .. }, .. }), "{c:?}");
+    }
+
+    #[test]
+    fn a_server_that_needs_another_listens_only_after_reaching_it() {
+        let mut s = Server::new(Config { needs: Some((Sym(0), 80)), ..cfg() });
+        let c = step(&mut s, Input::Start);
+        assert!(matches!(c[0], Cmd::Connect { tag: TAG_NEEDS, .. }));
+        let c = step(&mut s, Input::ConnectFailed { tag: TAG_NEEDS, errno: crate::proto::errno::Errno::Econnrefused });
+        assert!(c.iter().all(|x| !matches!(x, Cmd::Listen { .. })));
+        let c = step(&mut s, Input::Connected { tag: TAG_NEEDS, conn: ConnId::default() });
+        assert!(c.iter().any(|x| matches!(x, Cmd::Listen { .. })));
     }
 }

@@ -39,6 +39,28 @@ pub enum Pattern {
     ComposeFailed,
     ComposeReady,
     GaveUp,
+    /// A server answered (with this status).
+    Served {
+        status: Option<u16>,
+    },
+    /// A proxy answered (with this status).
+    Proxied {
+        status: Option<u16>,
+    },
+    /// A queue task event (`pushed`, `taken`, `done`, `requeued`).
+    Task {
+        id: Option<u32>,
+        state: Option<String>,
+    },
+    /// A circuit breaker changed to `closed`, `open` or `half-open`.
+    Breaker {
+        state: String,
+    },
+    /// A tool printed a line containing this text.
+    Output {
+        contains: String,
+    },
+    DatagramReceived,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +136,14 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
         (Pattern::ComposeFailed, Ev::ComposeFailed { .. }) => true,
         (Pattern::ComposeReady, Ev::ComposeReady { .. }) => true,
         (Pattern::GaveUp, Ev::GaveUp { .. }) => true,
+        (Pattern::Served { status }, Ev::Served { status: s }) => status.is_none_or(|x| x == *s),
+        (Pattern::Proxied { status }, Ev::Proxied { status: s, .. }) => status.is_none_or(|x| x == *s),
+        (Pattern::Task { id, state }, Ev::Task { id: i, state: st }) => {
+            id.is_none_or(|x| x == *i) && state.as_ref().is_none_or(|s| s == st.name())
+        }
+        (Pattern::Breaker { state }, Ev::Breaker { state: s }) => state == s.name(),
+        (Pattern::Output { contains }, Ev::Output { line }) => w.syms.get(*line).contains(contains.as_str()),
+        (Pattern::DatagramReceived, Ev::DatagramIn { .. }) => true,
         _ => false,
     }
 }

@@ -129,6 +129,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::TlsDone { took } => format!("tls handshake done in {took}"),
         Ev::Datagram { src, dst, seq } => format!("udp {src} > {dst} seq {seq}"),
         Ev::PortUnreachable { src, dst } => format!("icmp {src} > {dst} port unreachable"),
+        Ev::DatagramIn { from, seq } => format!("udp datagram seq {seq} from {from} received"),
     }
 }
 
@@ -194,6 +195,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::TlsDone { .. } => "tls_done",
         Ev::Datagram { .. } => "udp",
         Ev::PortUnreachable { .. } => "icmp_port_unreachable",
+        Ev::DatagramIn { .. } => "udp_received",
     }
 }
 
@@ -261,6 +263,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::TlsDone { took } => json!({ "took_ns": took.0 }),
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),
         Ev::PortUnreachable { src, dst } => json!({ "src": src.to_string(), "dst": dst.to_string() }),
+        Ev::DatagramIn { from, seq } => json!({ "from": from.to_string(), "seq": seq }),
         Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::diag::{did_you_mean, locate, Diagnostics};
 use super::schema as s;
-use crate::container::{client, health, restart, server};
+use crate::container::{client, health, proxy, queue, restart, server, tools};
 use crate::dist::Delay;
 use crate::net::addr::{Ip, Subnet};
 use crate::net::ipam;
@@ -30,6 +30,9 @@ struct Lower<'a> {
     ctr_names: Vec<String>,
     /// The service each container belongs to (its own name when not replicated).
     services: Vec<String>,
+    /// Whether each container is on a user-defined network (nameserver 127.0.0.11).
+    user_net: Vec<bool>,
+    tools: Vec<tools::Tool>,
     syms: Symbols,
 }
 
@@ -221,6 +224,13 @@ impl Lower<'_> {
             })
             .collect();
         let replicated = c.replicas.is_some_and(|n| n > 1);
+        // Compose starts the service whose namespace is shared first.
+        let mut depends_on: Vec<Dep> = depends_on;
+        if let Mode::Container(k) = mode {
+            if !depends_on.iter().any(|d| d.on == k) {
+                depends_on.push(Dep { on: k, condition: Condition::Started, required: true, restart: false });
+            }
+        }
         Some(CtrSpec {
             name: inst.to_string(),
             hostname: c.hostname.clone(),
@@ -256,6 +266,28 @@ impl Lower<'_> {
         used_ips: &mut Vec<(Ip, String)>,
     ) -> Option<(Mode, Vec<AttachSpec>)> {
         let nets = c.networks.clone().unwrap_or_else(|| vec!["bridge".into()]);
+        if let Some(target) =
+            nets.iter().find_map(|n| n.strip_prefix("container:").or_else(|| n.strip_prefix("service:")))
+        {
+            let path = ["containers", name, target];
+            if nets.len() > 1 {
+                self.err(&path, "a container sharing another's network namespace joins no other network", None);
+            }
+            let Some(k) = self.refs(target).first().copied() else {
+                self.unknown_ctr(&path, target);
+                return None;
+            };
+            if k >= self.ctr_names.iter().position(|n| n == name || n.starts_with(&format!("{name}-"))).unwrap_or(0) {
+                let hint = Some(format!("define `{target}` before `{name}`"));
+                self.err(
+                    &path,
+                    format!("`{target}` must be defined before the containers that share its network"),
+                    hint,
+                );
+                return None;
+            }
+            return Some((Mode::Container(k), vec![]));
+        }
         let special = nets.iter().find(|n| *n == "host" || *n == "none");
         if let Some(sp) = special {
             if nets.len() > 1 {
@@ -324,49 +356,63 @@ impl Lower<'_> {
         used.push((ip, name.to_string()));
     }
 
+    /// A `host:port` target of a program, after `${VAR}` interpolation from `env`.
+    fn target(&mut self, name: &str, env: &s::Ordered<String>, text: &str) -> Option<(crate::id::Sym, u16, String)> {
+        let target = match interpolate(text, env) {
+            Ok(t) => t,
+            Err(e) => {
+                let hint = Some("define it under `env`, or give a default: ${VAR:-value}".into());
+                self.err(&["containers", name, text], e, hint);
+                return None;
+            }
+        };
+        let Some((host, port)) = split_host_port(&target) else {
+            let hint = Some("e.g. \"db:5432\" or \"172.18.0.2:80\"".into());
+            self.err(&["containers", name, text], format!("target `{target}` is not host:port"), hint);
+            return None;
+        };
+        Some((self.syms.intern(host), port, host.to_string()))
+    }
+
     fn program(&mut self, name: &str, c: &s::Container) -> Option<ProgramSpec> {
+        let env = &c.env;
         Some(match &c.program {
             s::Program::Idle => ProgramSpec::Idle,
             s::Program::Exit { after, code } => {
                 ProgramSpec::Exit { after: after.map_or(Delay::Fixed(Dur::ZERO), |d| d.0), code: *code }
             }
-            s::Program::Server(sv) => ProgramSpec::Server(server::Config {
-                port: sv.port.unwrap_or(80),
-                bind: sv.bind.map_or(Ip::UNSPECIFIED, |b| b.0),
-                backlog: sv.backlog.unwrap_or(511),
-                service_time: sv.service_time.map_or(Delay::Fixed(Dur::millis(1)), |d| d.0),
-                status: sv.status.unwrap_or(200),
-                response_size: sv.response_size.unwrap_or(512),
-                warmup: sv.warmup.as_ref().map(|w| server::Warmup {
-                    bind: w.bind.map_or(Ip::LOCALHOST, |b| b.0),
-                    duration: w.duration.0,
-                    gap: w.gap.map_or(Dur::ZERO, |g| g.0),
-                }),
-                crash_after_requests: sv.crash_after_requests,
-                crash_code: sv.crash_code.unwrap_or(1),
-            }),
+            s::Program::Server(sv) => {
+                let backend = match &sv.backend {
+                    Some(t) => Some(self.target(name, env, t)?),
+                    None => None,
+                };
+                let needs = match &sv.needs {
+                    Some(t) => Some(self.target(name, env, t)?),
+                    None => None,
+                };
+                ProgramSpec::Server(server::Config {
+                    port: sv.port.unwrap_or(80),
+                    bind: sv.bind.map_or(Ip::UNSPECIFIED, |b| b.0),
+                    backlog: sv.backlog.unwrap_or(511),
+                    service_time: sv.service_time.map_or(Delay::Fixed(Dur::millis(1)), |d| d.0),
+                    status: sv.status.unwrap_or(200),
+                    response_size: sv.response_size.unwrap_or(512),
+                    warmup: sv.warmup.as_ref().map(|w| server::Warmup {
+                        bind: w.bind.map_or(Ip::LOCALHOST, |b| b.0),
+                        duration: w.duration.0,
+                        gap: w.gap.map_or(Dur::ZERO, |g| g.0),
+                    }),
+                    crash_after_requests: sv.crash_after_requests,
+                    crash_code: sv.crash_code.unwrap_or(1),
+                    backend: backend.map(|(h, p, _)| (h, p)),
+                    needs: needs.map(|(h, p, _)| (h, p)),
+                    tls: sv.tls.map(|d| d.0),
+                })
+            }
             s::Program::Client(cl) => {
-                let target = match interpolate(&cl.target, &c.env) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.err(
-                            &["containers", name, &cl.target],
-                            e,
-                            Some("define it under `env`, or give a default: ${VAR:-value}".into()),
-                        );
-                        return None;
-                    }
-                };
-                let Some((host, port)) = split_host_port(&target) else {
-                    self.err(
-                        &["containers", name, &cl.target],
-                        format!("target `{target}` is not host:port"),
-                        Some("e.g. \"db:5432\" or \"172.18.0.2:80\"".into()),
-                    );
-                    return None;
-                };
+                let (host, port, _) = self.target(name, env, &cl.target)?;
                 ProgramSpec::Client(client::Config {
-                    host: self.syms.intern(host),
+                    host,
                     port,
                     connect_timeout: cl.connect_timeout.map(|d| d.0),
                     retry: lower_retry(&cl.retry),
@@ -378,9 +424,92 @@ impl Lower<'_> {
                     }),
                     give_up_exit: cl.give_up_exit.unwrap_or(1),
                     exit_when_done: cl.exit_when_done,
+                    tls: cl.tls,
+                })
+            }
+            s::Program::Proxy(px) => ProgramSpec::Proxy(self.proxy(name, env, px)?),
+            s::Program::Broker { port, requeue_after } => ProgramSpec::Broker(queue::BrokerConfig {
+                port: port.unwrap_or(6379),
+                requeue_after: requeue_after.map(|d| d.0),
+            }),
+            s::Program::Producer { target, count, interval, first_task } => {
+                let (host, port, _) = self.target(name, env, target)?;
+                ProgramSpec::Producer(queue::ProducerConfig {
+                    host,
+                    port,
+                    count: *count,
+                    interval: interval.map_or(Dur::millis(100), |d| d.0),
+                    first_task: first_task.unwrap_or(1),
+                })
+            }
+            s::Program::Worker { target, reliable, work_time, crash_on_task } => {
+                let (host, port, _) = self.target(name, env, target)?;
+                ProgramSpec::Worker(queue::WorkerConfig {
+                    host,
+                    port,
+                    reliable: *reliable,
+                    work_time: work_time.map_or(Dur::secs(1), |d| d.0),
+                    crash_on_task: *crash_on_task,
+                })
+            }
+            s::Program::UdpServer { port } => ProgramSpec::UdpServer(*port),
+            s::Program::UdpSender { target, count, interval, size } => {
+                let (host, port, _) = self.target(name, env, target)?;
+                ProgramSpec::UdpSender(tools::UdpSenderConfig {
+                    host,
+                    port,
+                    count: *count,
+                    interval: interval.map_or(Dur::secs(1), |d| d.0),
+                    size: size.unwrap_or(64),
                 })
             }
         })
+    }
+
+    fn proxy(&mut self, name: &str, env: &s::Ordered<String>, px: &s::Proxy) -> Option<proxy::Config> {
+        let mut upstreams = Vec::new();
+        let mut names = Vec::new();
+        for u in &px.upstreams {
+            let (target, weight) = match u.split_once(" weight=") {
+                Some((t, w)) => match w.trim().parse::<u32>() {
+                    Ok(w) if w > 0 => (t, w),
+                    _ => {
+                        self.err(
+                            &["containers", name, u],
+                            format!("bad weight in `{u}`"),
+                            Some("e.g. \"app:8080 weight=3\"".into()),
+                        );
+                        return None;
+                    }
+                },
+                None => (u.as_str(), 1),
+            };
+            let (host, port, hname) = self.target(name, env, target)?;
+            upstreams.push((host, port, weight));
+            names.push(hname);
+        }
+        if upstreams.is_empty() {
+            self.err(&["containers", name, "upstreams"], "a proxy needs at least one upstream", None);
+            return None;
+        }
+        let mut cfg = proxy::Config::nginx(px.port.unwrap_or(80), upstreams);
+        cfg.upstream_names = names;
+        cfg.mode = match px.mode {
+            s::ProxyMode::Http => proxy::Mode::Http,
+            s::ProxyMode::Tcp => proxy::Mode::Tcp,
+        };
+        cfg.resolve_every = px.resolve_every.map(|d| d.0);
+        cfg.max_fails = px.max_fails.unwrap_or(cfg.max_fails);
+        cfg.fail_timeout = px.fail_timeout.map_or(cfg.fail_timeout, |d| d.0);
+        cfg.connect_timeout = px.connect_timeout.map_or(cfg.connect_timeout, |d| d.0);
+        cfg.read_timeout = px.read_timeout.map_or(cfg.read_timeout, |d| d.0);
+        cfg.tries = px.tries.unwrap_or(0);
+        cfg.next_upstream = px.next_upstream.unwrap_or(true);
+        cfg.reuse_servers = px.reuse_servers;
+        cfg.breaker = px.breaker.map(|b| proxy::BreakerCfg { failures: b.failures.max(1), open_for: b.open_for.0 });
+        cfg.retry_budget = px.retry_budget;
+        cfg.upstream_tls = px.upstream_tls.map_or(Dur::ZERO, |d| d.0);
+        Some(cfg)
     }
 
     fn cycles(&mut self, specs: &[CtrSpec]) {
@@ -523,6 +652,12 @@ fn pattern(e: &s::Event) -> Pattern {
         s::Event::ComposeFailed => Pattern::ComposeFailed,
         s::Event::ComposeReady => Pattern::ComposeReady,
         s::Event::GaveUp => Pattern::GaveUp,
+        s::Event::Served { status } => Pattern::Served { status: *status },
+        s::Event::Proxied { status } => Pattern::Proxied { status: *status },
+        s::Event::Task { id, state } => Pattern::Task { id: *id, state: state.clone() },
+        s::Event::Breaker { state } => Pattern::Breaker { state: state.clone() },
+        s::Event::Output { contains } => Pattern::Output { contains: contains.clone() },
+        s::Event::DatagramReceived => Pattern::DatagramReceived,
     }
 }
 
@@ -543,6 +678,16 @@ fn describe_pattern(p: &Pattern) -> String {
         Pattern::ComposeFailed => "compose up failed".into(),
         Pattern::ComposeReady => "compose up --wait ready".into(),
         Pattern::GaveUp => "gave up".into(),
+        Pattern::Served { status } => format!("served {}", status.map_or("any".into(), |s| s.to_string())),
+        Pattern::Proxied { status } => format!("proxied {}", status.map_or("any".into(), |s| s.to_string())),
+        Pattern::Task { id, state } => format!(
+            "task {} {}",
+            id.map_or("any".into(), |i| i.to_string()),
+            state.clone().unwrap_or_else(|| "any state".into())
+        ),
+        Pattern::Breaker { state } => format!("circuit breaker {state}"),
+        Pattern::Output { contains } => format!("output containing {contains:?}"),
+        Pattern::DatagramReceived => "datagram received".into(),
     }
 }
 
@@ -594,12 +739,53 @@ impl Lower<'_> {
         })
     }
 
+    fn tool(&mut self, ctr: &str, i: usize, t: &s::Tool) -> Option<tools::Tool> {
+        let no_env = s::Ordered::default();
+        Some(match t {
+            s::Tool::Ping { host, count } => {
+                tools::Tool::Ping { host: self.syms.intern(host), name: host.clone(), count: count.unwrap_or(3) }
+            }
+            s::Tool::Nslookup { name } => {
+                let server = if self.user_net.get(i).copied().unwrap_or(false) {
+                    crate::sim::world::EMBEDDED_DNS
+                } else {
+                    crate::sim::world::UPSTREAM_DNS
+                };
+                tools::Tool::Nslookup { host: self.syms.intern(name), name: name.clone(), server }
+            }
+            s::Tool::Curl { url, max_time } => {
+                let (https, rest) = match url.split_once("://") {
+                    Some(("https", r)) => (true, r),
+                    Some(("http", r)) => (false, r),
+                    Some(_) | None => {
+                        let hint = Some("e.g. \"http://api:8080/health\"".into());
+                        self.err(&["actions", ctr, url], format!("`{url}` is not an http(s) URL"), hint);
+                        return None;
+                    }
+                };
+                let (hostport, path) =
+                    rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+                let (host, port) = match split_host_port(hostport) {
+                    Some((h, p)) => (h.to_string(), p),
+                    None => (hostport.to_string(), if https { 443 } else { 80 }),
+                };
+                let max_time = max_time.map_or(Dur::secs(10), |d| d.0);
+                tools::Tool::Curl { host: self.syms.intern(&host), name: host, port, path, max_time }
+            }
+            s::Tool::Nc { target, timeout } => {
+                let (host, port, name) = self.target(ctr, &no_env, target)?;
+                tools::Tool::Nc { host, name, port, timeout: timeout.map_or(Dur::secs(5), |d| d.0) }
+            }
+        })
+    }
+
     /// One scenario action; a service name expands to one action per replica.
     fn action(&mut self, a: &s::Action) -> Vec<ActionSpec> {
         use s::Action as A;
         let name = match a {
             A::Start(n) | A::Stop(n) | A::Kill(n) | A::Restart(n) | A::Pause(n) | A::Unpause(n) | A::Remove(n) => n,
             A::Crash(n, _) | A::ComposeRestart(n) | A::ComposeUp(n) | A::Disconnect(n, _) | A::Connect(n, _) => n,
+            A::Exec(n, _) => n,
         };
         let refs = self.refs_or_err(&["actions", name], name);
         refs.into_iter().filter_map(|i| self.action_on(a, i)).collect()
@@ -616,6 +802,12 @@ impl Lower<'_> {
             A::Restart(n) => ActionSpec::Restart(c(self, n)?),
             A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
             A::ComposeUp(n) => ActionSpec::ComposeUp(c(self, n)?),
+            A::Exec(n, tool) => {
+                let ci = c(self, n)?;
+                let t = self.tool(n, ci, tool)?;
+                self.tools.push(t);
+                ActionSpec::Exec(ci, self.tools.len() - 1)
+            }
             A::Pause(n) => ActionSpec::Pause(c(self, n)?),
             A::Unpause(n) => ActionSpec::Unpause(c(self, n)?),
             A::Remove(n) => ActionSpec::Remove(c(self, n)?),
@@ -653,7 +845,16 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
             return Err(d);
         }
     };
-    let mut l = Lower { d, src, nets: Vec::new(), ctr_names: vec![], services: vec![], syms: Symbols::default() };
+    let mut l = Lower {
+        d,
+        src,
+        nets: Vec::new(),
+        ctr_names: vec![],
+        services: vec![],
+        user_net: vec![],
+        tools: vec![],
+        syms: Symbols::default(),
+    };
     let mut instances = Vec::new();
     for (key, c) in &sc.containers.0 {
         let n = c.replicas.unwrap_or(1);
@@ -686,6 +887,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     if containers.len() == l.ctr_names.len() {
         l.cycles(&containers);
     }
+    l.user_net = containers.iter().map(|c| c.attach.iter().any(|a| l.nets[a.net].kind == NetKind::Bridge)).collect();
     let actions: Vec<(Dur, ActionSpec)> =
         sc.actions.iter().flat_map(|(t, a)| l.action(a).into_iter().map(move |x| (t.0, x))).collect();
     let expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();
@@ -712,6 +914,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         networks: l.nets,
         containers,
         actions,
+        tools: l.tools,
         up_wait: sc.up_wait.map(|d| d.0),
         syms: l.syms,
     };

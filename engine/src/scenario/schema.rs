@@ -257,6 +257,41 @@ pub enum Program {
     Idle,
     Server(#[serde(default)] Server),
     Client(Client),
+    Proxy(Proxy),
+    Broker {
+        #[serde(default)]
+        port: Option<u16>,
+        #[serde(default)]
+        requeue_after: Option<D>,
+    },
+    Producer {
+        target: String,
+        count: u32,
+        #[serde(default)]
+        interval: Option<D>,
+        #[serde(default)]
+        first_task: Option<u32>,
+    },
+    Worker {
+        target: String,
+        #[serde(default)]
+        reliable: bool,
+        #[serde(default)]
+        work_time: Option<D>,
+        #[serde(default)]
+        crash_on_task: Option<u32>,
+    },
+    UdpServer {
+        port: u16,
+    },
+    UdpSender {
+        target: String,
+        count: u32,
+        #[serde(default)]
+        interval: Option<D>,
+        #[serde(default)]
+        size: Option<u32>,
+    },
     Exit {
         #[serde(default)]
         after: Option<DelayStr>,
@@ -286,6 +321,80 @@ pub struct Server {
     pub crash_after_requests: Option<u32>,
     #[serde(default)]
     pub crash_code: Option<i32>,
+    #[serde(default)]
+    pub backend: Option<String>,
+    #[serde(default)]
+    pub needs: Option<String>,
+    #[serde(default)]
+    pub tls: Option<D>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proxy {
+    #[serde(default)]
+    pub port: Option<u16>,
+    pub upstreams: Vec<String>,
+    #[serde(default)]
+    pub mode: ProxyMode,
+    #[serde(default)]
+    pub resolve_every: Option<D>,
+    #[serde(default)]
+    pub max_fails: Option<u32>,
+    #[serde(default)]
+    pub fail_timeout: Option<D>,
+    #[serde(default)]
+    pub connect_timeout: Option<D>,
+    #[serde(default)]
+    pub read_timeout: Option<D>,
+    #[serde(default)]
+    pub tries: Option<u32>,
+    #[serde(default)]
+    pub next_upstream: Option<bool>,
+    #[serde(default)]
+    pub reuse_servers: bool,
+    #[serde(default)]
+    pub breaker: Option<BreakerSpec>,
+    #[serde(default)]
+    pub retry_budget: Option<f64>,
+    #[serde(default)]
+    pub upstream_tls: Option<D>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+pub enum ProxyMode {
+    #[default]
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerSpec {
+    pub failures: u32,
+    pub open_for: D,
+}
+
+#[derive(Debug, Deserialize)]
+pub enum Tool {
+    Ping {
+        host: String,
+        #[serde(default)]
+        count: Option<u16>,
+    },
+    Nslookup {
+        name: String,
+    },
+    Curl {
+        url: String,
+        #[serde(default)]
+        max_time: Option<D>,
+    },
+    Nc {
+        target: String,
+        #[serde(default)]
+        timeout: Option<D>,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -313,6 +422,8 @@ pub struct Client {
     pub give_up_exit: Option<i32>,
     #[serde(default)]
     pub exit_when_done: Option<i32>,
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -401,6 +512,8 @@ pub enum Action {
     ComposeRestart(String),
     /// `docker compose up -d SERVICE`: starts it once its dependencies allow.
     ComposeUp(String),
+    /// `docker exec CONTAINER tool`: ping, nslookup, curl, nc from inside.
+    Exec(String, Tool),
     Restart(String),
     Pause(String),
     Unpause(String),
@@ -476,4 +589,25 @@ pub enum Event {
     ComposeFailed,
     ComposeReady,
     GaveUp,
+    Served {
+        #[serde(default)]
+        status: Option<u16>,
+    },
+    Proxied {
+        #[serde(default)]
+        status: Option<u16>,
+    },
+    Task {
+        #[serde(default)]
+        id: Option<u32>,
+        #[serde(default)]
+        state: Option<String>,
+    },
+    Breaker {
+        state: String,
+    },
+    Output {
+        contains: String,
+    },
+    DatagramReceived,
 }

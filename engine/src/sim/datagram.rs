@@ -49,11 +49,14 @@ impl World {
     pub(super) fn ping(&mut self, ctr: CtrId, proc: u8, ip: Ip, seq: u16) {
         let stack = self.ctrs[ctr].stack;
         match self.source_for(stack, ip) {
-            None => self.deliver_input(ctr, proc, Input::PingFailed { seq, errno: Errno::Enetunreach }),
-            Some((_, false)) => {
+            None => {
+                let from = Ip::UNSPECIFIED;
+                self.deliver_input(ctr, proc, Input::PingFailed { seq, errno: Errno::Enetunreach, from })
+            }
+            Some((from, false)) => {
                 let inc = self.ctrs[ctr].inc;
                 let wait = ARP_RETRANS.saturating_mul(u64::from(ARP_PROBES));
-                self.at(wait, Event::EchoUnreachable { ctr, inc, proc, seq });
+                self.at(wait, Event::EchoUnreachable { ctr, inc, proc, seq, from });
             }
             Some((src, true)) => {
                 let seg = Seg::Echo { seq, reply: false, ctr, proc };

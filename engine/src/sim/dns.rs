@@ -50,19 +50,24 @@ impl World {
         if let Some(hit) = self.ctrs[ctr].cache.get(self.now, &name).cloned() {
             return self.resolved(ctr, name_sym, waiter, hit, Resolution::Cache);
         }
-        let c = &self.ctrs[ctr];
+        let owner = &self.ctrs[self.net_owner(ctr)];
         let server = if self.user_nets(ctr).is_empty() { UPSTREAM_DNS } else { EMBEDDED_DNS };
-        if c.spec.mode == Mode::None || (c.endpoints.is_empty() && c.spec.mode != Mode::Host) {
+        if owner.spec.mode == Mode::None || (owner.endpoints.is_empty() && owner.spec.mode != Mode::Host) {
             return self.resolved(ctr, name_sym, waiter, Err(Errno::EaiAgain), Resolution::Dns);
         }
-        let inc = c.inc;
+        let inc = self.ctrs[ctr].inc;
         let q = self.queries.insert(Query { waiter, ctr, inc, name: name_sym, server, attempt: 1, answer: None });
         self.send_query(q);
     }
 
     /// The user-defined networks a container is attached to now, in order.
     fn user_nets(&self, ctr: CtrId) -> Vec<NetId> {
-        self.ctrs[ctr].endpoints.iter().map(|e| e.net).filter(|&n| self.nets[n].kind == NetKind::Bridge).collect()
+        self.ctrs[self.net_owner(ctr)]
+            .endpoints
+            .iter()
+            .map(|e| e.net)
+            .filter(|&n| self.nets[n].kind == NetKind::Bridge)
+            .collect()
     }
 
     /// /etc/hosts: the container's own names, `extra_hosts`, `--link` entries.
@@ -118,7 +123,7 @@ impl World {
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY));
         }
-        let external = self.ctrs[ctr].endpoints.iter().any(|e| !self.nets[e.net].internal);
+        let external = self.ctrs[self.net_owner(ctr)].endpoints.iter().any(|e| !self.nets[e.net].internal);
         if !external {
             return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY));
         }

@@ -67,7 +67,7 @@ pub enum Event {
     /// A resolver's per-attempt timeout.
     DnsTimeout { query: QueryId, attempt: u8 },
     /// ARP for an echo's destination failed: "Destination Host Unreachable".
-    EchoUnreachable { ctr: CtrId, inc: u32, proc: u8, seq: u16 },
+    EchoUnreachable { ctr: CtrId, inc: u32, proc: u8, seq: u16, from: crate::net::addr::Ip },
     /// A program timer.
     ProgTimer { ctr: CtrId, inc: u32, proc: u8, token: u64 },
     /// A container's process finished initialising: the program starts.

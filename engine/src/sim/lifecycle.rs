@@ -134,6 +134,14 @@ impl World {
         if self.ctrs[ctr].is_up() || self.ctrs[ctr].state == State::Removed {
             return;
         }
+        let owner = self.net_owner(ctr);
+        if owner != ctr && !self.ctrs[owner].is_up() {
+            let reason = self
+                .sym(&format!("cannot join network namespace of a non running container: {}", self.ctrs[owner].name));
+            self.record(Some(ctr), Ev::StartFailed { reason });
+            self.ctrs[ctr].state = State::Exited(128);
+            return;
+        }
         for net in self.ctrs[ctr].nets.clone() {
             if let Err(e) = self.attach(ctr, net) {
                 self.detach_all(ctr);
@@ -325,6 +333,11 @@ impl World {
             ActionSpec::Kill(k) => self.kill(id(self, k)),
             ActionSpec::Crash(k, code) => self.exit_container(id(self, k), code),
             ActionSpec::ComposeRestart(k) => self.compose_restart(k),
+            ActionSpec::Exec(k, t) => {
+                let c = id(self, k);
+                let tool = crate::container::tools::Run::new(self.tools[t].clone());
+                self.exec(c, Box::new(tool));
+            }
             ActionSpec::ComposeUp(k) => {
                 let c = id(self, k);
                 if self.ctrs[c].state == State::Created {

@@ -35,6 +35,12 @@ pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
         ProgramSpec::Idle => Box::new(Idle),
         ProgramSpec::Server(c) => Box::new(Server::new(c.clone())),
         ProgramSpec::Client(c) => Box::new(Client::new(*c)),
+        ProgramSpec::Proxy(c) => Box::new(crate::container::proxy::Proxy::new(c.clone())),
+        ProgramSpec::Broker(c) => Box::new(crate::container::queue::Broker::new(*c)),
+        ProgramSpec::Producer(c) => Box::new(crate::container::queue::Producer::new(*c)),
+        ProgramSpec::Worker(c) => Box::new(crate::container::queue::Worker::new(*c)),
+        ProgramSpec::UdpServer(port) => Box::new(crate::container::tools::UdpServer { port: *port }),
+        ProgramSpec::UdpSender(c) => Box::new(crate::container::tools::UdpSender::new(*c)),
         ProgramSpec::Exit { after, code } => Box::new(Job { after: *after, code: *code }),
     }
 }
@@ -204,6 +210,8 @@ impl World {
             Report::Breaker(state) => Ev::Breaker { state },
             Report::Output(line) => Ev::Output { line: self.sym(&line) },
             Report::TlsDone { took } => Ev::TlsDone { took },
+            Report::DatagramIn { from, seq } => Ev::DatagramIn { from, seq },
+            Report::Served { status } => Ev::Served { status },
         }
     }
 }

@@ -112,6 +112,7 @@ pub enum Ev {
     Output { line: Sym },
     TlsDone { took: Dur },
     Datagram { src: SockAddr, dst: SockAddr, seq: u32 },
+    DatagramIn { from: SockAddr, seq: u32 },
     PortUnreachable { src: SockAddr, dst: SockAddr },
 }
 

@@ -91,6 +91,9 @@ pub enum Mode {
     Bridge,
     Host,
     None,
+    /// `network_mode: container:NAME` / `service:NAME`: shares that container's
+    /// network namespace (its addresses, ports and DNS view).
+    Container(usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +150,12 @@ pub enum ProgramSpec {
     Idle,
     Server(server::Config),
     Client(client::Config),
+    Proxy(crate::container::proxy::Config),
+    Broker(crate::container::queue::BrokerConfig),
+    Producer(crate::container::queue::ProducerConfig),
+    Worker(crate::container::queue::WorkerConfig),
+    UdpServer(u16),
+    UdpSender(crate::container::tools::UdpSenderConfig),
     /// A process that exits by itself after a delay with a code (a job, a crash).
     Exit {
         after: Delay,
@@ -183,6 +192,8 @@ pub enum ActionSpec {
     Crash(usize, i32),
     ComposeRestart(usize),
     ComposeUp(usize),
+    /// `docker exec`: run tool number `.1` of `WorldSpec::tools` in the container.
+    Exec(usize, usize),
     Restart(usize),
     Pause(usize),
     Unpause(usize),
@@ -201,6 +212,8 @@ pub struct WorldSpec {
     pub networks: Vec<NetSpec>,
     pub containers: Vec<CtrSpec>,
     pub actions: Vec<(Dur, ActionSpec)>,
+    /// Tools run by `Exec` actions.
+    pub tools: Vec<crate::container::tools::Tool>,
     /// `docker compose up --wait` with this timeout.
     pub up_wait: Option<Dur>,
     pub syms: Symbols,

@@ -216,6 +216,7 @@ pub struct World {
     pub net_order: Vec<NetId>,
     pub ctr_order: Vec<CtrId>,
     pub(super) actions: Vec<(Dur, super::spec::ActionSpec)>,
+    pub(super) tools: Vec<crate::container::tools::Tool>,
     pub seed: u64,
     pub until: Time,
     pub max_events: u64,
@@ -256,6 +257,7 @@ impl World {
             net_order: Vec::new(),
             ctr_order: Vec::new(),
             actions: spec.actions,
+            tools: spec.tools,
             seed: spec.seed,
             until: Time::ZERO + spec.until,
             max_events: spec.max_events,
@@ -311,6 +313,7 @@ impl World {
         for s in specs {
             let stack = match s.mode {
                 super::spec::Mode::Host => StackId::HOST,
+                super::spec::Mode::Container(k) => self.ctrs[self.ctr_order[k]].stack,
                 _ => {
                     self.stacks.push(Stack {
                         owner: None,
@@ -346,7 +349,7 @@ impl World {
                 spec: s,
             };
             let id = self.ctrs.insert(c);
-            if stack != StackId::HOST {
+            if stack != StackId::HOST && self.stacks[stack.0 as usize].owner.is_none() {
                 self.stacks[stack.0 as usize].owner = Some(id);
             }
             self.ctr_order.push(id);
@@ -439,13 +442,10 @@ impl World {
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
             Event::ComposeWait { deadline } => self.on_compose_wait(deadline),
             Event::Action(i) => self.on_action(i),
-            Event::EchoUnreachable { ctr, inc, proc, seq } => {
+            Event::EchoUnreachable { ctr, inc, proc, seq, from } => {
                 if self.live(ctr, inc) {
-                    self.deliver_input(
-                        ctr,
-                        proc,
-                        Input::PingFailed { seq, errno: crate::proto::errno::Errno::Ehostunreach },
-                    );
+                    let errno = crate::proto::errno::Errno::Ehostunreach;
+                    self.deliver_input(ctr, proc, Input::PingFailed { seq, errno, from });
                 }
             }
         }
@@ -458,6 +458,16 @@ impl World {
     /// Is `(ctr, inc)` still the live incarnation?
     pub(super) fn live(&self, ctr: CtrId, inc: u32) -> bool {
         self.ctrs.get(ctr).is_some_and(|c| c.inc == inc && c.is_up())
+    }
+
+    /// The container whose endpoints give `ctr` its network view (itself, or
+    /// the container whose namespace it shares).
+    pub fn net_owner(&self, ctr: CtrId) -> CtrId {
+        let s = self.ctrs[ctr].stack;
+        if s == StackId::HOST {
+            return ctr;
+        }
+        self.stacks[s.0 as usize].owner.unwrap_or(ctr)
     }
 
     pub fn ctr_by_name(&self, name: &str) -> Option<CtrId> {
