@@ -17,6 +17,11 @@ pub fn default_pool_subnets() -> impl Iterator<Item = Subnet> {
     sixteens.chain(twenties)
 }
 
+/// The Swarm (overlay) pool: 10.0.0.0/8 cut in /24s.
+pub fn overlay_pool_subnets() -> impl Iterator<Item = Subnet> {
+    (0u32..65536).map(|k| Subnet { base: (10 << 24) | (k << 8), prefix: 24 })
+}
+
 /// Picks the first pool subnet that overlaps none of `taken`.
 pub fn next_free_subnet(taken: &[Subnet]) -> Option<Subnet> {
     default_pool_subnets().find(|s| taken.iter().all(|t| !t.overlaps(s)))
@@ -28,6 +33,10 @@ pub struct Pool {
     pub subnet: Subnet,
     pub gateway: Ip,
     used: BTreeSet<u32>,
+    /// Swarm's allocator hands addresses out serially (after the last one
+    /// given) instead of lowest-free.
+    pub serial: bool,
+    last: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,11 +52,19 @@ impl Pool {
         used.insert(0);
         used.insert(subnet.size() - 1);
         used.insert(subnet.offset_of(gateway));
-        Pool { subnet, gateway, used }
+        Pool { subnet, gateway, used, serial: false, last: 0 }
     }
 
-    /// The lowest free address.
+    /// The lowest free address (or, serially, the next free after the last one given).
     pub fn allocate(&mut self) -> Result<Ip, IpamError> {
+        if self.serial {
+            let n = self.subnet.size() - 1;
+            let next = (1..n).map(|k| (self.last + k) % n).find(|o| *o != 0 && !self.used.contains(o));
+            let o = next.ok_or(IpamError::Exhausted)?;
+            self.used.insert(o);
+            self.last = o;
+            return Ok(self.subnet.host(o));
+        }
         let mut want = 1u32;
         for &u in &self.used {
             if u > want {
@@ -116,6 +133,18 @@ mod tests {
         assert_eq!(p.reserve(ip), Err(IpamError::AlreadyAllocated));
         assert_eq!(p.reserve("10.6.0.2".parse().unwrap()), Err(IpamError::OutOfSubnet));
         assert_eq!(p.allocate().unwrap().to_string(), "10.5.0.3");
+    }
+
+    #[test]
+    fn swarm_allocates_serially() {
+        let s = Subnet::parse("10.0.1.0/24").unwrap();
+        let mut p = Pool::new(s, s.host(1));
+        p.serial = true;
+        let a = p.allocate().unwrap();
+        let b = p.allocate().unwrap();
+        p.release(a);
+        assert_eq!(p.allocate().unwrap().to_string(), "10.0.1.4", "not the released .2");
+        assert_eq!(b.to_string(), "10.0.1.3");
     }
 
     #[test]

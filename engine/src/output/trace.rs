@@ -130,6 +130,8 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::Datagram { src, dst, seq } => format!("udp {src} > {dst} seq {seq}"),
         Ev::PortUnreachable { src, dst } => format!("icmp {src} > {dst} port unreachable"),
         Ev::DatagramIn { from, seq } => format!("udp datagram seq {seq} from {from} received"),
+        Ev::PortForward { published, backend, userland: true } => format!("docker-proxy {published} -> {backend}"),
+        Ev::PortForward { published, backend, userland: false } => format!("dnat {published} -> {backend}"),
     }
 }
 
@@ -196,6 +198,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::Datagram { .. } => "udp",
         Ev::PortUnreachable { .. } => "icmp_port_unreachable",
         Ev::DatagramIn { .. } => "udp_received",
+        Ev::PortForward { .. } => "port_forward",
     }
 }
 
@@ -264,6 +267,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),
         Ev::PortUnreachable { src, dst } => json!({ "src": src.to_string(), "dst": dst.to_string() }),
         Ev::DatagramIn { from, seq } => json!({ "from": from.to_string(), "seq": seq }),
+        Ev::PortForward { published, backend, userland } => {
+            json!({ "published": published.to_string(), "backend": backend.to_string(), "userland_proxy": userland })
+        }
         Ev::Create | Ev::Start | Ev::ProgramStarted | Ev::Stop | Ev::Pause | Ev::Unpause | Ev::Remove => json!({}),
     }
 }

@@ -33,6 +33,7 @@ struct Lower<'a> {
     /// Whether each container is on a user-defined network (nameserver 127.0.0.11).
     user_net: Vec<bool>,
     tools: Vec<tools::Tool>,
+    nodes: Vec<String>,
     syms: Symbols,
 }
 
@@ -80,92 +81,83 @@ impl Lower<'_> {
 
     fn networks(&mut self, sc: &s::Scenario) {
         let mut explicit: Vec<Subnet> = vec![Subnet::parse("172.17.0.0/16").expect("valid")];
-        for (name, s::Network::Bridge(b)) in &sc.networks.0 {
-            if let (Some(sub), false) = (b.subnet, name == "bridge") {
+        for (name, net) in &sc.networks.0 {
+            let sub = match net {
+                s::Network::Bridge(b) => b.subnet,
+                s::Network::Overlay(o) => o.subnet,
+            };
+            if let (Some(sub), false) = (sub, name == "bridge") {
                 if let Some(prev) = explicit.iter().find(|p| p.overlaps(&sub.0)) {
                     let msg = format!("subnet {} of network `{name}` overlaps {prev}", sub.0);
-                    self.err(
-                        &["networks", name, "subnet"],
-                        msg,
-                        Some("Docker refuses overlapping pools: pick another range".into()),
-                    );
+                    let hint = Some("Docker refuses overlapping pools: pick another range".into());
+                    self.err(&["networks", name, "subnet"], msg, hint);
                 }
                 explicit.push(sub.0);
             }
         }
         let mut taken = explicit.clone();
-        let default_bridge = sc.networks.get("bridge");
-        self.nets.push(self.bridge_spec("bridge", NetKind::DefaultBridge, default_bridge, Some(explicit[0])));
+        let default_bridge = match sc.networks.get("bridge") {
+            Some(s::Network::Bridge(b)) => Some(b),
+            _ => None,
+        };
+        self.nets.push(bridge_spec("bridge", NetKind::DefaultBridge, default_bridge, Some(explicit[0])));
         for (name, kind) in [("host", NetKind::Host), ("none", NetKind::None)] {
-            self.nets.push(NetSpec {
-                name: name.into(),
-                kind,
-                subnet: None,
-                gateway: None,
-                internal: false,
-                icc: true,
-                link: Link::default(),
-            });
+            self.nets.push(bridge_spec(name, kind, None, None));
         }
         for (name, net) in &sc.networks.0 {
-            let s::Network::Bridge(b) = net;
             if name == "host" || name == "none" {
                 self.err(&["networks", name], format!("`{name}` is a built-in network and cannot be redefined"), None);
                 continue;
             }
-            if name == "bridge" {
-                if b.subnet.is_some() || b.gateway.is_some() {
-                    self.err(
-                        &["networks", "bridge"],
-                        "the default bridge's subnet is fixed at 172.17.0.0/16",
-                        Some("define a user network instead".into()),
-                    );
-                }
-                continue;
+            match net {
+                s::Network::Bridge(b) => self.bridge(name, b, &mut taken),
+                s::Network::Overlay(o) => self.overlay(name, o, &mut taken),
             }
-            let subnet = b.subnet.map(|x| x.0).or_else(|| {
-                let sub = ipam::next_free_subnet(&taken)?;
-                taken.push(sub);
-                Some(sub)
-            });
-            if subnet.is_none() {
-                self.err(&["networks", name], "no free subnet left in the default pools", None);
-            }
-            if let (Some(sub), Some(gw)) = (subnet, b.gateway) {
-                if !sub.contains(gw.0) || gw.0 == sub.host(0) || gw.0 == sub.broadcast() {
-                    self.err(
-                        &["networks", name, "gateway"],
-                        format!("gateway {} is not a host address of {sub}", gw.0),
-                        None,
-                    );
-                }
-            }
-            if b.loss.is_some_and(|l| !(0.0..=1.0).contains(&l)) {
-                self.err(
-                    &["networks", name, "loss"],
-                    "loss must be between 0.0 and 1.0",
-                    Some("0.01 means 1% of packets".into()),
-                );
-            }
-            self.nets.push(self.bridge_spec(name, NetKind::Bridge, Some(net), subnet));
         }
     }
 
-    fn bridge_spec(&self, name: &str, kind: NetKind, net: Option<&s::Network>, subnet: Option<Subnet>) -> NetSpec {
-        let def = s::Bridge::default();
-        let b = match net {
-            Some(s::Network::Bridge(b)) => b,
-            None => &def,
-        };
-        let d = Link::default();
-        let link = Link {
-            latency: b.latency.map_or(d.latency, |x| x.0),
-            jitter: b.jitter.map_or(d.jitter, |x| x.0),
-            loss: b.loss.unwrap_or(0.0),
-            bandwidth_bps: b.bandwidth_mbps.map_or(d.bandwidth_bps, |m| m * 1_000_000),
-        };
-        let gateway = b.gateway.map(|g| g.0).or_else(|| subnet.map(|s| s.host(1)));
-        NetSpec { name: name.into(), kind, subnet, gateway, internal: b.internal, icc: b.icc.unwrap_or(true), link }
+    fn bridge(&mut self, name: &str, b: &s::Bridge, taken: &mut Vec<Subnet>) {
+        if name == "bridge" {
+            if b.subnet.is_some() || b.gateway.is_some() {
+                let hint = Some("define a user network instead".into());
+                self.err(&["networks", "bridge"], "the default bridge's subnet is fixed at 172.17.0.0/16", hint);
+            }
+            return;
+        }
+        let subnet = b.subnet.map(|x| x.0).or_else(|| {
+            let sub = ipam::next_free_subnet(taken)?;
+            taken.push(sub);
+            Some(sub)
+        });
+        if subnet.is_none() {
+            self.err(&["networks", name], "no free subnet left in the default pools", None);
+        }
+        if let (Some(sub), Some(gw)) = (subnet, b.gateway) {
+            if !sub.contains(gw.0) || gw.0 == sub.host(0) || gw.0 == sub.broadcast() {
+                let msg = format!("gateway {} is not a host address of {sub}", gw.0);
+                self.err(&["networks", name, "gateway"], msg, None);
+            }
+        }
+        if b.loss.is_some_and(|l| !(0.0..=1.0).contains(&l)) {
+            let hint = Some("0.01 means 1% of packets".into());
+            self.err(&["networks", name, "loss"], "loss must be between 0.0 and 1.0", hint);
+        }
+        self.nets.push(bridge_spec(name, NetKind::Bridge, Some(b), subnet));
+    }
+
+    fn overlay(&mut self, name: &str, o: &s::Overlay, taken: &mut Vec<Subnet>) {
+        let subnet = o.subnet.map(|x| x.0).or_else(|| {
+            let sub = ipam::overlay_pool_subnets().find(|s| taken.iter().all(|t| !t.overlaps(s)))?;
+            taken.push(sub);
+            Some(sub)
+        });
+        let mut spec = bridge_spec(name, NetKind::Overlay, None, subnet);
+        spec.internal = o.internal;
+        // Unconfirmed, chosen: a same-datacentre underlay plus VXLAN encapsulation,
+        // and AES-GCM ESP with AES-NI per packet.
+        spec.cross_node = o.cross_node_latency.map_or(Dur::micros(250), |d| d.0);
+        spec.encryption = if o.encrypted { o.encryption_cost.map_or(Dur::micros(15), |d| d.0) } else { Dur::ZERO };
+        self.nets.push(spec);
     }
 
     /// Lowers one container instance `inst` of the file's entry `name`.
@@ -224,6 +216,28 @@ impl Lower<'_> {
             })
             .collect();
         let replicated = c.replicas.is_some_and(|n| n > 1);
+        let node = match &c.node {
+            None => 0,
+            Some(n) => match self.nodes.iter().position(|x| x == n) {
+                Some(i) => i as u32,
+                None => {
+                    let hint = Some(format!("nodes defined: {}", self.nodes.join(", ")));
+                    self.err(&["containers", name, "node", n], format!("unknown node `{n}`"), hint);
+                    0
+                }
+            },
+        };
+        let mut ports = Vec::new();
+        for p in &c.ports {
+            match crate::sim::publish::parse_port(p) {
+                Ok(pm) if mode == Mode::Bridge => ports.push(pm),
+                Ok(_) => {
+                    let hint = Some("a container on the host network uses the host's ports directly".into());
+                    self.err(&["containers", name, p], "published ports need a bridge network", hint);
+                }
+                Err(e) => self.err(&["containers", name, p], e, None),
+            }
+        }
         // Compose starts the service whose namespace is shared first.
         let mut depends_on: Vec<Dep> = depends_on;
         if let Mode::Container(k) = mode {
@@ -256,6 +270,8 @@ impl Lower<'_> {
                 s::OnSigterm::Ignore => Sigterm::Ignore,
             },
             depends_on,
+            ports,
+            node,
         })
     }
 
@@ -512,6 +528,30 @@ impl Lower<'_> {
         Some(cfg)
     }
 
+    /// A bridge network lives on one host: containers on different nodes can
+    /// only share an overlay.
+    fn bridges_on_one_node(&mut self, specs: &[CtrSpec]) {
+        let mut seen: Vec<Option<(u32, usize)>> = vec![None; self.nets.len()];
+        for (i, c) in specs.iter().enumerate() {
+            for a in &c.attach {
+                if self.nets[a.net].kind == NetKind::Overlay {
+                    continue;
+                }
+                match seen[a.net] {
+                    None => seen[a.net] = Some((c.node, i)),
+                    Some((node, first)) if node != c.node => {
+                        let (net, other) = (self.nets[a.net].name.clone(), specs[first].name.clone());
+                        let msg = format!("`{}` and `{other}` share bridge `{net}` but run on different nodes", c.name);
+                        let hint = Some("a bridge is local to one host: use an Overlay network".into());
+                        self.err(&["containers", &self.services[i].clone(), "node"], msg, hint);
+                        return;
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+
     fn cycles(&mut self, specs: &[CtrSpec]) {
         let n = specs.len();
         let mut state = vec![0u8; n];
@@ -530,6 +570,30 @@ impl Lower<'_> {
                 return;
             }
         }
+    }
+}
+
+fn bridge_spec(name: &str, kind: NetKind, b: Option<&s::Bridge>, subnet: Option<Subnet>) -> NetSpec {
+    let def = s::Bridge::default();
+    let b = b.unwrap_or(&def);
+    let d = Link::default();
+    let link = Link {
+        latency: b.latency.map_or(d.latency, |x| x.0),
+        jitter: b.jitter.map_or(d.jitter, |x| x.0),
+        loss: b.loss.unwrap_or(0.0),
+        bandwidth_bps: b.bandwidth_mbps.map_or(d.bandwidth_bps, |m| m * 1_000_000),
+    };
+    let gateway = b.gateway.map(|g| g.0).or_else(|| subnet.map(|s| s.host(1)));
+    NetSpec {
+        name: name.into(),
+        kind,
+        subnet,
+        gateway,
+        internal: b.internal,
+        icc: b.icc.unwrap_or(true),
+        link,
+        cross_node: Dur::ZERO,
+        encryption: Dur::ZERO,
     }
 }
 
@@ -815,7 +879,7 @@ impl Lower<'_> {
                 let ci = c(self, n)?;
                 let Some(ni) = self
                     .net_index(net)
-                    .filter(|&k| self.nets[k].kind == NetKind::Bridge || self.nets[k].kind == NetKind::DefaultBridge)
+                    .filter(|&k| self.nets[k].kind.user_defined() || self.nets[k].kind == NetKind::DefaultBridge)
                 else {
                     self.err(&["actions", net], format!("unknown network `{net}`"), None);
                     return None;
@@ -853,6 +917,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         services: vec![],
         user_net: vec![],
         tools: vec![],
+        nodes: if sc.nodes.is_empty() { vec!["node-1".into()] } else { sc.nodes.clone() },
         syms: Symbols::default(),
     };
     let mut instances = Vec::new();
@@ -887,7 +952,8 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     if containers.len() == l.ctr_names.len() {
         l.cycles(&containers);
     }
-    l.user_net = containers.iter().map(|c| c.attach.iter().any(|a| l.nets[a.net].kind == NetKind::Bridge)).collect();
+    l.bridges_on_one_node(&containers);
+    l.user_net = containers.iter().map(|c| c.attach.iter().any(|a| l.nets[a.net].kind.user_defined())).collect();
     let actions: Vec<(Dur, ActionSpec)> =
         sc.actions.iter().flat_map(|(t, a)| l.action(a).into_iter().map(move |x| (t.0, x))).collect();
     let expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();

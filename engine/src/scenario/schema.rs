@@ -112,6 +112,9 @@ pub struct Scenario {
     pub kernel: Kernel,
     #[serde(default)]
     pub dns: Dns,
+    /// Swarm nodes (hosts), for overlay networks; the first is the default.
+    #[serde(default)]
+    pub nodes: Vec<String>,
     #[serde(default)]
     pub networks: Ordered<Network>,
     #[serde(default)]
@@ -167,6 +170,24 @@ impl Default for Upstream {
 #[derive(Debug, Deserialize)]
 pub enum Network {
     Bridge(#[serde(default)] Bridge),
+    Overlay(#[serde(default)] Overlay),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    #[serde(default)]
+    pub subnet: Option<SubnetStr>,
+    #[serde(default)]
+    pub encrypted: bool,
+    #[serde(default)]
+    pub internal: bool,
+    /// One-way underlay latency plus VXLAN encapsulation between two nodes.
+    #[serde(default)]
+    pub cross_node_latency: Option<D>,
+    /// Per-packet cost of IPsec ESP (AES-GCM) when encrypted.
+    #[serde(default)]
+    pub encryption_cost: Option<D>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -233,6 +254,11 @@ pub struct Container {
     pub on_sigterm: OnSigterm,
     #[serde(default)]
     pub replicas: Option<u32>,
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// The Swarm node it runs on (one of the scenario's `nodes`).
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]

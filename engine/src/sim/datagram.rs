@@ -31,7 +31,7 @@ impl World {
                 return self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour })
             }
         };
-        match self.link_delay(net, size) {
+        match self.link_delay(net, size, from, to) {
             Some(d) => self.send_packet(Packet { src, dst, seg, to, net }, d),
             None => self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss }),
         }

@@ -5,7 +5,7 @@
 
 use super::event::{Event, Packet, Seg};
 use super::record::{Ev, Resolution};
-use super::spec::{Mode, NetKind, Upstream};
+use super::spec::{Mode, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
 use crate::container::program::Input;
 use crate::id::{CtrId, DialId, NetId, QueryId, Sym};
@@ -66,7 +66,7 @@ impl World {
             .endpoints
             .iter()
             .map(|e| e.net)
-            .filter(|&n| self.nets[n].kind == NetKind::Bridge)
+            .filter(|&n| self.nets[n].kind.user_defined())
             .collect()
     }
 

@@ -93,9 +93,14 @@ impl World {
 
     /// One-way delay of a packet of `size` bytes over `net`, or `None` when the
     /// link loses it. One random draw per packet: high bits jitter, low bits loss.
-    pub(super) fn link_delay(&mut self, net: Option<NetId>, size: u32) -> Option<Dur> {
+    pub(super) fn link_delay(&mut self, net: Option<NetId>, size: u32, from: StackId, to: StackId) -> Option<Dur> {
         let Some(id) = net else {
             return Some(LOOPBACK_DELAY);
+        };
+        let cross = if self.nets[id].kind == NetKind::Overlay && self.node_of(from) != self.node_of(to) {
+            self.nets[id].cross_node + self.nets[id].encryption
+        } else {
+            Dur::ZERO
         };
         let n = &mut self.nets[id];
         let l = n.link;
@@ -105,6 +110,11 @@ impl World {
         }
         let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
         let tx = u64::from(size) * 8 * 1_000_000_000 / l.bandwidth_bps.max(1);
-        Some(Dur(l.latency.0 + jitter + tx))
+        Some(Dur(l.latency.0 + jitter + tx) + cross)
+    }
+
+    /// The Swarm node a namespace lives on (the host's is node 0).
+    fn node_of(&self, s: StackId) -> u32 {
+        self.stacks[s.0 as usize].owner.map_or(0, |c| self.ctrs[c].spec.node)
     }
 }

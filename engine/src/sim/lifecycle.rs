@@ -5,7 +5,7 @@
 
 use super::event::Event;
 use super::record::Ev;
-use super::spec::{ActionSpec, Condition, NetKind, Probe, Sigterm};
+use super::spec::{ActionSpec, Condition, Probe, Sigterm};
 use super::world::{Endpoint, State, World};
 use crate::container::health::{Health, Status};
 use crate::container::program::Input;
@@ -151,6 +151,13 @@ impl World {
                 return;
             }
         }
+        if let Err(e) = self.publish(ctr) {
+            self.detach_all(ctr);
+            let reason = self.sym(&e);
+            self.record(Some(ctr), Ev::StartFailed { reason });
+            self.ctrs[ctr].state = State::Exited(128);
+            return;
+        }
         let now = self.now;
         let c = &mut self.ctrs[ctr];
         c.inc += 1;
@@ -185,7 +192,7 @@ impl World {
         }
         .map_err(|e| ipam_message(e, fixed, &n.name))?;
         n.holders.insert(ip, ctr);
-        if n.kind == NetKind::Bridge {
+        if n.kind.user_defined() {
             let netname = n.name.clone();
             let c = &self.ctrs[ctr];
             let mut names: Vec<String> = vec![c.name.clone(), c.short_id.clone()];
@@ -248,6 +255,7 @@ impl World {
         self.stacks[stack.0 as usize].listeners.retain(|_, l| l.owner != ctr);
         self.dials.retain(|_, d| d.ctr != ctr);
         self.queries.retain(|_, q| q.ctr != ctr);
+        self.unpublish(ctr);
         self.detach_all(ctr);
         let now = self.now;
         let c = &mut self.ctrs[ctr];

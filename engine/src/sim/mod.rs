@@ -10,6 +10,7 @@ pub mod event;
 mod fabric;
 mod lifecycle;
 mod programs;
+pub mod publish;
 pub mod queue;
 pub mod record;
 pub mod spec;

@@ -113,6 +113,7 @@ pub enum Ev {
     TlsDone { took: Dur },
     Datagram { src: SockAddr, dst: SockAddr, seq: u32 },
     DatagramIn { from: SockAddr, seq: u32 },
+    PortForward { published: SockAddr, backend: SockAddr, userland: bool },
     PortUnreachable { src: SockAddr, dst: SockAddr },
 }
 

@@ -43,10 +43,19 @@ pub enum Upstream {
     NotConfigured,
 }
 
+impl NetKind {
+    /// User-defined networks have Docker's embedded DNS.
+    pub fn user_defined(self) -> bool {
+        matches!(self, NetKind::Bridge | NetKind::Overlay)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetKind {
     DefaultBridge,
     Bridge,
+    /// Swarm overlay spanning nodes: VXLAN between nodes, optionally IPsec-encrypted.
+    Overlay,
     Host,
     None,
 }
@@ -72,6 +81,9 @@ impl Default for Link {
 pub struct NetSpec {
     pub name: String,
     pub kind: NetKind,
+    /// Overlay: extra one-way cost between two nodes (underlay + VXLAN), and of encryption.
+    pub cross_node: Dur,
+    pub encryption: Dur,
     pub subnet: Option<Subnet>,
     pub gateway: Option<Ip>,
     pub internal: bool,
@@ -182,6 +194,9 @@ pub struct CtrSpec {
     pub stop_grace: Dur,
     pub on_sigterm: Sigterm,
     pub depends_on: Vec<Dep>,
+    pub ports: Vec<super::publish::PortMap>,
+    /// The Swarm node (host) the container runs on; 0 = the first node.
+    pub node: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

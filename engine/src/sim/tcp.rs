@@ -37,7 +37,7 @@ impl World {
                 return false;
             }
         };
-        match self.link_delay(net, size) {
+        match self.link_delay(net, size, from, to) {
             Some(d) => {
                 let mut at = self.now + d;
                 if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
@@ -193,6 +193,9 @@ impl World {
     }
 
     pub(super) fn on_deliver(&mut self, p: Packet) {
+        if p.to == StackId::HOST && self.host_nat(p) {
+            return;
+        }
         match p.seg {
             Seg::Syn => self.on_syn(p),
             Seg::SynAck => self.on_synack(p),

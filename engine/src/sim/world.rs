@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 pub struct Network {
     pub name: String,
     pub kind: NetKind,
+    pub cross_node: Dur,
+    pub encryption: Dur,
     pub pool: Option<Pool>,
     pub internal: bool,
     pub icc: bool,
@@ -225,6 +227,12 @@ pub struct World {
     pub upstream: Upstream,
     pub stopped: Option<Stop>,
     pub(super) default_bridge: Option<NetId>,
+    /// Host port → the running container publishing it.
+    pub published: BTreeMap<u16, (CtrId, super::publish::PortMap)>,
+    pub(super) nat: Vec<super::publish::NatEntry>,
+    pub(super) nat_fwd: BTreeMap<(SockAddr, SockAddr), usize>,
+    pub(super) nat_rev: BTreeMap<(SockAddr, SockAddr), usize>,
+    pub(super) nat_port: u16,
 }
 
 /// A deterministic 12-hex-digit container ID from its name.
@@ -266,6 +274,11 @@ impl World {
             upstream: spec.upstream,
             stopped: None,
             default_bridge: None,
+            published: BTreeMap::new(),
+            nat: Vec::new(),
+            nat_fwd: BTreeMap::new(),
+            nat_rev: BTreeMap::new(),
+            nat_port: 20000,
         };
         w.build_networks(spec.networks);
         w.build_containers(spec.containers);
@@ -284,17 +297,21 @@ impl World {
         for s in specs {
             let pool = match s.kind {
                 NetKind::Host | NetKind::None => None,
-                NetKind::DefaultBridge | NetKind::Bridge => {
+                NetKind::DefaultBridge | NetKind::Bridge | NetKind::Overlay => {
                     let subnet =
                         s.subnet.or_else(|| ipam::next_free_subnet(&taken)).expect("validated: a free subnet exists");
                     taken.push(subnet);
-                    Some(Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1))))
+                    let mut pool = Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1)));
+                    pool.serial = s.kind == NetKind::Overlay;
+                    Some(pool)
                 }
             };
             let rng = Rng::fork(self.seed, &format!("net/{}", s.name));
             let id = self.nets.insert(Network {
                 name: s.name,
                 kind: s.kind,
+                cross_node: s.cross_node,
+                encryption: s.encryption,
                 pool,
                 internal: s.internal,
                 icc: s.icc,
