@@ -112,15 +112,15 @@ impl World {
             }
             (Seg::Rst, true, false) => {
                 // The userland proxy had accepted: the client sees a connection, then EOF.
-                self.to_client(e, Seg::SynAck);
+                self.reply_to_client(e, Seg::SynAck);
                 Seg::Fin
             }
             (seg, _, _) => seg,
         };
-        self.to_client(e, seg);
+        self.reply_to_client(e, seg);
     }
 
-    fn to_client(&mut self, e: NatEntry, seg: Seg) {
+    fn reply_to_client(&mut self, e: NatEntry, seg: Seg) {
         if self.host_local(e.client.ip) {
             let q = Packet { src: e.published, dst: e.client, seg, to: StackId::HOST, net: None };
             self.send_packet(q, super::fabric::LOOPBACK_DELAY);
