@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod container;
 pub mod dist;
+pub mod explore;
 pub mod id;
 pub mod net;
 pub mod output;

@@ -43,6 +43,33 @@ pub enum Command {
         /// Print only the expectations and the fingerprint.
         #[arg(long, short)]
         quiet: bool,
+        /// Run twice and compare the traces byte for byte; name the first divergent event.
+        #[arg(long)]
+        check_determinism: bool,
+    },
+    /// Run a scenario under many seeds in parallel: flakiness, failing seeds
+    /// grouped by expectation, the command that replays each.
+    Explore {
+        /// Scenario file (.ron).
+        file: PathBuf,
+        /// Seed range A..B (B excluded).
+        #[arg(long, value_parser = parse_range, default_value = "0..1000")]
+        seeds: (u64, u64),
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard K of N (seed index modulo N), for batch systems.
+        #[arg(long, value_parser = parse_shard)]
+        shard: Option<(u32, u32)>,
+        /// Also write the results as JSON (for `wharf merge`).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Combine the JSON results of a sweep's shards into one report.
+    Merge {
+        /// Shard results written by `wharf explore --json`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Validate a scenario without running it.
     Check {
@@ -55,6 +82,26 @@ pub enum Command {
 pub enum Format {
     Text,
     Json,
+}
+
+fn parse_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once("..").ok_or_else(|| format!("`{s}` is not a range like 0..1000"))?;
+    let a: u64 = a.parse().map_err(|_| format!("`{a}` is not a seed"))?;
+    let b: u64 = b.parse().map_err(|_| format!("`{b}` is not a seed"))?;
+    if b <= a {
+        return Err(format!("empty range {s}"));
+    }
+    Ok((a, b))
+}
+
+fn parse_shard(s: &str) -> Result<(u32, u32), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not a shard like 2/8"))?;
+    let k: u32 = k.parse().map_err(|_| format!("`{k}` is not a number"))?;
+    let n: u32 = n.parse().map_err(|_| format!("`{n}` is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {s} must satisfy 1 <= K <= N"));
+    }
+    Ok((k, n))
 }
 
 fn parse_dur_arg(s: &str) -> Result<crate::time::Dur, String> {
@@ -77,12 +124,18 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             ),
             Err(d) => (2, String::new(), d.render()),
         },
-        Command::Run { file, seed, until, max_events, format, quiet } => {
+        Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
+        Command::Merge { files } => merge(&files),
+        Command::Run { file, seed, until, max_events, format, quiet, check_determinism } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
                 Err(d) => return (2, String::new(), d.render()),
             };
             let r = run(&loaded, Overrides { seed, until, max_events });
+            if check_determinism {
+                let again = run(&loaded, Overrides { seed, until, max_events });
+                return determinism(&r, &again);
+            }
             let mut out = String::new();
             if !quiet {
                 out.push_str(&match format {
@@ -97,6 +150,67 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
     }
 }
 
+fn determinism(a: &RunResult, b: &RunResult) -> (i32, String, String) {
+    let (ta, tb) = (a.text(), b.text());
+    if ta == tb {
+        let msg = format!(
+            "deterministic: two runs gave identical traces ({} lines, fingerprint {})\n",
+            ta.lines().count(),
+            a.fingerprint()
+        );
+        return (0, msg, String::new());
+    }
+    let i = ta.lines().zip(tb.lines()).position(|(x, y)| x != y).unwrap_or(ta.lines().count().min(tb.lines().count()));
+    let msg = format!(
+        "NOT deterministic: the traces diverge at event {}:\n  first run:  {}\n  second run: {}\n",
+        i + 1,
+        ta.lines().nth(i).unwrap_or("<end of trace>"),
+        tb.lines().nth(i).unwrap_or("<end of trace>")
+    );
+    (1, msg, String::new())
+}
+
+fn explore(
+    file: &std::path::Path,
+    seeds: (u64, u64),
+    jobs: Option<usize>,
+    shard: Option<(u32, u32)>,
+    json: Option<PathBuf>,
+) -> (i32, String, String) {
+    let loaded = match load_file(file) {
+        Ok(l) => l,
+        Err(d) => return (2, String::new(), d.render()),
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let name = file.display().to_string();
+    let s = crate::explore::sweep(&loaded, &name, seeds.0, seeds.1, shard, jobs, progress);
+    if let Some(path) = json {
+        if let Err(e) = std::fs::write(&path, s.to_json().to_string()) {
+            return (2, String::new(), format!("error: cannot write {}: {e}\n", path.display()));
+        }
+    }
+    (if s.passed() { 0 } else { 1 }, s.report(), String::new())
+}
+
+fn merge(files: &[PathBuf]) -> (i32, String, String) {
+    let mut parts = Vec::new();
+    for f in files {
+        let parsed = std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string()))
+            .and_then(|v| crate::explore::Sweep::from_json(&v));
+        match parsed {
+            Ok(s) => parts.push(s),
+            Err(e) => return (2, String::new(), format!("error: {}: {e}\n", f.display())),
+        }
+    }
+    match crate::explore::Sweep::merge(parts) {
+        Ok(s) => (if s.passed() { 0 } else { 1 }, s.report(), String::new()),
+        Err(e) => (2, String::new(), format!("error: {e}\n")),
+    }
+}
+
 fn report(name: &str, r: &RunResult, file: &std::path::Path) -> String {
     let mut out = format!("scenario: {name}\nseed: {}\n", r.world.seed);
     if r.stop == crate::sim::Stop::EventBound {
@@ -108,7 +222,12 @@ fn report(name: &str, r: &RunResult, file: &std::path::Path) -> String {
     }
     let _ = writeln!(out, "expectations:");
     for o in &r.outcomes {
-        let _ = writeln!(out, "  [{}] {}\n      {}", if o.held { "ok" } else { "FAILED" }, o.text, o.why);
+        let tag = match (o.held, o.sometimes) {
+            (true, _) => "ok",
+            (false, true) => "not seen",
+            (false, false) => "FAILED",
+        };
+        let _ = writeln!(out, "  [{tag}] {}\n      {}", o.text, o.why);
     }
     if r.outcomes.is_empty() {
         let _ = writeln!(out, "  (none)");

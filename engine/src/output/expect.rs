@@ -71,6 +71,8 @@ pub enum Kind {
     Never,
     /// The number of matches inside the window is within bounds.
     Count { min: Option<u64>, max: Option<u64> },
+    /// Must happen in at least one seed of a sweep; never fails a single run.
+    Sometimes,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +84,8 @@ pub struct Expectation {
     pub pattern: Pattern,
     pub from: Dur,
     pub until: Option<Dur>,
+    /// A convergence expectation: the window starts when the last fault did.
+    pub after_last_fault: bool,
     /// The text as written, for reports.
     pub text: String,
 }
@@ -89,6 +93,8 @@ pub struct Expectation {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     pub held: bool,
+    /// A `Sometimes` expectation: not holding does not fail a single run.
+    pub sometimes: bool,
     pub text: String,
     pub why: String,
 }
@@ -153,8 +159,9 @@ fn concerns(e: &Expectation, w: &World, ctr: Option<CtrId>) -> bool {
 }
 
 fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
-    let t0 = Time::ZERO + e.from;
-    let t1 = e.until.map(|u| Time::ZERO + u);
+    let base = if e.after_last_fault { w.last_fault } else { Time::ZERO };
+    let t0 = base + e.from;
+    let t1 = e.until.map(|u| base + u);
     concerns(e, w, r.ctr) && r.t >= t0 && t1.is_none_or(|t| r.t <= t)
 }
 
@@ -171,13 +178,17 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             None => (true, "no match".into()),
             Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
         },
+        Kind::Sometimes => match hits.first() {
+            Some(r) => (true, format!("seen at {}", line(r).trim_start())),
+            None => (false, "not seen in this run (judged across a sweep)".into()),
+        },
         Kind::Count { min, max } => {
             let n = hits.len() as u64;
             let ok = min.is_none_or(|m| n >= m) && max.is_none_or(|m| n <= m);
             (ok, format!("{n} match(es)"))
         }
     };
-    Outcome { held, text: e.text.clone(), why }
+    Outcome { held, sometimes: e.kind == Kind::Sometimes, text: e.text.clone(), why }
 }
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.

@@ -132,6 +132,7 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::DatagramIn { from, seq } => format!("udp datagram seq {seq} from {from} received"),
         Ev::PortForward { published, backend, userland: true } => format!("docker-proxy {published} -> {backend}"),
         Ev::PortForward { published, backend, userland: false } => format!("dnat {published} -> {backend}"),
+        Ev::Fault { text } => format!("fault: {}", s(*text)),
     }
 }
 
@@ -199,6 +200,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::PortUnreachable { .. } => "icmp_port_unreachable",
         Ev::DatagramIn { .. } => "udp_received",
         Ev::PortForward { .. } => "port_forward",
+        Ev::Fault { .. } => "fault",
     }
 }
 
@@ -267,6 +269,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),
         Ev::PortUnreachable { src, dst } => json!({ "src": src.to_string(), "dst": dst.to_string() }),
         Ev::DatagramIn { from, seq } => json!({ "from": from.to_string(), "seq": seq }),
+        Ev::Fault { text } => json!({ "text": s(*text) }),
         Ev::PortForward { published, backend, userland } => {
             json!({ "published": published.to_string(), "backend": backend.to_string(), "userland_proxy": userland })
         }

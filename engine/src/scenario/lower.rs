@@ -33,6 +33,8 @@ struct Lower<'a> {
     /// Whether each container is on a user-defined network (nameserver 127.0.0.11).
     user_net: Vec<bool>,
     tools: Vec<tools::Tool>,
+    partitions: Vec<crate::sim::fault::Partition>,
+    degrades: Vec<crate::sim::fault::Degrade>,
     nodes: Vec<String>,
     syms: Symbols,
 }
@@ -619,6 +621,14 @@ fn dfs(specs: &[CtrSpec], i: usize, state: &mut [u8], stack: &mut Vec<usize>) ->
     None
 }
 
+fn dns_mode(m: s::DnsMode) -> DnsOutage {
+    match m {
+        s::DnsMode::Drop => DnsOutage::Drop,
+        s::DnsMode::ServFail => DnsOutage::ServFail,
+        s::DnsMode::Slow(d) => DnsOutage::Slow(d.0),
+    }
+}
+
 fn lower_retry(r: &s::Retry) -> client::Retry {
     match r {
         s::Retry::None => client::Retry::None,
@@ -760,6 +770,7 @@ impl Lower<'_> {
         let (kind, who, event, from, until) = match e {
             s::Expect::Eventually { who, event, after, within } => (Kind::Eventually, who, event, after, within),
             s::Expect::Never { who, event, after, before } => (Kind::Never, who, event, after, before),
+            s::Expect::Sometimes { who, event, after, before } => (Kind::Sometimes, who, event, after, before),
             s::Expect::Count { who, event, min, max, after, before } => {
                 (Kind::Count { min: *min, max: *max }, who, event, after, before)
             }
@@ -779,6 +790,7 @@ impl Lower<'_> {
         let verb = match &kind {
             Kind::Eventually => "eventually".to_string(),
             Kind::Never => "never".to_string(),
+            Kind::Sometimes => "sometimes".to_string(),
             Kind::Count { min, max } => format!(
                 "count in [{}, {}] of",
                 min.map_or("0".into(), |m| m.to_string()),
@@ -799,8 +811,68 @@ impl Lower<'_> {
             pattern,
             from: from.map_or(Dur::ZERO, |d| d.0),
             until: until.map(|d| d.0),
+            after_last_fault: false,
             text,
         })
+    }
+
+    fn refs_all(&mut self, path: &str, names: &[String]) -> Vec<usize> {
+        names.iter().flat_map(|n| self.refs_or_err(&[path, n], n)).collect()
+    }
+
+    fn net_ref(&mut self, path: &str, name: &str) -> Option<usize> {
+        let i = self
+            .net_index(name)
+            .filter(|&k| self.nets[k].kind.user_defined() || self.nets[k].kind == NetKind::DefaultBridge);
+        if i.is_none() {
+            let hint = did_you_mean(name, self.nets.iter().map(|n| n.name.as_str()));
+            self.err(&[path, name], format!("unknown network `{name}`"), hint);
+        }
+        i
+    }
+
+    fn partition(
+        &mut self,
+        path: &str,
+        name: String,
+        a: &[String],
+        b: &[String],
+        one_way: bool,
+        heal: Option<Dur>,
+    ) -> usize {
+        let (a, b) = (self.refs_all(path, a), self.refs_all(path, b));
+        self.partitions.push(crate::sim::fault::Partition { name, a, b, one_way, heal_after: heal });
+        self.partitions.len() - 1
+    }
+
+    fn chaos(&mut self, c: &s::Chaos) -> ChaosSpec {
+        let mut kinds = Vec::new();
+        for f in &c.faults {
+            let k = match f {
+                s::ChaosFault::Crash(v) => ChaosKind::Crash(self.refs_all("chaos", v)),
+                s::ChaosFault::Restart(v) => ChaosKind::Restart(self.refs_all("chaos", v)),
+                s::ChaosFault::Pause { containers, duration } => {
+                    ChaosKind::Pause(self.refs_all("chaos", containers), duration.0)
+                }
+                s::ChaosFault::Partition { a, b, duration } => {
+                    let name = format!("chaos-{}", self.partitions.len() + 1);
+                    ChaosKind::Partition(self.partition("chaos", name, a, b, false, None), duration.0)
+                }
+                s::ChaosFault::Loss { network, max } => match self.net_ref("chaos", network) {
+                    Some(n) => ChaosKind::Loss(n, max.clamp(0.0, 1.0)),
+                    None => continue,
+                },
+                s::ChaosFault::DnsOutage { mode, duration } => ChaosKind::Dns(dns_mode(*mode), duration.0),
+            };
+            if matches!(&k, ChaosKind::Crash(v) | ChaosKind::Restart(v) | ChaosKind::Pause(v, _) if v.is_empty()) {
+                continue;
+            }
+            kinds.push(k);
+        }
+        if c.window.1 .0 < c.window.0 .0 {
+            self.err(&["chaos", "window"], "the window ends before it starts", None);
+        }
+        ChaosSpec { window: (c.window.0 .0, c.window.1 .0), max_faults: c.max_faults, kinds }
     }
 
     fn tool(&mut self, ctr: &str, i: usize, t: &s::Tool) -> Option<tools::Tool> {
@@ -850,6 +922,28 @@ impl Lower<'_> {
             A::Start(n) | A::Stop(n) | A::Kill(n) | A::Restart(n) | A::Pause(n) | A::Unpause(n) | A::Remove(n) => n,
             A::Crash(n, _) | A::ComposeRestart(n) | A::ComposeUp(n) | A::Disconnect(n, _) | A::Connect(n, _) => n,
             A::Exec(n, _) => n,
+            A::Partition { name, a, b, one_way, heal_after } => {
+                let name = name.clone().unwrap_or_else(|| format!("p{}", self.partitions.len() + 1));
+                let p = self.partition("actions", name, a, b, *one_way, heal_after.map(|d| d.0));
+                return vec![ActionSpec::Partition(p)];
+            }
+            A::Degrade { network, latency, jitter, loss, duplicate, duration } => {
+                let Some(net) = self.net_ref("actions", network) else { return vec![] };
+                let bad = |x: &Option<f64>| x.is_some_and(|v| !(0.0..=1.0).contains(&v));
+                if bad(loss) || bad(duplicate) {
+                    self.err(&["actions", network], "loss and duplicate are probabilities between 0.0 and 1.0", None);
+                }
+                self.degrades.push(crate::sim::fault::Degrade {
+                    net,
+                    latency: latency.map(|d| d.0),
+                    jitter: jitter.map(|d| d.0),
+                    loss: *loss,
+                    duplicate: duplicate.unwrap_or(0.0),
+                    duration: duration.0,
+                });
+                return vec![ActionSpec::Degrade(self.degrades.len() - 1)];
+            }
+            A::DnsOutage { mode, duration } => return vec![ActionSpec::Dns(dns_mode(*mode), duration.0)],
         };
         let refs = self.refs_or_err(&["actions", name], name);
         refs.into_iter().filter_map(|i| self.action_on(a, i)).collect()
@@ -866,6 +960,7 @@ impl Lower<'_> {
             A::Restart(n) => ActionSpec::Restart(c(self, n)?),
             A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
             A::ComposeUp(n) => ActionSpec::ComposeUp(c(self, n)?),
+            A::Partition { .. } | A::Degrade { .. } | A::DnsOutage { .. } => return None,
             A::Exec(n, tool) => {
                 let ci = c(self, n)?;
                 let t = self.tool(n, ci, tool)?;
@@ -917,6 +1012,8 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         services: vec![],
         user_net: vec![],
         tools: vec![],
+        partitions: vec![],
+        degrades: vec![],
         nodes: if sc.nodes.is_empty() { vec!["node-1".into()] } else { sc.nodes.clone() },
         syms: Symbols::default(),
     };
@@ -956,7 +1053,15 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     l.user_net = containers.iter().map(|c| c.attach.iter().any(|a| l.nets[a.net].kind.user_defined())).collect();
     let actions: Vec<(Dur, ActionSpec)> =
         sc.actions.iter().flat_map(|(t, a)| l.action(a).into_iter().map(move |x| (t.0, x))).collect();
-    let expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();
+    let mut expect: Vec<Expectation> = sc.expect.iter().filter_map(|e| l.expectation(e)).collect();
+    let chaos = sc.chaos.as_ref().map(|c| l.chaos(c));
+    if let Some(cv) = &sc.converge {
+        for e in cv.expect.iter().filter_map(|e| l.expectation(e)) {
+            let until = Some(e.until.map_or(cv.within.0, |u| u.min(cv.within.0)));
+            let text = format!("after the last fault: {}", e.text);
+            expect.push(Expectation { after_last_fault: true, until, text, ..e });
+        }
+    }
     if !l.d.problems.is_empty() {
         return Err(l.d);
     }
@@ -980,6 +1085,9 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         networks: l.nets,
         containers,
         actions,
+        partitions: l.partitions,
+        degrades: l.degrades,
+        chaos,
         tools: l.tools,
         up_wait: sc.up_wait.map(|d| d.0),
         syms: l.syms,

@@ -126,6 +126,10 @@ pub struct Scenario {
     pub actions: Vec<(D, Action)>,
     #[serde(default)]
     pub expect: Vec<Expect>,
+    #[serde(default)]
+    pub chaos: Option<Chaos>,
+    #[serde(default)]
+    pub converge: Option<Converge>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -540,12 +544,93 @@ pub enum Action {
     ComposeUp(String),
     /// `docker exec CONTAINER tool`: ping, nslookup, curl, nc from inside.
     Exec(String, Tool),
+    /// Cut traffic between two sets of containers (or one way), healed after a while.
+    Partition {
+        #[serde(default)]
+        name: Option<String>,
+        a: Vec<String>,
+        b: Vec<String>,
+        #[serde(default)]
+        one_way: bool,
+        #[serde(default)]
+        heal_after: Option<D>,
+    },
+    /// Make a network worse for a while.
+    Degrade {
+        network: String,
+        #[serde(default)]
+        latency: Option<D>,
+        #[serde(default)]
+        jitter: Option<D>,
+        #[serde(default)]
+        loss: Option<f64>,
+        #[serde(default)]
+        duplicate: Option<f64>,
+        #[serde(rename = "for")]
+        duration: D,
+    },
+    /// The embedded DNS misbehaves for a while.
+    DnsOutage {
+        mode: DnsMode,
+        #[serde(rename = "for")]
+        duration: D,
+    },
     Restart(String),
     Pause(String),
     Unpause(String),
     Remove(String),
     Disconnect(String, String),
     Connect(String, String),
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum DnsMode {
+    Drop,
+    ServFail,
+    Slow(D),
+}
+
+/// Faults drawn per seed (swarm testing).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chaos {
+    pub window: (D, D),
+    pub max_faults: u32,
+    pub faults: Vec<ChaosFault>,
+}
+
+#[derive(Debug, Deserialize)]
+pub enum ChaosFault {
+    Crash(Vec<String>),
+    Restart(Vec<String>),
+    Pause {
+        containers: Vec<String>,
+        #[serde(rename = "for")]
+        duration: DelayStr,
+    },
+    Partition {
+        a: Vec<String>,
+        b: Vec<String>,
+        #[serde(rename = "for")]
+        duration: DelayStr,
+    },
+    Loss {
+        network: String,
+        max: f64,
+    },
+    DnsOutage {
+        mode: DnsMode,
+        #[serde(rename = "for")]
+        duration: DelayStr,
+    },
+}
+
+/// After the last fault, the scenario must reach its steady state within a bound.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Converge {
+    pub within: D,
+    pub expect: Vec<Expect>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -560,6 +645,15 @@ pub enum Expect {
         within: Option<D>,
     },
     Never {
+        #[serde(rename = "in", default)]
+        who: Option<String>,
+        event: Event,
+        #[serde(default)]
+        after: Option<D>,
+        #[serde(default)]
+        before: Option<D>,
+    },
+    Sometimes {
         #[serde(rename = "in", default)]
         who: Option<String>,
         event: Event,

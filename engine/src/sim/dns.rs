@@ -5,7 +5,7 @@
 
 use super::event::{Event, Packet, Seg};
 use super::record::{Ev, Resolution};
-use super::spec::{Mode, Upstream};
+use super::spec::{DnsOutage, Mode, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
 use crate::container::program::Input;
 use crate::id::{CtrId, DialId, NetId, QueryId, Sym};
@@ -118,10 +118,16 @@ impl World {
             let (rc, ips, d) = self.upstream_answer(&n)?;
             return Some((rc, ips, d));
         }
+        let extra = match self.dns_outage {
+            Some(DnsOutage::Drop) => return None,
+            Some(DnsOutage::ServFail) => return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
+            Some(DnsOutage::Slow(d)) => d,
+            None => Dur::ZERO,
+        };
         let nets = self.user_nets(ctr);
         if let Some((_, mut ips)) = self.dns.resolve(&nets, &n) {
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
-            return Some((Rcode::NoError, ips, EMBEDDED_LATENCY));
+            return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
         }
         let external = self.ctrs[self.net_owner(ctr)].endpoints.iter().any(|e| !self.nets[e.net].internal);
         if !external {

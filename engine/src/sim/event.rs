@@ -14,7 +14,12 @@ pub enum Seg {
     Ack,
     Rst,
     Fin,
-    Data(Msg),
+    /// Application data; `seq` numbers a connection's data segments so a
+    /// duplicated segment is discarded like TCP does.
+    Data {
+        msg: Msg,
+        seq: u32,
+    },
     DnsQuery {
         query: QueryId,
         attempt: u8,
@@ -84,6 +89,8 @@ pub enum Event {
     ComposePoll { ctr: CtrId },
     /// `up --wait` checks the services (every 500 ms) until `deadline`.
     ComposeWait { deadline: Time },
+    /// A fault's duration is over.
+    Heal { heal: u32 },
     /// A scheduled action of the scenario (index into its action list).
     Action(u32),
 }

@@ -54,6 +54,9 @@ impl World {
             return match net.holders.get(&dst) {
                 None => Route::NoNeighbour { net: e.net, src: e.ip },
                 Some(_) if !net.icc => Route::Drop { reason: DropReason::Icc, net: Some(e.net), src: e.ip },
+                Some(&h) if !self.active_partitions.is_empty() && self.partitioned(owner, h) => {
+                    Route::Drop { reason: DropReason::Partition, net: Some(e.net), src: e.ip }
+                }
                 Some(&h) => Route::Deliver { to: self.ctrs[h].stack, net: Some(e.net), src: e.ip },
             };
         }
@@ -111,6 +114,16 @@ impl World {
         let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
         let tx = u64::from(size) * 8 * 1_000_000_000 / l.bandwidth_bps.max(1);
         Some(Dur(l.latency.0 + jitter + tx) + cross)
+    }
+
+    /// A degraded link delivers some packets twice (the copy shortly after).
+    pub(super) fn maybe_duplicate(&mut self, net: Option<NetId>, at: crate::time::Time, p: super::event::Packet) {
+        let Some(id) = net else { return };
+        let n = &mut self.nets[id];
+        if n.duplicate > 0.0 && n.rng.unit() < n.duplicate {
+            let later = at + n.link.latency;
+            self.queue.push(later, super::event::Event::Deliver(p));
+        }
     }
 
     /// The Swarm node a namespace lives on (the host's is node 0).

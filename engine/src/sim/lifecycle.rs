@@ -339,13 +339,35 @@ impl World {
             ActionSpec::Start(k) => self.manual_start(id(self, k)),
             ActionSpec::Stop(k) => self.stop(id(self, k)),
             ActionSpec::Kill(k) => self.kill(id(self, k)),
-            ActionSpec::Crash(k, code) => self.exit_container(id(self, k), code),
+            ActionSpec::Crash(k, code) => {
+                let c = id(self, k);
+                if self.ctrs[c].is_up() {
+                    self.last_fault = self.now;
+                }
+                self.exit_container(c, code)
+            }
             ActionSpec::ComposeRestart(k) => self.compose_restart(k),
             ActionSpec::Exec(k, t) => {
                 let c = id(self, k);
                 let tool = crate::container::tools::Run::new(self.tools[t].clone());
                 self.exec(c, Box::new(tool));
             }
+            ActionSpec::Partition(p) => self.start_partition(p),
+            ActionSpec::PartitionFor(p, d) => {
+                self.partitions[p].heal_after = Some(d);
+                self.start_partition(p);
+            }
+            ActionSpec::Degrade(d) => {
+                let d = self.degrades[d];
+                self.start_degrade(d);
+            }
+            ActionSpec::DegradeLoss(net, millionths, d) => {
+                let loss = Some(f64::from(millionths) / 1e6);
+                let spec =
+                    super::fault::Degrade { net, latency: None, jitter: None, loss, duplicate: 0.0, duration: d };
+                self.start_degrade(spec);
+            }
+            ActionSpec::Dns(o, d) => self.start_dns_outage(o, d),
             ActionSpec::ComposeUp(k) => {
                 let c = id(self, k);
                 if self.ctrs[c].state == State::Created {

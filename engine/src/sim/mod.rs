@@ -8,6 +8,7 @@ mod datagram;
 pub mod dns;
 pub mod event;
 mod fabric;
+pub mod fault;
 mod lifecycle;
 mod programs;
 pub mod publish;

@@ -23,6 +23,8 @@ pub enum DropReason {
     External,
     /// Nobody holds the destination address any more.
     NoNeighbour,
+    /// An active network partition.
+    Partition,
 }
 
 impl DropReason {
@@ -34,6 +36,7 @@ impl DropReason {
             DropReason::Backlog => "accept queue full",
             DropReason::External => "external address (not simulated)",
             DropReason::NoNeighbour => "no neighbour",
+            DropReason::Partition => "partition",
         }
     }
 }
@@ -114,6 +117,7 @@ pub enum Ev {
     Datagram { src: SockAddr, dst: SockAddr, seq: u32 },
     DatagramIn { from: SockAddr, seq: u32 },
     PortForward { published: SockAddr, backend: SockAddr, userland: bool },
+    Fault { text: Sym },
     PortUnreachable { src: SockAddr, dst: SockAddr },
 }
 

@@ -199,7 +199,37 @@ pub struct CtrSpec {
     pub node: u32,
 }
 
+/// How the embedded DNS misbehaves during an outage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsOutage {
+    /// Queries get no answer (clients time out: EAI_AGAIN after 10 s).
+    Drop,
+    ServFail,
+    /// Answers arrive this much later.
+    Slow(Dur),
+}
+
+/// One kind of fault chaos may draw, with the bounds of its parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChaosKind {
+    Crash(Vec<usize>),
+    Restart(Vec<usize>),
+    Pause(Vec<usize>, Delay),
+    Partition(usize, Delay),
+    /// Loss on a network, uniform in [0, max).
+    Loss(usize, f64),
+    Dns(DnsOutage, Delay),
+}
+
+/// Faults drawn per seed: up to `max_faults` of `kinds`, at times in `window`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChaosSpec {
+    pub window: (Dur, Dur),
+    pub max_faults: u32,
+    pub kinds: Vec<ChaosKind>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ActionSpec {
     Start(usize),
     Stop(usize),
@@ -209,6 +239,16 @@ pub enum ActionSpec {
     ComposeUp(usize),
     /// `docker exec`: run tool number `.1` of `WorldSpec::tools` in the container.
     Exec(usize, usize),
+    /// Start partition number `.0` of `WorldSpec::partitions`.
+    Partition(usize),
+    /// Start a partition for a drawn duration (chaos).
+    PartitionFor(usize, Dur),
+    /// Degrade a network: `WorldSpec::degrades[.0]`.
+    Degrade(usize),
+    /// Chaos: loss (in millionths) on a network for a duration.
+    DegradeLoss(usize, u32, Dur),
+    /// Embedded DNS outage for a duration.
+    Dns(DnsOutage, Dur),
     Restart(usize),
     Pause(usize),
     Unpause(usize),
@@ -227,6 +267,9 @@ pub struct WorldSpec {
     pub networks: Vec<NetSpec>,
     pub containers: Vec<CtrSpec>,
     pub actions: Vec<(Dur, ActionSpec)>,
+    pub partitions: Vec<super::fault::Partition>,
+    pub degrades: Vec<super::fault::Degrade>,
+    pub chaos: Option<ChaosSpec>,
     /// Tools run by `Exec` actions.
     pub tools: Vec<crate::container::tools::Tool>,
     /// `docker compose up --wait` with this timeout.

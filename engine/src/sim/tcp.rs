@@ -9,8 +9,13 @@ use crate::id::{ConnId, CtrId, DialId, StackId};
 use crate::net::addr::{Ip, SockAddr};
 use crate::proto::errno::Errno;
 use crate::proto::tcp::{SynStep, ARP_PROBES, ARP_RETRANS, EPHEMERAL_FIRST, EPHEMERAL_LAST};
+use crate::time::Dur;
 
 const HEADER_BYTES: u32 = 66;
+/// Linux's minimum retransmission timeout for an established connection.
+const RTO_MIN: Dur = Dur::millis(200);
+/// `tcp_retries2`: retransmissions of data before the connection is given up.
+const TCP_RETRIES2: u64 = 15;
 
 impl World {
     /// Sends a segment from namespace `from`; returns whether it left (not dropped).
@@ -25,7 +30,7 @@ impl World {
         seg: Seg,
         flow: Option<ConnId>,
     ) -> bool {
-        let size = HEADER_BYTES + if let Seg::Data(m) = seg { m.size() } else { 0 };
+        let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
             Route::Drop { reason, .. } => {
@@ -37,21 +42,30 @@ impl World {
                 return false;
             }
         };
-        match self.link_delay(net, size, from, to) {
-            Some(d) => {
-                let mut at = self.now + d;
-                if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
-                    at = at.max(c.tx_last);
-                    c.tx_last = at;
-                }
-                self.queue.push(at, Event::Deliver(Packet { src, dst, seg, to, net }));
-                true
+        let mut extra = Dur::ZERO;
+        let mut rto = RTO_MIN;
+        let mut d = self.link_delay(net, size, from, to);
+        while d.is_none() {
+            self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
+            // A lost data segment is retransmitted after the RTO (Linux's
+            // minimum 200 ms, doubling), up to tcp_retries2; other segments
+            // have their own timers (SYN) or are idempotent.
+            let data = matches!(seg, Seg::Data { .. });
+            if !data || rto > RTO_MIN.saturating_mul(1 << TCP_RETRIES2) {
+                return false;
             }
-            None => {
-                self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
-                false
-            }
+            extra = extra + rto;
+            rto = rto.saturating_mul(2);
+            d = self.link_delay(net, size, from, to);
         }
+        let mut at = self.now + extra + d.expect("delivered");
+        if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
+            at = at.max(c.tx_last);
+            c.tx_last = at;
+        }
+        self.queue.push(at, Event::Deliver(Packet { src, dst, seg, to, net }));
+        self.maybe_duplicate(net, at, Packet { src, dst, seg, to, net });
+        true
     }
 
     fn segment(
@@ -124,6 +138,8 @@ impl World {
             dial: Some(dial),
             syn_started: self.now,
             tx_last: self.now,
+            tx_seq: 0,
+            rx_seq: 0,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -202,7 +218,7 @@ impl World {
             Seg::Ack => self.on_ack(p),
             Seg::Rst => self.on_rst(p),
             Seg::Fin => self.on_fin(p),
-            Seg::Data(m) => self.on_data(p, m),
+            Seg::Data { msg, seq } => self.on_data(p, msg, seq),
             Seg::DnsQuery { .. } => {}
             Seg::DnsAnswer { query, attempt } => self.on_dns_answer(query, attempt),
             Seg::Echo { seq, reply, ctr, proc } => self.on_echo(p, seq, reply, ctr, proc),
@@ -247,6 +263,8 @@ impl World {
             dial: None,
             syn_started: self.now,
             tx_last: self.now,
+            tx_seq: 0,
+            rx_seq: 0,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);
@@ -308,16 +326,17 @@ impl World {
         }
     }
 
-    fn on_data(&mut self, p: Packet, msg: Msg) {
+    fn on_data(&mut self, p: Packet, msg: Msg, seq: u32) {
         let Some(conn) = self.demux_of(&p) else {
             return self.reset(&p);
         };
         // A data segment carries the ACK: it completes a handshake whose ACK was lost.
         self.complete_handshake(conn);
-        let Some(c) = self.conns.get(conn) else { return };
-        if !matches!(c.state, TcpState::Established | TcpState::Queued) {
+        let Some(c) = self.conns.get_mut(conn) else { return };
+        if !matches!(c.state, TcpState::Established | TcpState::Queued) || seq <= c.rx_seq {
             return;
         }
+        c.rx_seq = seq;
         let (owner, proc) = (c.owner, c.proc);
         if let Msg::Response { status, sent_at, .. } = msg {
             let latency = self.now.since(sent_at);
@@ -356,7 +375,10 @@ impl World {
             return;
         }
 
-        self.send_on(conn, Seg::Data(msg));
+        let c = &mut self.conns[conn];
+        c.tx_seq += 1;
+        let seq = c.tx_seq;
+        self.send_on(conn, Seg::Data { msg, seq });
     }
 
     /// The program (or the kernel, when the process dies) closes a connection: FIN.

@@ -22,6 +22,8 @@ use std::collections::BTreeMap;
 pub struct Network {
     pub name: String,
     pub kind: NetKind,
+    /// Probability that a packet is delivered twice (a degrade fault).
+    pub duplicate: f64,
     pub cross_node: Dur,
     pub encryption: Dur,
     pub pool: Option<Pool>,
@@ -161,6 +163,9 @@ pub struct Conn {
     pub syn_started: Time,
     /// Arrival time of this end's latest segment: later ones never overtake it.
     pub tx_last: Time,
+    /// Data segments sent / the highest one delivered (duplicates are dropped).
+    pub tx_seq: u32,
+    pub rx_seq: u32,
 }
 
 pub struct Dial {
@@ -233,6 +238,13 @@ pub struct World {
     pub(super) nat_fwd: BTreeMap<(SockAddr, SockAddr), usize>,
     pub(super) nat_rev: BTreeMap<(SockAddr, SockAddr), usize>,
     pub(super) nat_port: u16,
+    pub(super) partitions: Vec<super::fault::Partition>,
+    pub(super) active_partitions: Vec<usize>,
+    pub(super) degrades: Vec<super::fault::Degrade>,
+    pub(super) heals: Vec<super::fault::Heal>,
+    pub(super) dns_outage: Option<super::spec::DnsOutage>,
+    /// When the last fault started or healed (for convergence expectations).
+    pub last_fault: Time,
 }
 
 /// A deterministic 12-hex-digit container ID from its name.
@@ -279,7 +291,19 @@ impl World {
             nat_fwd: BTreeMap::new(),
             nat_rev: BTreeMap::new(),
             nat_port: 20000,
+            partitions: spec.partitions,
+            active_partitions: Vec::new(),
+            degrades: spec.degrades,
+            heals: Vec::new(),
+            dns_outage: None,
+            last_fault: Time::ZERO,
         };
+        if let Some(chaos) = &spec.chaos {
+            let drawn = super::fault::draw_chaos(chaos, w.seed);
+            let text = w.sym(&format!("chaos drew {} fault(s) for seed {}", drawn.len(), w.seed));
+            w.record(None, Ev::Fault { text });
+            w.actions.extend(drawn);
+        }
         w.build_networks(spec.networks);
         w.build_containers(spec.containers);
         if let Some(t) = spec.up_wait {
@@ -310,6 +334,7 @@ impl World {
             let id = self.nets.insert(Network {
                 name: s.name,
                 kind: s.kind,
+                duplicate: 0.0,
                 cross_node: s.cross_node,
                 encryption: s.encryption,
                 pool,
@@ -459,6 +484,7 @@ impl World {
             Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
             Event::ComposeWait { deadline } => self.on_compose_wait(deadline),
             Event::Action(i) => self.on_action(i),
+            Event::Heal { heal } => self.on_heal(heal),
             Event::EchoUnreachable { ctr, inc, proc, seq, from } => {
                 if self.live(ctr, inc) {
                     let errno = crate::proto::errno::Errno::Ehostunreach;
