@@ -81,7 +81,9 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::Resolved { name, ip, via: v } => {
             format!("resolved {} -> {ip} (via {})", s(*name), via(*v))
         }
-        Ev::ResolveFailed { name, errno } => format!("getaddrinfo {} failed: {errno}", s(*name)),
+        Ev::ResolveFailed { name, errno, cause } => {
+            format!("getaddrinfo {} failed: {errno}{}", s(*name), because(s(*cause)))
+        }
         Ev::Segment { src, dst, flags, retransmit } => {
             let mut t = format!("tcp {src} > {dst} {}", flags.tcpdump());
             if *retransmit > 0 {
@@ -96,10 +98,10 @@ pub fn describe(w: &World, ev: &Ev) -> String {
             let a = if addr.to_string() == shown { String::new() } else { format!(" ({addr})") };
             format!("connect {shown}{a} ok after {after}")
         }
-        Ev::ConnectFailed { target, port, addr, errno, after } => {
+        Ev::ConnectFailed { target, port, addr, errno, after, cause } => {
             let shown = format!("{}:{port}", s(*target));
             let a = addr.filter(|a| a.to_string() != shown).map_or_else(String::new, |a| format!(" ({a})"));
-            format!("connect {shown}{a} failed {errno} after {after}")
+            format!("connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
         }
         Ev::Accepted { peer } => format!("accept from {peer}"),
         Ev::Response { peer, status, latency } => format!("response {status} from {peer} in {latency}"),
@@ -133,6 +135,14 @@ pub fn describe(w: &World, ev: &Ev) -> String {
         Ev::PortForward { published, backend, userland: true } => format!("docker-proxy {published} -> {backend}"),
         Ev::PortForward { published, backend, userland: false } => format!("dnat {published} -> {backend}"),
         Ev::Fault { text } => format!("fault: {}", s(*text)),
+    }
+}
+
+fn because(cause: &str) -> String {
+    if cause.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {cause}")
     }
 }
 
@@ -231,7 +241,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Resolved { name, ip, via: v } => {
             json!({ "name": s(*name), "ip": ip.to_string(), "via": via(*v) })
         }
-        Ev::ResolveFailed { name, errno } => json!({ "name": s(*name), "errno": errno.name() }),
+        Ev::ResolveFailed { name, errno, cause } => {
+            json!({ "name": s(*name), "errno": errno.name(), "cause": s(*cause) })
+        }
         Ev::Segment { src, dst, flags, retransmit } => json!({
             "src": src.to_string(), "dst": dst.to_string(), "flags": flags.tcpdump(), "retransmission": retransmit,
         }),
@@ -242,7 +254,8 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Connected { target, addr, after } => {
             json!({ "target": format!("{}:{}", s(*target), addr.port), "addr": addr.to_string(), "after_ns": after.0 })
         }
-        Ev::ConnectFailed { target, port, addr, errno, after } => json!({
+        Ev::ConnectFailed { target, port, addr, errno, after, cause } => json!({
+            "cause": s(*cause),
             "target": format!("{}:{port}", s(*target)), "addr": addr.map(|a| a.to_string()), "errno": errno.name(), "after_ns": after.0,
         }),
         Ev::Accepted { peer } => json!({ "peer": peer.to_string() }),

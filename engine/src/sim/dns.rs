@@ -199,7 +199,11 @@ impl World {
         }
         match &result {
             Ok(ips) if via != Resolution::Literal => self.record(Some(ctr), Ev::Resolved { name, ip: ips[0], via }),
-            Err(errno) => self.record(Some(ctr), Ev::ResolveFailed { name, errno: *errno }),
+            Err(errno) => {
+                let why = self.explain_lookup(ctr, self.syms.get(name), *errno);
+                let cause = self.sym(&why);
+                self.record(Some(ctr), Ev::ResolveFailed { name, errno: *errno, cause });
+            }
             Ok(_) => {}
         }
         match (waiter, result) {
@@ -218,11 +222,19 @@ impl World {
         let Some(d) = self.dials.remove(dial) else {
             return;
         };
+        let (drops, last_drop) = d.conn.and_then(|c| self.conns.get(c)).map_or((0, None), |c| (c.drops, c.last_drop));
+        let cause = if matches!(errno, Errno::Enotfound | Errno::EaiAgain) {
+            String::new()
+        } else {
+            self.explain_connect(&d, errno, drops, last_drop)
+        };
+        let cause = self.sym(&cause);
         if let Some(c) = d.conn {
             self.free_conn(c);
         }
         let after = self.now.since(d.started);
-        self.record(Some(d.ctr), Ev::ConnectFailed { target: d.host, port: d.port, addr: d.addr, errno, after });
+        let (target, port, addr) = (d.host, d.port, d.addr);
+        self.record(Some(d.ctr), Ev::ConnectFailed { target, port, addr, errno, after, cause });
         if self.live(d.ctr, d.inc) {
             self.deliver_input(d.ctr, d.proc, Input::ConnectFailed { tag: d.tag, errno });
         }

@@ -7,6 +7,7 @@
 mod datagram;
 pub mod dns;
 pub mod event;
+mod explain;
 mod fabric;
 pub mod fault;
 mod lifecycle;

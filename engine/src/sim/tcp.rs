@@ -35,6 +35,10 @@ impl World {
             Route::Deliver { to, net, .. } => (to, net),
             Route::Drop { reason, .. } => {
                 self.record(who, Ev::Dropped { src, dst, reason });
+                if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
+                    c.drops += 1;
+                    c.last_drop = Some(reason);
+                }
                 return false;
             }
             Route::NoNeighbour { .. } | Route::Unroutable => {
@@ -140,6 +144,8 @@ impl World {
             tx_last: self.now,
             tx_seq: 0,
             rx_seq: 0,
+            drops: 0,
+            last_drop: None,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -265,6 +271,8 @@ impl World {
             tx_last: self.now,
             tx_seq: 0,
             rx_seq: 0,
+            drops: 0,
+            last_drop: None,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);

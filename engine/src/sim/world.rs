@@ -166,6 +166,9 @@ pub struct Conn {
     /// Data segments sent / the highest one delivered (duplicates are dropped).
     pub tx_seq: u32,
     pub rx_seq: u32,
+    /// SYNs of this connect dropped on the way, and the last reason.
+    pub drops: u16,
+    pub last_drop: Option<super::record::DropReason>,
 }
 
 pub struct Dial {
