@@ -25,5 +25,6 @@ pub mod proto;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod time;

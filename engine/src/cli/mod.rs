@@ -65,6 +65,20 @@ pub enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Shrink a failing seed into a minimal scenario that fails without the seed's randomness.
+    Shrink {
+        /// Scenario file (.ron).
+        file: PathBuf,
+        /// The failing seed.
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the shrunk scenario (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Bound on the number of runs.
+        #[arg(long, default_value_t = 2000)]
+        budget: usize,
+    },
     /// Combine the JSON results of a sweep's shards into one report.
     Merge {
         /// Shard results written by `wharf explore --json`.
@@ -126,6 +140,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         },
         Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
+        Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
         Command::Run { file, seed, until, max_events, format, quiet, check_determinism } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
@@ -191,6 +206,37 @@ fn explore(
         }
     }
     (if s.passed() { 0 } else { 1 }, s.report(), String::new())
+}
+
+fn shrink(file: &std::path::Path, seed: u64, output: Option<PathBuf>, budget: usize) -> (i32, String, String) {
+    let name = file.display().to_string();
+    let src = match std::fs::read_to_string(file) {
+        Ok(s) => s,
+        Err(e) => return (2, String::new(), format!("error: cannot read {name}: {e}\n")),
+    };
+    let shrunk = match crate::shrink::shrink(&name, &src, seed, budget) {
+        Ok(s) => s,
+        Err(e) => return (2, String::new(), format!("{e}\n")),
+    };
+    let text = shrunk.to_file(&name, seed);
+    let summary = format!(
+        "shrunk in {} runs: {} -> {} containers, {} -> {} actions, {} -> {} bytes; fails under seeds {:?}\n",
+        shrunk.runs,
+        crate::scenario::parse(&name, &src).map_or(0, |s| s.containers.0.len()),
+        shrunk.scenario.containers.0.len(),
+        crate::scenario::parse(&name, &src).map_or(0, |s| s.actions.len()),
+        shrunk.scenario.actions.len(),
+        src.len(),
+        text.len(),
+        shrunk.failing_seeds
+    );
+    match output {
+        Some(p) => match std::fs::write(&p, &text) {
+            Ok(()) => (0, format!("{summary}wrote {}\n", p.display()), String::new()),
+            Err(e) => (2, String::new(), format!("error: cannot write {}: {e}\n", p.display())),
+        },
+        None => (0, text, summary),
+    }
 }
 
 fn merge(files: &[PathBuf]) -> (i32, String, String) {

@@ -989,21 +989,37 @@ impl Lower<'_> {
     }
 }
 
+fn ron_extensions() -> ron::extensions::Extensions {
+    ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
+}
+
+/// Parses a scenario file into its schema (no validation beyond syntax).
+pub fn parse(file: &str, src: &str) -> Result<s::Scenario, Diagnostics> {
+    let opts = ron::Options::default().with_default_extension(ron_extensions());
+    opts.from_str(src).map_err(|e| {
+        let mut d = Diagnostics::new(file, src);
+        let (off, len) = super::diag::offset_of(src, e.position.line, e.position.col);
+        let hint = Some("see \"Scenario format\" in README.md for every field and its syntax".to_string());
+        d.push(off, len, e.code.to_string(), hint);
+        d
+    })
+}
+
+/// Writes a scenario back as RON (loadable by `parse`).
+pub fn to_ron(sc: &s::Scenario) -> String {
+    let cfg = ron::ser::PrettyConfig::new().indentor("    ".to_string()).compact_arrays(true);
+    let opts = ron::Options::default().with_default_extension(ron_extensions());
+    format!("Scenario{}", opts.to_string_pretty(sc, cfg).expect("the schema serializes"))
+}
+
 /// Parses, validates and lowers a scenario.
 pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
-    let mut d = Diagnostics::new(file, src);
-    let opts = ron::Options::default().with_default_extension(
-        ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
-    );
-    let sc: s::Scenario = match opts.from_str(src) {
-        Ok(sc) => sc,
-        Err(e) => {
-            let (off, len) = super::diag::offset_of(src, e.position.line, e.position.col);
-            let hint = Some("see \"Scenario format\" in README.md for every field and its syntax".to_string());
-            d.push(off, len, e.code.to_string(), hint);
-            return Err(d);
-        }
-    };
+    lower(file, src, &parse(file, src)?)
+}
+
+/// Validates and lowers a parsed scenario; `src` is used to locate problems.
+pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnostics> {
+    let d = Diagnostics::new(file, src);
     let mut l = Lower {
         d,
         src,
@@ -1035,7 +1051,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
             l.err(&["containers", key, "replicas"], why, None);
         }
     }
-    l.networks(&sc);
+    l.networks(sc);
     let mut used_ips = Vec::new();
     let mut containers = Vec::new();
     for (name, key, c) in instances {
@@ -1065,7 +1081,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
     if !l.d.problems.is_empty() {
         return Err(l.d);
     }
-    let upstream = match sc.dns.upstream {
+    let upstream = match sc.dns.upstream.clone() {
         s::Upstream::Answering { latency, records } => Upstream::Answering {
             latency: latency.map_or(Dur::millis(20), |d| d.0),
             records: records.0.into_iter().map(|(n, ip)| (n, ip.0)).collect(),
@@ -1092,7 +1108,7 @@ pub fn load_str(file: &str, src: &str) -> Result<Loaded, Diagnostics> {
         up_wait: sc.up_wait.map(|d| d.0),
         syms: l.syms,
     };
-    Ok(Loaded { name: sc.name, description: sc.description, spec, expect })
+    Ok(Loaded { name: sc.name.clone(), description: sc.description.clone(), spec, expect })
 }
 
 /// Reads and loads a scenario file.

@@ -6,4 +6,4 @@ pub mod diag;
 pub mod lower;
 pub mod schema;
 
-pub use lower::{load_file, load_str, Loaded};
+pub use lower::{load_file, load_str, lower, parse, to_ron, Loaded};

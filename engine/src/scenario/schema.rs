@@ -10,14 +10,51 @@ use crate::net::addr::{Ip, Subnet};
 use crate::proto::errno::Errno;
 use crate::time::{parse_dur, Dur};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 use std::fmt;
 use std::marker::PhantomData;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_default_max_events(n: &u64) -> bool {
+    *n == default_max_events()
+}
+
+fn is_linear(k: &Kernel) -> bool {
+    matches!(k.syn_schedule, SynSchedule::Linear)
+}
+
+fn is_default_dns(d: &Dns) -> bool {
+    matches!(&d.upstream, Upstream::Answering { latency: None, records } if records.is_empty())
+}
+
+fn is_no_cache(c: &DnsCache) -> bool {
+    matches!(c, DnsCache::None)
+}
+
+fn is_exit(o: &OnSigterm) -> bool {
+    matches!(o, OnSigterm::Exit)
+}
+
+fn is_idle(p: &Program) -> bool {
+    matches!(p, Program::Idle)
+}
 
 macro_rules! from_str_de {
     ($name:ident, $inner:ty, $expect:literal, $parse:expr) => {
         #[derive(Clone, Copy, Debug, PartialEq)]
         pub struct $name(pub $inner);
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0.to_string())
+            }
+        }
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
@@ -56,7 +93,22 @@ impl<T> Default for Ordered<T> {
     }
 }
 
+impl<T: Serialize> Serialize for Ordered<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 impl<T> Ordered<T> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn get(&self, k: &str) -> Option<&T> {
         self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v)
     }
@@ -96,69 +148,79 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     #[serde(default)]
     pub seed: u64,
     #[serde(default = "default_until")]
     pub until: D,
-    #[serde(default = "default_max_events")]
+    #[serde(default = "default_max_events", skip_serializing_if = "is_default_max_events")]
     pub max_events: u64,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_linear")]
     pub kernel: Kernel,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default_dns")]
     pub dns: Dns,
     /// Swarm nodes (hosts), for overlay networks; the first is the default.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub networks: Ordered<Network>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub containers: Ordered<Container>,
     /// `docker compose up --wait --wait-timeout`.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub up_wait: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<(D, Action)>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<Expect>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub chaos: Option<Chaos>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub converge: Option<Converge>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Kernel {
     #[serde(default)]
     pub syn_schedule: SynSchedule,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 pub enum SynSchedule {
     #[default]
     Linear,
     Classic,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dns {
     #[serde(default)]
     pub upstream: Upstream,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Upstream {
     Answering {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         latency: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Ordered::is_empty")]
         records: Ordered<IpStr>,
     },
     Unreachable,
@@ -171,108 +233,140 @@ impl Default for Upstream {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Network {
     Bridge(#[serde(default)] Bridge),
     Overlay(#[serde(default)] Overlay),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Overlay {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<SubnetStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub encrypted: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub internal: bool,
     /// One-way underlay latency plus VXLAN encapsulation between two nodes.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cross_node_latency: Option<D>,
     /// Per-packet cost of IPsec ESP (AES-GCM) when encrypted.
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_cost: Option<D>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Bridge {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subnet: Option<SubnetStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub internal: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub icc: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<f64>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bandwidth_mbps: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Container {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub networks: Option<Vec<String>>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub aliases: Ordered<Vec<String>>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub ipv4_address: Ordered<IpStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub extra_hosts: Ordered<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub env: Ordered<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_at: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub manual_start: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub startup: Option<DelayStr>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_idle")]
     pub program: Program,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_no_cache")]
     pub dns_cache: DnsCache,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Healthcheck>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub depends_on: Ordered<DependsOn>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_grace_period: Option<D>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_exit")]
     pub on_sigterm: OnSigterm,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<String>,
     /// The Swarm node it runs on (one of the scenario's `nodes`).
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 pub enum OnSigterm {
     #[default]
     Exit,
     Ignore,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 pub enum DnsCache {
     #[default]
     None,
@@ -281,7 +375,7 @@ pub enum DnsCache {
     Ttl(D),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub enum Program {
     #[default]
     Idle,
@@ -290,25 +384,32 @@ pub enum Program {
     Proxy(Proxy),
     Broker {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         requeue_after: Option<D>,
     },
     Producer {
         target: String,
         count: u32,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         interval: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         first_task: Option<u32>,
     },
     Worker {
         target: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "is_false")]
         reliable: bool,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         work_time: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         crash_on_task: Option<u32>,
     },
     UdpServer {
@@ -318,98 +419,126 @@ pub enum Program {
         target: String,
         count: u32,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         interval: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         size: Option<u32>,
     },
     Exit {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<DelayStr>,
         #[serde(default)]
         code: i32,
     },
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<IpStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backlog: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_time: Option<DelayStr>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_size: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup: Option<Warmup>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crash_after_requests: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crash_code: Option<i32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub needs: Option<String>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<D>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     pub upstreams: Vec<String>,
     #[serde(default)]
     pub mode: ProxyMode,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resolve_every: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_fails: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_timeout: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tries: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_upstream: Option<bool>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub reuse_servers: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerSpec>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_budget: Option<f64>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_tls: Option<D>,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 pub enum ProxyMode {
     #[default]
     Http,
     Tcp,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSpec {
     pub failures: u32,
     pub open_for: D,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Tool {
     Ping {
         host: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         count: Option<u16>,
     },
     Nslookup {
@@ -418,45 +547,54 @@ pub enum Tool {
     Curl {
         url: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         max_time: Option<D>,
     },
     Nc {
         target: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         timeout: Option<D>,
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Warmup {
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bind: Option<IpStr>,
     #[serde(rename = "for")]
     pub duration: D,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<D>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     pub target: String,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<D>,
     #[serde(default)]
     pub retry: Retry,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<Requests>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub give_up_exit: Option<i32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_when_done: Option<i32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub tls: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub enum Retry {
     #[default]
     None,
@@ -467,8 +605,10 @@ pub enum Retry {
     Exponential {
         first: D,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         factor: Option<f64>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<D>,
         #[serde(default)]
         attempts: u32,
@@ -477,53 +617,63 @@ pub enum Retry {
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requests {
     pub count: u32,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Healthcheck {
     pub test: HealthTest,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_period: Option<D>,
     #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start_interval: Option<D>,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 pub enum HealthTest {
     Tcp(u16),
     Http(u16),
     Ready,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DependsOn {
     #[serde(default)]
     pub condition: DepCondition,
     #[serde(default = "yes")]
+    #[serde(skip_serializing_if = "is_true")]
     pub required: bool,
     #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
     pub restart: bool,
 }
 
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]
 pub enum DepCondition {
     #[default]
     Started,
@@ -531,7 +681,7 @@ pub enum DepCondition {
     CompletedSuccessfully,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Action {
     Start(String),
     Stop(String),
@@ -547,24 +697,31 @@ pub enum Action {
     /// Cut traffic between two sets of containers (or one way), healed after a while.
     Partition {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         a: Vec<String>,
         b: Vec<String>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "is_false")]
         one_way: bool,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         heal_after: Option<D>,
     },
     /// Make a network worse for a while.
     Degrade {
         network: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         latency: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         jitter: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         loss: Option<f64>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         duplicate: Option<f64>,
         #[serde(rename = "for")]
         duration: D,
@@ -583,7 +740,7 @@ pub enum Action {
     Connect(String, String),
 }
 
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 pub enum DnsMode {
     Drop,
     ServFail,
@@ -591,7 +748,7 @@ pub enum DnsMode {
 }
 
 /// Faults drawn per seed (swarm testing).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Chaos {
     pub window: (D, D),
@@ -599,7 +756,7 @@ pub struct Chaos {
     pub faults: Vec<ChaosFault>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum ChaosFault {
     Crash(Vec<String>),
     Restart(Vec<String>),
@@ -626,81 +783,101 @@ pub enum ChaosFault {
 }
 
 /// After the last fault, the scenario must reach its steady state within a bound.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Converge {
     pub within: D,
     pub expect: Vec<Expect>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Expect {
     Eventually {
         #[serde(rename = "in", default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         who: Option<String>,
         event: Event,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         within: Option<D>,
     },
     Never {
         #[serde(rename = "in", default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         who: Option<String>,
         event: Event,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         before: Option<D>,
     },
     Sometimes {
         #[serde(rename = "in", default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         who: Option<String>,
         event: Event,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         before: Option<D>,
     },
     Count {
         #[serde(rename = "in", default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         who: Option<String>,
         event: Event,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         min: Option<u64>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         max: Option<u64>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         after: Option<D>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         before: Option<D>,
     },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub enum Event {
     Connected {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
     Error {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         errno: Option<ErrnoStr>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         to: Option<String>,
     },
     Resolved {
         name: String,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
     },
     Response {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
     Started,
     Exited {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         code: Option<i32>,
     },
     RestartScheduled,
@@ -711,16 +888,20 @@ pub enum Event {
     GaveUp,
     Served {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
     Proxied {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         status: Option<u16>,
     },
     Task {
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<u32>,
         #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<String>,
     },
     Breaker {

@@ -73,6 +73,13 @@ impl World {
         let hc = &self.ctrs[h];
         let stack = &self.stacks[hc.stack.0 as usize];
         if let Some(l) = stack.listeners.get(&addr.port) {
+            if l.bind.is_unspecified() || l.bind == addr.ip {
+                let ago = self.ago(l.since);
+                return format!(
+                    "nothing listened on {}:{} when the SYN arrived ({} started listening {ago})",
+                    hc.name, addr.port, hc.name
+                );
+            }
             return format!("{} listens on {}:{} only, not on {}", hc.name, l.bind, addr.port, addr.ip);
         }
         let stale = !target.eq_ignore_ascii_case(&hc.name)

@@ -178,7 +178,7 @@ impl World {
 
     fn listen(&mut self, ctr: CtrId, proc: u8, bind: crate::net::addr::Ip, port: u16, backlog: u32) {
         let stack = self.ctrs[ctr].stack;
-        let l = Listener { owner: ctr, proc, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
+        let l = Listener { owner: ctr, proc, since: self.now, bind, backlog: backlog.min(SOMAXCONN), queued: 0 };
         self.stacks[stack.0 as usize].listeners.insert(port, l);
         let addr = crate::net::addr::SockAddr::new(bind, port);
         self.record(Some(ctr), Ev::Listen { addr });

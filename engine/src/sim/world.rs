@@ -128,6 +128,8 @@ impl Container {
 pub struct Listener {
     pub owner: CtrId,
     pub proc: u8,
+    /// When it started listening.
+    pub since: Time,
     pub bind: Ip,
     pub backlog: u32,
     pub queued: u32,
