@@ -73,6 +73,10 @@ pub enum Kind {
     Count { min: Option<u64>, max: Option<u64> },
     /// Must happen in at least one seed of a sweep; never fails a single run.
     Sometimes,
+    /// The `p`-th percentile of response latencies seen is at most `max`.
+    Latency { p: f64, max: Dur },
+    /// Matches per second over the window are within bounds.
+    Rate { min: Option<f64>, max: Option<f64> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,6 +182,14 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             None => (true, "no match".into()),
             Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
         },
+        Kind::Latency { p, max } => latency(w, e, *p, *max),
+        Kind::Rate { min, max } => {
+            let end = e.until.map_or(w.now, |u| Time::ZERO + u).min(w.now);
+            let secs = end.since(Time::ZERO + e.from).as_secs_f64().max(1e-9);
+            let rate = hits.len() as f64 / secs;
+            let ok = min.is_none_or(|m| rate >= m) && max.is_none_or(|m| rate <= m);
+            (ok, format!("{rate:.3}/s ({} in {secs:.3}s)", hits.len()))
+        }
         Kind::Sometimes => match hits.first() {
             Some(r) => (true, format!("seen at {}", line(r).trim_start())),
             None => (false, "not seen in this run (judged across a sweep)".into()),
@@ -189,6 +201,26 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
         }
     };
     Outcome { held, sometimes: e.kind == Kind::Sometimes, text: e.text.clone(), why }
+}
+
+/// Nearest-rank percentile of the response latencies in scope.
+fn latency(w: &World, e: &Expectation, p: f64, max: Dur) -> (bool, String) {
+    let mut l: Vec<Dur> = w
+        .trace
+        .iter()
+        .filter(|r| in_scope(e, w, r))
+        .filter_map(|r| match r.ev {
+            Ev::Response { latency, .. } => Some(latency),
+            _ => None,
+        })
+        .collect();
+    if l.is_empty() {
+        return (false, "no responses to measure".into());
+    }
+    l.sort();
+    let rank = ((p / 100.0) * l.len() as f64).ceil().max(1.0) as usize;
+    let v = l[rank.min(l.len()) - 1];
+    (v <= max, format!("p{p} = {v} over {} responses (max {})", l.len(), l[l.len() - 1]))
 }
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.

@@ -621,6 +621,9 @@ fn dfs(specs: &[CtrSpec], i: usize, state: &mut [u8], stack: &mut Vec<usize>) ->
     None
 }
 
+/// The event a `Latency` expectation measures.
+const RESPONSE: s::Event = s::Event::Response { status: None };
+
 fn dns_mode(m: s::DnsMode) -> DnsOutage {
     match m {
         s::DnsMode::Drop => DnsOutage::Drop,
@@ -771,6 +774,12 @@ impl Lower<'_> {
             s::Expect::Eventually { who, event, after, within } => (Kind::Eventually, who, event, after, within),
             s::Expect::Never { who, event, after, before } => (Kind::Never, who, event, after, before),
             s::Expect::Sometimes { who, event, after, before } => (Kind::Sometimes, who, event, after, before),
+            s::Expect::Latency { who, p, max, after, before } => {
+                (Kind::Latency { p: *p, max: max.0 }, who, &RESPONSE, after, before)
+            }
+            s::Expect::Rate { who, event, min_per_s, max_per_s, after, before } => {
+                (Kind::Rate { min: *min_per_s, max: *max_per_s }, who, event, after, before)
+            }
             s::Expect::Count { who, event, min, max, after, before } => {
                 (Kind::Count { min: *min, max: *max }, who, event, after, before)
             }
@@ -791,6 +800,12 @@ impl Lower<'_> {
             Kind::Eventually => "eventually".to_string(),
             Kind::Never => "never".to_string(),
             Kind::Sometimes => "sometimes".to_string(),
+            Kind::Latency { p, max } => format!("p{p} latency <= {max} of"),
+            Kind::Rate { min, max } => format!(
+                "rate in [{}, {}]/s of",
+                min.map_or("0".into(), |m| m.to_string()),
+                max.map_or("∞".into(), |m| m.to_string())
+            ),
             Kind::Count { min, max } => format!(
                 "count in [{}, {}] of",
                 min.map_or("0".into(), |m| m.to_string()),

@@ -828,6 +828,29 @@ pub enum Expect {
         #[serde(skip_serializing_if = "Option::is_none")]
         before: Option<D>,
     },
+    Latency {
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        who: Option<String>,
+        p: f64,
+        max: D,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<D>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<D>,
+    },
+    Rate {
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        who: Option<String>,
+        event: Event,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_per_s: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_per_s: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<D>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<D>,
+    },
     Count {
         #[serde(rename = "in", default)]
         #[serde(skip_serializing_if = "Option::is_none")]
