@@ -18,6 +18,8 @@ pub struct Overrides {
     pub seed: Option<u64>,
     pub until: Option<Dur>,
     pub max_events: Option<u64>,
+    /// Run the invariant checks beside the simulation (`World::checks`).
+    pub checks: bool,
 }
 
 pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
@@ -26,7 +28,9 @@ pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
     spec.until = o.until.unwrap_or(spec.until);
     spec.max_events = o.max_events.unwrap_or(spec.max_events);
     let mut world = World::new(spec);
+    world.checks.enabled = o.checks;
     let stop = world.run();
+    world.check_conservation();
     let outcomes = loaded.expect.iter().map(|e| expect::check(&world, e)).collect();
     RunResult { world, outcomes, stop }
 }
@@ -35,7 +39,9 @@ impl RunResult {
     /// Every expectation held (`Sometimes` ones are judged across a sweep)
     /// and the run ended within its bounds.
     pub fn passed(&self) -> bool {
-        self.stop != Stop::EventBound && self.outcomes.iter().all(|o| o.held || o.sometimes)
+        self.stop != Stop::EventBound
+            && self.world.checks.violations.is_empty()
+            && self.outcomes.iter().all(|o| o.held || o.sometimes)
     }
 
     pub fn text(&self) -> String {

@@ -34,7 +34,14 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
     let mut failures = Vec::new();
     for path in all() {
         let loaded = load_file(&path).unwrap_or_else(|d| panic!("{}", d.render()));
-        let r = run(&loaded, Overrides::default());
+        let r = run(&loaded, Overrides { checks: true, ..Overrides::default() });
+        if !r.world.checks.violations.is_empty() {
+            failures.push(format!(
+                "{}: invariants violated:\n  {}",
+                path.display(),
+                r.world.checks.violations.join("\n  ")
+            ));
+        }
         let text = r.text();
         let pinned_failure = path.components().any(|c| c.as_os_str() == "regressions");
         if pinned_failure && r.passed() {

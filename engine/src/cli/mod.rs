@@ -46,6 +46,9 @@ pub enum Command {
         /// Run twice and compare the traces byte for byte; name the first divergent event.
         #[arg(long)]
         check_determinism: bool,
+        /// Check the engine's invariants (isolation, DNS scope, packet conservation) while running.
+        #[arg(long)]
+        checks: bool,
     },
     /// Run a scenario under many seeds in parallel: flakiness, failing seeds
     /// grouped by expectation, the command that replays each.
@@ -141,14 +144,14 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
         Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
-        Command::Run { file, seed, until, max_events, format, quiet, check_determinism } => {
+        Command::Run { file, seed, until, max_events, format, quiet, check_determinism, checks } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
                 Err(d) => return (2, String::new(), d.render()),
             };
-            let r = run(&loaded, Overrides { seed, until, max_events });
+            let r = run(&loaded, Overrides { seed, until, max_events, checks });
             if check_determinism {
-                let again = run(&loaded, Overrides { seed, until, max_events });
+                let again = run(&loaded, Overrides { seed, until, max_events, checks });
                 return determinism(&r, &again);
             }
             let mut out = String::new();
@@ -265,6 +268,9 @@ fn report(name: &str, r: &RunResult, file: &std::path::Path) -> String {
             "error: run stopped at the event bound ({} events at {}); raise max_events if intended",
             r.world.events, r.world.now
         );
+    }
+    for v in &r.world.checks.violations {
+        let _ = writeln!(out, "invariant violated: {v}");
     }
     let _ = writeln!(out, "expectations:");
     for o in &r.outcomes {

@@ -24,16 +24,21 @@ impl World {
         seg: Seg,
         size: u32,
     ) {
+        self.checks.attempts += 1;
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
-            Route::Drop { reason, .. } => return self.record(who, Ev::Dropped { src, dst, reason }),
+            Route::Drop { reason, .. } => return self.dropped(who, src, dst, reason),
             Route::NoNeighbour { .. } | Route::Unroutable => {
-                return self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour })
+                return self.dropped(who, src, dst, DropReason::NoNeighbour)
             }
         };
         match self.link_delay(net, size, from, to) {
-            Some(d) => self.send_packet(Packet { src, dst, seg, to, net }, d),
-            None => self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss }),
+            Some(d) => {
+                self.check_isolation(from, to, net);
+                let at = self.now + d;
+                self.push_packet(at, Packet { src, dst, seg, to, net });
+            }
+            None => self.dropped(who, src, dst, DropReason::Loss),
         }
     }
 

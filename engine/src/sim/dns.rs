@@ -126,6 +126,7 @@ impl World {
         };
         let nets = self.user_nets(ctr);
         if let Some((_, mut ips)) = self.dns.resolve(&nets, &n) {
+            self.check_dns_answer(ctr, &n, &ips);
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
         }

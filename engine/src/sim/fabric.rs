@@ -122,7 +122,8 @@ impl World {
         let n = &mut self.nets[id];
         if n.duplicate > 0.0 && n.rng.unit() < n.duplicate {
             let later = at + n.link.latency;
-            self.queue.push(later, super::event::Event::Deliver(p));
+            self.checks.attempts += 1;
+            self.push_packet(later, p);
         }
     }
 

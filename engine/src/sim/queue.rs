@@ -54,6 +54,11 @@ impl Queue {
         self.heap.peek().map(|e| e.at)
     }
 
+    /// How many pending events satisfy `f` (for end-of-run checks).
+    pub fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.heap.iter().filter(|e| f(&e.ev)).count()
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }

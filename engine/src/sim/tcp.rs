@@ -30,11 +30,12 @@ impl World {
         seg: Seg,
         flow: Option<ConnId>,
     ) -> bool {
+        self.checks.attempts += 1;
         let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
             Route::Drop { reason, .. } => {
-                self.record(who, Ev::Dropped { src, dst, reason });
+                self.dropped(who, src, dst, reason);
                 if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
                     c.drops += 1;
                     c.last_drop = Some(reason);
@@ -42,7 +43,7 @@ impl World {
                 return false;
             }
             Route::NoNeighbour { .. } | Route::Unroutable => {
-                self.record(who, Ev::Dropped { src, dst, reason: DropReason::NoNeighbour });
+                self.dropped(who, src, dst, DropReason::NoNeighbour);
                 return false;
             }
         };
@@ -50,7 +51,7 @@ impl World {
         let mut rto = RTO_MIN;
         let mut d = self.link_delay(net, size, from, to);
         while d.is_none() {
-            self.record(who, Ev::Dropped { src, dst, reason: DropReason::Loss });
+            self.dropped(who, src, dst, DropReason::Loss);
             // A lost data segment is retransmitted after the RTO (Linux's
             // minimum 200 ms, doubling), up to tcp_retries2; other segments
             // have their own timers (SYN) or are idempotent.
@@ -58,6 +59,7 @@ impl World {
             if !data || rto > RTO_MIN.saturating_mul(1 << TCP_RETRIES2) {
                 return false;
             }
+            self.checks.attempts += 1;
             extra = extra + rto;
             rto = rto.saturating_mul(2);
             d = self.link_delay(net, size, from, to);
@@ -67,9 +69,16 @@ impl World {
             at = at.max(c.tx_last);
             c.tx_last = at;
         }
-        self.queue.push(at, Event::Deliver(Packet { src, dst, seg, to, net }));
+        self.check_isolation(from, to, net);
+        self.push_packet(at, Packet { src, dst, seg, to, net });
         self.maybe_duplicate(net, at, Packet { src, dst, seg, to, net });
         true
+    }
+
+    /// Records and counts a dropped transmission.
+    pub(super) fn dropped(&mut self, who: Option<CtrId>, src: SockAddr, dst: SockAddr, reason: DropReason) {
+        self.count_drop();
+        self.record(who, Ev::Dropped { src, dst, reason });
     }
 
     fn segment(

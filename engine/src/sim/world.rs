@@ -250,6 +250,7 @@ pub struct World {
     pub(super) dns_outage: Option<super::spec::DnsOutage>,
     /// When the last fault started or healed (for convergence expectations).
     pub last_fault: Time,
+    pub checks: super::checks::Checks,
 }
 
 /// A deterministic 12-hex-digit container ID from its name.
@@ -302,6 +303,7 @@ impl World {
             heals: Vec::new(),
             dns_outage: None,
             last_fault: Time::ZERO,
+            checks: super::checks::Checks::default(),
         };
         if let Some(chaos) = &spec.chaos {
             let drawn = super::fault::draw_chaos(chaos, w.seed);
@@ -475,7 +477,10 @@ impl World {
 
     fn dispatch(&mut self, ev: Event) {
         match ev {
-            Event::Deliver(p) => self.on_deliver(p),
+            Event::Deliver(p) => {
+                self.checks.delivered += 1;
+                self.on_deliver(p)
+            }
             Event::SynTimer { conn, sent } => self.on_syn_timer(conn, sent),
             Event::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
             Event::DialTimeout { dial } => self.on_dial_timeout(dial),
@@ -500,7 +505,20 @@ impl World {
     }
 
     pub(super) fn send_packet(&mut self, p: Packet, after: Dur) {
-        self.at(after, Event::Deliver(p));
+        let at = self.now + after;
+        self.checks.attempts += 1;
+        self.push_packet(at, p);
+    }
+
+    /// Queues a packet for delivery (every packet goes through here).
+    pub(super) fn push_packet(&mut self, at: Time, p: Packet) {
+        self.checks.pushed += 1;
+        self.queue.push(at, Event::Deliver(p));
+    }
+
+    /// Records a drop of a transmission attempt.
+    pub(super) fn count_drop(&mut self) {
+        self.checks.dropped += 1;
     }
 
     /// Is `(ctr, inc)` still the live incarnation?
