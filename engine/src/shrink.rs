@@ -255,6 +255,7 @@ fn unlower_action(a: ActionSpec, l: &crate::scenario::Loaded) -> Option<s::Actio
             jitter: None,
             loss: Some(f64::from(m) / 1e6),
             duplicate: None,
+            reorder: None,
             duration: s::D(d),
         },
         ActionSpec::Dns(o, d) => s::Action::DnsOutage {

@@ -346,3 +346,76 @@ impl Program for UdpServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn step(p: &mut dyn Program, now: Time, input: Input) -> Vec<Cmd> {
+        let mut rng = Rng::fork(0, "t");
+        let mut cmds = vec![];
+        p.handle(&mut Ctx::new(now, &mut rng, &mut cmds), input);
+        cmds
+    }
+
+    fn lines(cmds: &[Cmd]) -> Vec<String> {
+        cmds.iter()
+            .filter_map(|c| match c {
+                Cmd::Report(super::super::program::Report::Output(l)) => Some(l.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const IP: Ip = Ip::new(172, 18, 0, 2);
+
+    #[test]
+    fn ping_prints_replies_then_the_summary_once_everything_is_answered() {
+        let mut p = Run::new(Tool::Ping { host: Sym(0), name: "db".into(), count: 2 });
+        step(&mut p, Time::ZERO, Input::Start);
+        let c = step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        assert_eq!(lines(&c), ["PING db (172.18.0.2) 56(84) bytes of data."]);
+        let t = Time::ZERO + Dur::micros(100);
+        let c = step(&mut p, t, Input::Pong { seq: 1, from: IP });
+        assert_eq!(lines(&c), ["64 bytes from db (172.18.0.2): icmp_seq=1 ttl=64 time=0.100 ms"]);
+        step(&mut p, Time::ZERO + Dur::secs(1), Input::Timer(TOKEN_NEXT_PING));
+        let c = step(
+            &mut p,
+            Time::ZERO + Dur::secs(4),
+            Input::PingFailed { seq: 2, errno: Errno::Ehostunreach, from: Ip::new(172, 18, 0, 3) },
+        );
+        let l = lines(&c);
+        assert_eq!(l[0], "From 172.18.0.3 icmp_seq=2 Destination Host Unreachable");
+        assert_eq!(l[2], "2 packets transmitted, 1 received, +1 errors, 50% packet loss, time 4000ms");
+        assert!(c.contains(&Cmd::Exit { code: 0 }));
+    }
+
+    #[test]
+    fn nslookup_nxdomain_and_answers() {
+        let server = Ip::new(127, 0, 0, 11);
+        let mut p = Run::new(Tool::Nslookup { host: Sym(0), name: "db".into(), server });
+        step(&mut p, Time::ZERO, Input::Start);
+        let l = lines(&step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Err(Errno::Enotfound) }));
+        assert_eq!(l, ["Server:\t\t127.0.0.11", "Address:\t127.0.0.11#53", "** server can't find db: NXDOMAIN"]);
+        let mut p = Run::new(Tool::Nslookup { host: Sym(0), name: "db".into(), server });
+        let l = lines(&step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) }));
+        assert_eq!(&l[2..], ["Non-authoritative answer:", "Name:\tdb", "Address: 172.18.0.2"]);
+    }
+
+    #[test]
+    fn curl_and_nc_report_connect_failures_like_the_real_tools() {
+        let curl =
+            Tool::Curl { host: Sym(0), name: "api".into(), port: 9090, path: "/".into(), max_time: Dur::secs(10) };
+        let mut p = Run::new(curl);
+        step(&mut p, Time::ZERO, Input::Start);
+        step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        let l = lines(&step(&mut p, Time::ZERO, Input::ConnectFailed { tag: TAG_CONNECT, errno: Errno::Econnrefused }));
+        assert_eq!(l, ["curl: (7) Failed to connect to api port 9090 after 0 ms: Couldn't connect to server"]);
+        let mut n = Run::new(Tool::Nc { host: Sym(0), name: "db".into(), port: 5433, timeout: Dur::secs(5) });
+        step(&mut n, Time::ZERO, Input::Start);
+        step(&mut n, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        let l = lines(&step(&mut n, Time::ZERO, Input::ConnectFailed { tag: TAG_CONNECT, errno: Errno::Econnrefused }));
+        assert_eq!(l, ["nc: connect to db (172.18.0.2) port 5433 (tcp) failed: Connection refused"]);
+    }
+}

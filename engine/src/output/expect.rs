@@ -69,6 +69,9 @@ pub enum Kind {
     Eventually,
     /// No match inside the window.
     Never,
+    /// Every event of the pattern's kind inside the window matches it
+    /// (e.g. every response is a 200).
+    Always,
     /// The number of matches inside the window is within bounds.
     Count { min: Option<u64>, max: Option<u64> },
     /// Must happen in at least one seed of a sweep; never fails a single run.
@@ -158,6 +161,23 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
     }
 }
 
+/// Whether `ev` is the kind of event `p` is about (whatever its fields).
+fn same_kind(w: &World, p: &Pattern, ev: &Ev) -> bool {
+    match p {
+        Pattern::Connected { .. } => matches!(ev, Ev::Connected { .. } | Ev::ConnectFailed { .. }),
+        Pattern::Error { .. } => ev.errno().is_some(),
+        Pattern::Resolved { .. } => matches!(ev, Ev::Resolved { .. } | Ev::ResolveFailed { .. }),
+        Pattern::Response { .. } => matches!(ev, Ev::Response { .. } | Ev::RequestTimedOut { .. }),
+        Pattern::Served { .. } => matches!(ev, Ev::Served { .. }),
+        Pattern::Proxied { .. } => matches!(ev, Ev::Proxied { .. }),
+        Pattern::Exited { .. } => matches!(ev, Ev::Die { .. }),
+        Pattern::Healthy | Pattern::Unhealthy => matches!(ev, Ev::Health { .. }),
+        Pattern::Task { .. } => matches!(ev, Ev::Task { .. }),
+        Pattern::Breaker { .. } => matches!(ev, Ev::Breaker { .. }),
+        _ => matches(w, p, ev),
+    }
+}
+
 fn concerns(e: &Expectation, w: &World, ctr: Option<CtrId>) -> bool {
     e.who.is_empty() || ctr.is_some_and(|c| e.who.iter().any(|&i| w.ctr_order[i] == c))
 }
@@ -178,6 +198,14 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             Some(r) => (true, format!("first at {}", line(r).trim_start())),
             None => (false, explain_absence(w, e)),
         },
+        Kind::Always => {
+            let kin: Vec<&Record> =
+                w.trace.iter().filter(|r| in_scope(e, w, r) && same_kind(w, &e.pattern, &r.ev)).collect();
+            match kin.iter().find(|r| !matches(w, &e.pattern, &r.ev)) {
+                None => (true, format!("all {} matched", kin.len())),
+                Some(r) => (false, format!("first exception: {}", line(r).trim_start())),
+            }
+        }
         Kind::Never => match hits.first() {
             None => (true, "no match".into()),
             Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),

@@ -774,6 +774,7 @@ impl Lower<'_> {
             s::Expect::Eventually { who, event, after, within } => (Kind::Eventually, who, event, after, within),
             s::Expect::Never { who, event, after, before } => (Kind::Never, who, event, after, before),
             s::Expect::Sometimes { who, event, after, before } => (Kind::Sometimes, who, event, after, before),
+            s::Expect::Always { who, event, after, before } => (Kind::Always, who, event, after, before),
             s::Expect::Latency { who, p, max, after, before } => {
                 (Kind::Latency { p: *p, max: max.0 }, who, &RESPONSE, after, before)
             }
@@ -800,6 +801,7 @@ impl Lower<'_> {
             Kind::Eventually => "eventually".to_string(),
             Kind::Never => "never".to_string(),
             Kind::Sometimes => "sometimes".to_string(),
+            Kind::Always => "always".to_string(),
             Kind::Latency { p, max } => format!("p{p} latency <= {max} of"),
             Kind::Rate { min, max } => format!(
                 "rate in [{}, {}]/s of",
@@ -942,10 +944,10 @@ impl Lower<'_> {
                 let p = self.partition("actions", name, a, b, *one_way, heal_after.map(|d| d.0));
                 return vec![ActionSpec::Partition(p)];
             }
-            A::Degrade { network, latency, jitter, loss, duplicate, duration } => {
+            A::Degrade { network, latency, jitter, loss, duplicate, reorder, duration } => {
                 let Some(net) = self.net_ref("actions", network) else { return vec![] };
                 let bad = |x: &Option<f64>| x.is_some_and(|v| !(0.0..=1.0).contains(&v));
-                if bad(loss) || bad(duplicate) {
+                if bad(loss) || bad(duplicate) || bad(reorder) {
                     self.err(&["actions", network], "loss and duplicate are probabilities between 0.0 and 1.0", None);
                 }
                 self.degrades.push(crate::sim::fault::Degrade {
@@ -954,6 +956,7 @@ impl Lower<'_> {
                     jitter: jitter.map(|d| d.0),
                     loss: *loss,
                     duplicate: duplicate.unwrap_or(0.0),
+                    reorder: reorder.unwrap_or(0.0),
                     duration: duration.0,
                 });
                 return vec![ActionSpec::Degrade(self.degrades.len() - 1)];

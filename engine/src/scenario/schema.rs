@@ -723,6 +723,8 @@ pub enum Action {
         #[serde(default)]
         #[serde(skip_serializing_if = "Option::is_none")]
         duplicate: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reorder: Option<f64>,
         #[serde(rename = "for")]
         duration: D,
     },
@@ -814,6 +816,15 @@ pub enum Expect {
         after: Option<D>,
         #[serde(default)]
         #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<D>,
+    },
+    Always {
+        #[serde(rename = "in", default, skip_serializing_if = "Option::is_none")]
+        who: Option<String>,
+        event: Event,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<D>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         before: Option<D>,
     },
     Sometimes {

@@ -113,7 +113,8 @@ impl World {
         }
         let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
         let tx = u64::from(size) * 8 * 1_000_000_000 / l.bandwidth_bps.max(1);
-        Some(Dur(l.latency.0 + jitter + tx) + cross)
+        let held = if n.reorder > 0.0 && n.rng.unit() < n.reorder { n.rng.below(2 * l.latency.0 + 1) } else { 0 };
+        Some(Dur(l.latency.0 + jitter + tx + held) + cross)
     }
 
     /// A degraded link delivers some packets twice (the copy shortly after).

@@ -30,6 +30,9 @@ pub struct Degrade {
     pub jitter: Option<Dur>,
     pub loss: Option<f64>,
     pub duplicate: f64,
+    /// Probability that a packet is held back (up to twice the latency) and
+    /// overtaken; TCP hides it behind in-order delivery, UDP and DNS see it.
+    pub reorder: f64,
     pub duration: Dur,
 }
 
@@ -81,6 +84,7 @@ impl World {
         n.link.jitter = d.jitter.unwrap_or(saved.jitter);
         n.link.loss = d.loss.unwrap_or(saved.loss);
         n.duplicate = d.duplicate;
+        n.reorder = d.reorder;
         let l = n.link;
         let text = format!(
             "network {} degraded for {}: latency {}, jitter {}, loss {:.1}%, duplicate {:.1}%",
@@ -123,6 +127,7 @@ impl World {
                 let n = &mut self.nets[net];
                 n.link = link;
                 n.duplicate = 0.0;
+                n.reorder = 0.0;
                 let name = n.name.clone();
                 self.fault_record(format!("network {name} restored"));
             }

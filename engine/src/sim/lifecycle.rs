@@ -363,8 +363,15 @@ impl World {
             }
             ActionSpec::DegradeLoss(net, millionths, d) => {
                 let loss = Some(f64::from(millionths) / 1e6);
-                let spec =
-                    super::fault::Degrade { net, latency: None, jitter: None, loss, duplicate: 0.0, duration: d };
+                let spec = super::fault::Degrade {
+                    net,
+                    latency: None,
+                    jitter: None,
+                    loss,
+                    duplicate: 0.0,
+                    reorder: 0.0,
+                    duration: d,
+                };
                 self.start_degrade(spec);
             }
             ActionSpec::Dns(o, d) => self.start_dns_outage(o, d),

@@ -24,6 +24,8 @@ pub struct Network {
     pub kind: NetKind,
     /// Probability that a packet is delivered twice (a degrade fault).
     pub duplicate: f64,
+    /// Probability that a packet is held back and overtaken (a degrade fault).
+    pub reorder: f64,
     pub cross_node: Dur,
     pub encryption: Dur,
     pub pool: Option<Pool>,
@@ -342,6 +344,7 @@ impl World {
                 name: s.name,
                 kind: s.kind,
                 duplicate: 0.0,
+                reorder: 0.0,
                 cross_node: s.cross_node,
                 encryption: s.encryption,
                 pool,
