@@ -35,6 +35,15 @@ pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
     RunResult { world, outcomes, stop }
 }
 
+/// The world at simulated time `at` (every event due by then has run).
+pub fn world_at(loaded: &Loaded, o: Overrides, at: Dur) -> World {
+    let mut spec = loaded.spec.clone();
+    spec.seed = o.seed.unwrap_or(spec.seed);
+    let mut world = World::new(spec);
+    world.run_until(crate::time::Time::ZERO + at);
+    world
+}
+
 impl RunResult {
     /// Every expectation held (`Sometimes` ones are judged across a sweep)
     /// and the run ended within its bounds.

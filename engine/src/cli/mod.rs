@@ -82,6 +82,33 @@ pub enum Command {
         #[arg(long, default_value_t = 2000)]
         budget: usize,
     },
+    /// `docker logs`: one container's view of the trace.
+    Logs {
+        file: PathBuf,
+        container: String,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// `docker ps -a` at a moment of simulated time.
+    Ps {
+        file: PathBuf,
+        /// Simulated time, e.g. "30s".
+        #[arg(long, value_parser = parse_dur_arg, default_value = "0s")]
+        at: crate::time::Dur,
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// `docker network inspect` / `docker inspect` at a moment of simulated time (JSON).
+    Inspect {
+        file: PathBuf,
+        /// Simulated time, e.g. "30s".
+        #[arg(long, value_parser = parse_dur_arg, default_value = "0s")]
+        at: crate::time::Dur,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[command(subcommand)]
+        what: InspectWhat,
+    },
     /// Combine the JSON results of a sweep's shards into one report.
     Merge {
         /// Shard results written by `wharf explore --json`.
@@ -93,6 +120,14 @@ pub enum Command {
         /// Scenario file (.ron).
         file: PathBuf,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InspectWhat {
+    /// A network, like `docker network inspect NAME`.
+    Network { name: String },
+    /// A container, like `docker inspect NAME`.
+    Container { name: String },
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +178,28 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         },
         Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
+        Command::Logs { file, container, seed } => with_loaded(&file, |l| {
+            let r = run(l, Overrides { seed, ..Overrides::default() });
+            match crate::output::inspect::logs(&r.world, &container) {
+                Some(text) => (0, text, String::new()),
+                None => (2, String::new(), format!("error: no container `{container}` in {}\n", file.display())),
+            }
+        }),
+        Command::Ps { file, at, seed } => with_loaded(&file, |l| {
+            let w = crate::run::world_at(l, Overrides { seed, ..Overrides::default() }, at);
+            (0, crate::output::inspect::ps(&w), String::new())
+        }),
+        Command::Inspect { file, at, seed, what } => with_loaded(&file, |l| {
+            let w = crate::run::world_at(l, Overrides { seed, ..Overrides::default() }, at);
+            let (kind, name, v) = match &what {
+                InspectWhat::Network { name } => ("network", name, crate::output::inspect::network(&w, name)),
+                InspectWhat::Container { name } => ("container", name, crate::output::inspect::container(&w, name)),
+            };
+            match v {
+                Some(v) => (0, format!("{}\n", serde_json::to_string_pretty(&v).unwrap_or_default()), String::new()),
+                None => (2, String::new(), format!("error: no {kind} `{name}` in {}\n", file.display())),
+            }
+        }),
         Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
         Command::Run { file, seed, until, max_events, format, quiet, check_determinism, checks } => {
             let loaded = match load_file(&file) {
@@ -165,6 +222,16 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             out.push_str(&report(&loaded.name, &r, &file));
             (if r.passed() { 0 } else { 1 }, out, String::new())
         }
+    }
+}
+
+fn with_loaded(
+    file: &std::path::Path,
+    f: impl FnOnce(&crate::scenario::Loaded) -> (i32, String, String),
+) -> (i32, String, String) {
+    match load_file(file) {
+        Ok(l) => f(&l),
+        Err(d) => (2, String::new(), d.render()),
     }
 }
 
@@ -271,6 +338,10 @@ fn report(name: &str, r: &RunResult, file: &std::path::Path) -> String {
     }
     for v in &r.world.checks.violations {
         let _ = writeln!(out, "invariant violated: {v}");
+    }
+    let _ = writeln!(out, "summary:");
+    for line in crate::output::summary::text(&r.world).lines() {
+        let _ = writeln!(out, "  {line}");
     }
     let _ = writeln!(out, "expectations:");
     for o in &r.outcomes {

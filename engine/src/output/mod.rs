@@ -3,4 +3,6 @@
 //! changes it.
 
 pub mod expect;
+pub mod inspect;
+pub mod summary;
 pub mod trace;

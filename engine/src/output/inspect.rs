@@ -1,0 +1,245 @@
+//! Inspection in Docker's own vocabulary at a moment of simulated time:
+//! `docker network inspect`, `docker inspect`, `docker ps -a`, `docker logs`.
+//! The JSON keeps Docker's field names; times are simulated, written as
+//! RFC 3339 instants counted from the Unix epoch.
+
+use crate::id::CtrId;
+use crate::net::addr::Ip;
+use crate::sim::record::Ev;
+use crate::sim::spec::NetKind;
+use crate::sim::world::State;
+use crate::sim::World;
+use crate::time::Time;
+use serde_json::{json, Map, Value};
+use std::fmt::Write;
+
+/// Simulated time as an RFC 3339 instant after the epoch.
+pub fn instant(t: Time) -> String {
+    let us = t.0 / 1000;
+    let (s, frac) = (us / 1_000_000, us % 1_000_000);
+    format!("1970-01-01T{:02}:{:02}:{:02}.{frac:06}Z", s / 3600, (s / 60) % 60, s % 60)
+}
+
+/// Docker's classic MAC address for an IPv4 address: 02:42 then the four bytes.
+pub fn mac(ip: Ip) -> String {
+    let o = ip.octets();
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+fn full_id(name: &str) -> String {
+    blake3::hash(name.as_bytes()).to_hex().to_string()
+}
+
+/// `docker network inspect NAME`.
+pub fn network(w: &World, name: &str) -> Option<Value> {
+    let id = w.net_by_name(name)?;
+    let n = &w.nets[id];
+    let driver = match n.kind {
+        NetKind::DefaultBridge | NetKind::Bridge => "bridge",
+        NetKind::Overlay => "overlay",
+        NetKind::Host => "host",
+        NetKind::None => "null",
+    };
+    let mut ctrs = Map::new();
+    for (ip, &c) in &n.holders {
+        let prefix = n.subnet().map_or(32, |s| s.prefix);
+        ctrs.insert(
+            full_id(&w.ctrs[c].name),
+            json!({
+                "Name": w.ctrs[c].name, "EndpointID": full_id(&format!("{}/{}", w.ctrs[c].name, name)),
+                "MacAddress": mac(*ip), "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": "",
+            }),
+        );
+    }
+    let config: Vec<Value> = n
+        .pool
+        .as_ref()
+        .map(|p| vec![json!({ "Subnet": p.subnet.to_string(), "Gateway": p.gateway.to_string() })])
+        .unwrap_or_default();
+    Some(json!([{
+        "Name": n.name, "Id": full_id(&format!("network/{}", n.name)),
+        "Scope": if n.kind == NetKind::Overlay { "swarm" } else { "local" },
+        "Driver": driver, "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Options": {}, "Config": config },
+        "Internal": n.internal, "Attachable": false, "Ingress": false,
+        "Containers": ctrs,
+        "Options": { "com.docker.network.bridge.enable_icc": n.icc.to_string() },
+    }]))
+}
+
+fn status_word(s: State) -> &'static str {
+    match s {
+        State::Created => "created",
+        State::Running => "running",
+        State::Paused => "paused",
+        State::Restarting => "restarting",
+        State::Exited(_) => "exited",
+        State::Removed => "removing",
+    }
+}
+
+/// `docker inspect NAME`.
+pub fn container(w: &World, name: &str) -> Option<Value> {
+    let id = w.ctr_by_name(name)?;
+    let c = &w.ctrs[id];
+    let exit = match c.state {
+        State::Exited(code) => code,
+        _ => 0,
+    };
+    let health = c.health.as_ref().map(|h| {
+        let log: Vec<Value> = w
+            .trace
+            .iter()
+            .filter(|r| r.ctr == Some(id) && r.t >= c.started_at)
+            .filter_map(|r| match r.ev {
+                Ev::ProbeResult { ok, started } => {
+                    Some(json!({ "Start": instant(started), "End": instant(r.t), "ExitCode": if ok { 0 } else { 1 } }))
+                }
+                _ => None,
+            })
+            .collect();
+        let keep = log.len().saturating_sub(5);
+        json!({ "Status": h.status.name(), "FailingStreak": h.failing_streak, "Log": log[keep..] })
+    });
+    let mut nets = Map::new();
+    for e in &c.endpoints {
+        let n = &w.nets[e.net];
+        let aliases: Vec<String> = c
+            .spec
+            .attach
+            .iter()
+            .filter(|a| w.net_order.get(a.net) == Some(&e.net))
+            .flat_map(|a| a.aliases.clone())
+            .collect();
+        nets.insert(
+            n.name.clone(),
+            json!({
+                "IPAddress": e.ip.to_string(), "Gateway": n.gateway().map(|g| g.to_string()).unwrap_or_default(),
+                "IPPrefixLen": n.subnet().map_or(0, |s| s.prefix), "MacAddress": mac(e.ip),
+                "Aliases": aliases, "DNSNames": dns_names(w, id, &n.name),
+            }),
+        );
+    }
+    let mut ports = Map::new();
+    for pm in &c.spec.ports {
+        ports.insert(
+            format!("{}/tcp", pm.ctr_port),
+            json!([{ "HostIp": pm.host_ip.to_string(), "HostPort": pm.host_port.to_string() }]),
+        );
+    }
+    Some(json!([{
+        "Id": full_id(&c.name), "Name": format!("/{}", c.name),
+        "State": {
+            "Status": status_word(c.state), "Running": c.is_up(), "Paused": c.state == State::Paused,
+            "Restarting": c.state == State::Restarting, "ExitCode": exit,
+            "StartedAt": instant(c.started_at), "Health": health,
+        },
+        "RestartCount": c.restart.restart_count,
+        "HostConfig": { "RestartPolicy": { "Name": c.spec.restart.name() } },
+        "Config": { "Hostname": c.spec.hostname.clone().unwrap_or_else(|| c.short_id.clone()) },
+        "NetworkSettings": { "Networks": nets, "Ports": ports },
+    }]))
+}
+
+fn dns_names(w: &World, id: CtrId, net: &str) -> Vec<String> {
+    let c = &w.ctrs[id];
+    let mut v = vec![c.name.clone(), c.short_id.clone()];
+    v.extend(c.spec.service.clone());
+    v.extend(c.spec.hostname.clone());
+    let _ = net;
+    v
+}
+
+/// `docker ps -a` at the world's current time.
+pub fn ps(w: &World) -> String {
+    let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(4).max(5);
+    let mut out = format!("{:<14} {:<width$}  {:<36} {:<28} NETWORKS\n", "CONTAINER ID", "NAMES", "STATUS", "PORTS");
+    for &id in &w.ctr_order {
+        let c = &w.ctrs[id];
+        let since = w.now.since(c.started_at);
+        let last_exit = w
+            .trace
+            .iter()
+            .rev()
+            .find(|r| r.ctr == Some(id) && matches!(r.ev, Ev::Die { .. }))
+            .map(|r| w.now.since(r.t));
+        let status = match c.state {
+            State::Created => "Created".to_string(),
+            State::Running | State::Paused => {
+                let h = c.health.as_ref().map_or(String::new(), |h| match h.status.name() {
+                    "starting" => " (health: starting)".into(),
+                    s => format!(" ({s})"),
+                });
+                let p = if c.state == State::Paused { " (Paused)" } else { "" };
+                format!("Up {}{p}{h}", human(since))
+            }
+            State::Restarting => {
+                format!("Restarting ({}) {} ago", last_code(w, id), human(last_exit.unwrap_or_default()))
+            }
+            State::Exited(code) => format!("Exited ({code}) {} ago", human(last_exit.unwrap_or_default())),
+            State::Removed => "Removal In Progress".into(),
+        };
+        let ports: Vec<String> = if c.is_up() {
+            c.spec.ports.iter().map(|p| format!("{}:{}->{}/tcp", p.host_ip, p.host_port, p.ctr_port)).collect()
+        } else {
+            vec![]
+        };
+        let nets: Vec<&str> = c.nets.iter().map(|&n| w.nets[n].name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{:<14} {:<width$}  {:<36} {:<28} {}",
+            c.short_id,
+            c.name,
+            status,
+            ports.join(", "),
+            nets.join(",")
+        );
+    }
+    out
+}
+
+/// Docker's human durations (go-units HumanDuration).
+pub fn human(d: crate::time::Dur) -> String {
+    let s = d.0 / 1_000_000_000;
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=2699 => format!("{} minutes", s / 60),
+        2700..=5399 => "About an hour".into(),
+        _ => format!("{} hours", s / 3600),
+    }
+}
+
+fn last_code(w: &World, id: CtrId) -> i32 {
+    w.trace
+        .iter()
+        .rev()
+        .find_map(|r| match r.ev {
+            Ev::Die { code } if r.ctr == Some(id) => Some(code),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// `docker logs NAME`: the container's view of the trace.
+pub fn logs(w: &World, name: &str) -> Option<String> {
+    let id = w.ctr_by_name(name)?;
+    let mut out = String::new();
+    for r in w.trace.iter().filter(|r| r.ctr == Some(id)) {
+        let _ = writeln!(out, "{} {}", r.t, crate::output::trace::describe(w, &r.ev));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(instant(Time(3_723_500_000_000)), "1970-01-01T01:02:03.500000Z");
+        assert_eq!(mac(Ip::new(172, 18, 0, 2)), "02:42:ac:12:00:02");
+    }
+}

@@ -1,0 +1,92 @@
+//! Outputs a person reads: inspection agrees with the trace, logs, ps, summary, JSON.
+
+use std::path::Path;
+use wharf::output::inspect;
+use wharf::run::{run, world_at, Overrides};
+use wharf::scenario::load_file;
+use wharf::time::Dur;
+
+fn scenario(rel: &str) -> wharf::scenario::Loaded {
+    load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(rel)).unwrap()
+}
+
+fn addresses(v: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = v[0]["Containers"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|c| (c["Name"].as_str().unwrap().to_string(), c["IPv4Address"].as_str().unwrap().to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn network_inspect_matches_the_trace_before_and_after_an_ip_change() {
+    let l = scenario("basics/ip-change-after-recreate.ron");
+    let before = inspect::network(&world_at(&l, Overrides::default(), Dur::secs(5)), "app-net").unwrap();
+    assert_eq!(addresses(&before), [("db".to_string(), "172.28.5.2/24".to_string())]);
+    let after = inspect::network(&world_at(&l, Overrides::default(), Dur::secs(15)), "app-net").unwrap();
+    assert_eq!(
+        addresses(&after),
+        [("cache".to_string(), "172.28.5.2/24".to_string()), ("db".to_string(), "172.28.5.3/24".to_string())]
+    );
+    // The same addresses as the trace's network connect records up to then.
+    let r = run(&l, Overrides::default());
+    let text = r.text();
+    assert!(text.lines().any(|x| x.contains("12.000000s db") && x.contains("network connect app-net ip 172.28.5.3")));
+    assert!(text
+        .lines()
+        .any(|x| x.contains("11.000000s cache") && x.contains("network connect app-net ip 172.28.5.2")));
+}
+
+#[test]
+fn container_inspect_has_health_log_restart_count_and_networks() {
+    let l = scenario("lifecycle/crash-loop-backoff.ron");
+    let w = world_at(&l, Overrides::default(), Dur::secs(20));
+    let v = inspect::container(&w, "crash-fast").unwrap();
+    assert!(v[0]["RestartCount"].as_u64().unwrap() >= 5);
+    assert_eq!(v[0]["HostConfig"]["RestartPolicy"]["Name"], "always");
+    let l = scenario("lifecycle/startup-race-healthcheck.ron");
+    let w = world_at(&l, Overrides::default(), Dur::secs(20));
+    let v = inspect::container(&w, "postgres-db").unwrap();
+    assert_eq!(v[0]["State"]["Health"]["Status"], "healthy");
+    assert!(v[0]["State"]["Health"]["Log"].as_array().unwrap().len() <= 5);
+    assert!(v[0]["NetworkSettings"]["Networks"]["app-net"]["IPAddress"].as_str().unwrap().starts_with("172.18.0."));
+}
+
+#[test]
+fn ps_logs_and_summary_read_like_docker() {
+    let l = scenario("lifecycle/on-failure-gives-up.ron");
+    let w = world_at(&l, Overrides::default(), Dur::secs(30));
+    let ps = inspect::ps(&w);
+    assert!(ps.lines().any(|x| x.contains("migrate") && x.contains("Exited (2)")), "{ps}");
+    assert!(ps.lines().any(|x| x.contains("web") && x.contains("Exited (0) 25 seconds ago")), "{ps}");
+    let l = scenario("basics/startup-race-retry.ron");
+    let r = run(&l, Overrides::default());
+    let logs = inspect::logs(&r.world, "api").unwrap();
+    assert_eq!(logs.lines().filter(|x| x.contains("ECONNREFUSED")).count(), 4);
+    assert!(logs.lines().all(|x| !x.contains("postgres-db  ")));
+    let summary = wharf::output::summary::text(&r.world);
+    assert!(summary.lines().any(|x| x.starts_with("api") && x.contains("1 ok, 4 ECONNREFUSED")), "{summary}");
+}
+
+#[test]
+fn json_trace_is_one_versioned_object_per_record() {
+    let l = scenario("basics/startup-race-retry.ron");
+    let r = run(&l, Overrides::default());
+    let json = wharf::output::trace::json_lines(&r.world);
+    assert_eq!(json.lines().count(), r.world.trace.len());
+    for line in json.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["v"], 1);
+        assert!(v["t_ns"].is_u64() && v["event"].is_string());
+    }
+    let failed: Vec<serde_json::Value> = json
+        .lines()
+        .map(|x| serde_json::from_str::<serde_json::Value>(x).unwrap())
+        .filter(|v| v["event"] == "connect_failed")
+        .collect();
+    assert_eq!(failed[0]["errno"], "ECONNREFUSED");
+    assert_eq!(failed[0]["target"], "postgres-db:5432");
+}
