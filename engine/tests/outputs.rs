@@ -90,3 +90,43 @@ fn json_trace_is_one_versioned_object_per_record() {
     assert_eq!(failed[0]["errno"], "ECONNREFUSED");
     assert_eq!(failed[0]["target"], "postgres-db:5432");
 }
+
+/// The pictures of the three-tier and start-up race scenarios, compared with
+/// committed snapshots (`WHARF_BLESS=1` rewrites them after an intended change).
+#[test]
+fn svg_snapshots_are_stable() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let bless = std::env::var_os("WHARF_BLESS").is_some();
+    let mut diffs = vec![];
+    for (rel, name) in
+        [("patterns/three-tier.ron", "three-tier"), ("basics/startup-race-retry.ron", "startup-race-retry")]
+    {
+        let r = run(&scenario(rel), Overrides::default());
+        for (kind, text) in [
+            ("timeline", wharf::output::timeline::svg(&r.world, false)),
+            ("graph", wharf::output::graph::svg(&r.world)),
+        ] {
+            assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"));
+            let path = dir.join(format!("{name}-{kind}.svg"));
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &text).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+                diffs.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "SVG output changed (WHARF_BLESS=1 to accept): {diffs:?}");
+}
+
+#[test]
+fn timeline_marks_failures_and_faults() {
+    let r = run(&scenario("faults/partition.ron"), Overrides::default());
+    let svg = wharf::output::timeline::svg(&r.world, true);
+    assert!(svg.contains("partition p1 starts"), "the fault is a shaded span with its label");
+    assert!(svg.contains("failed ETIMEDOUT"), "timeouts are marks with their explanation on hover");
+    let html = wharf::output::timeline::html(&r.world, "partition");
+    assert!(html.starts_with("<!doctype html>") && html.contains("<svg"));
+    let dot = wharf::output::graph::dot(&r.world);
+    assert!(dot.contains("\"api\" -> \"db\""), "{dot}");
+}

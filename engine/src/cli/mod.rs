@@ -49,6 +49,12 @@ pub enum Command {
         /// Check the engine's invariants (isolation, DNS scope, packet conservation) while running.
         #[arg(long)]
         checks: bool,
+        /// Write the timeline picture (.svg, or .html with hover details).
+        #[arg(long)]
+        timeline: Option<PathBuf>,
+        /// Write the communication graph (.svg or .dot).
+        #[arg(long)]
+        graph: Option<PathBuf>,
     },
     /// Run a scenario under many seeds in parallel: flakiness, failing seeds
     /// grouped by expectation, the command that replays each.
@@ -201,7 +207,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             }
         }),
         Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
-        Command::Run { file, seed, until, max_events, format, quiet, check_determinism, checks } => {
+        Command::Run { file, seed, until, max_events, format, quiet, check_determinism, checks, timeline, graph } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
                 Err(d) => return (2, String::new(), d.render()),
@@ -210,6 +216,9 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             if check_determinism {
                 let again = run(&loaded, Overrides { seed, until, max_events, checks });
                 return determinism(&r, &again);
+            }
+            if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {
+                return (2, String::new(), e);
             }
             let mut out = String::new();
             if !quiet {
@@ -223,6 +232,33 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             (if r.passed() { 0 } else { 1 }, out, String::new())
         }
     }
+}
+
+fn pictures(
+    r: &RunResult,
+    name: &str,
+    timeline: Option<&std::path::Path>,
+    graph: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let ext = |p: &std::path::Path| p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let write = |p: &std::path::Path, text: String| {
+        std::fs::write(p, text).map_err(|e| format!("error: cannot write {}: {e}\n", p.display()))
+    };
+    if let Some(p) = timeline {
+        let text = match ext(p).as_str() {
+            "html" | "htm" => crate::output::timeline::html(&r.world, name),
+            _ => crate::output::timeline::svg(&r.world, false),
+        };
+        write(p, text)?;
+    }
+    if let Some(p) = graph {
+        let text = match ext(p).as_str() {
+            "dot" | "gv" => crate::output::graph::dot(&r.world),
+            _ => crate::output::graph::svg(&r.world),
+        };
+        write(p, text)?;
+    }
+    Ok(())
 }
 
 fn with_loaded(

@@ -3,6 +3,8 @@
 //! changes it.
 
 pub mod expect;
+pub mod graph;
 pub mod inspect;
 pub mod summary;
+pub mod timeline;
 pub mod trace;

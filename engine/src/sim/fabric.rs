@@ -24,6 +24,11 @@ pub enum Route {
 }
 
 impl World {
+    /// Is `ip` one of the Docker host's own addresses (for outputs)?
+    pub fn is_host_ip_pub(&self, ip: Ip) -> bool {
+        self.is_host_ip(ip)
+    }
+
     /// Is `ip` one of the Docker host's own addresses (a bridge gateway, its LAN address)?
     pub(super) fn is_host_ip(&self, ip: Ip) -> bool {
         ip == HOST_LAN_IP || self.nets.values().any(|n| n.gateway() == Some(ip))
