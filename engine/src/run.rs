@@ -20,6 +20,8 @@ pub struct Overrides {
     pub max_events: Option<u64>,
     /// Run the invariant checks beside the simulation (`World::checks`).
     pub checks: bool,
+    /// Keep every packet for a capture (`World::captured`).
+    pub capture: bool,
 }
 
 pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
@@ -29,6 +31,9 @@ pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
     spec.max_events = o.max_events.unwrap_or(spec.max_events);
     let mut world = World::new(spec);
     world.checks.enabled = o.checks;
+    if o.capture {
+        world.captured = Some(Vec::new());
+    }
     let stop = world.run();
     world.check_conservation();
     let outcomes = loaded.expect.iter().map(|e| expect::check(&world, e)).collect();

@@ -55,6 +55,12 @@ pub enum Command {
         /// Write the communication graph (.svg or .dot).
         #[arg(long)]
         graph: Option<PathBuf>,
+        /// Write a packet capture (pcapng) that Wireshark and tshark open.
+        #[arg(long)]
+        pcap: Option<PathBuf>,
+        /// Capture on each network's bridge, or inside each container (ethN, lo).
+        #[arg(long, value_enum, default_value_t = PcapPer::Network)]
+        pcap_per: PcapPer,
     },
     /// Run a scenario under many seeds in parallel: flakiness, failing seeds
     /// grouped by expectation, the command that replays each.
@@ -137,6 +143,12 @@ pub enum InspectWhat {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PcapPer {
+    Network,
+    Container,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
@@ -207,18 +219,44 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             }
         }),
         Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
-        Command::Run { file, seed, until, max_events, format, quiet, check_determinism, checks, timeline, graph } => {
+        Command::Run {
+            file,
+            seed,
+            until,
+            max_events,
+            format,
+            quiet,
+            check_determinism,
+            checks,
+            timeline,
+            graph,
+            pcap,
+            pcap_per,
+        } => {
             let loaded = match load_file(&file) {
                 Ok(l) => l,
                 Err(d) => return (2, String::new(), d.render()),
             };
-            let r = run(&loaded, Overrides { seed, until, max_events, checks });
+            let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
             if check_determinism {
-                let again = run(&loaded, Overrides { seed, until, max_events, checks });
+                let again = run(&loaded, Overrides { seed, until, max_events, checks, capture: false });
                 return determinism(&r, &again);
             }
             if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {
                 return (2, String::new(), e);
+            }
+            if let Some(p) = &pcap {
+                let caps = r.world.captured.as_deref().unwrap_or_default();
+                let written = std::fs::File::create(p).map_err(|e| e.to_string()).and_then(|f| {
+                    let per = match pcap_per {
+                        PcapPer::Network => crate::output::pcap::Per::Network,
+                        PcapPer::Container => crate::output::pcap::Per::Container,
+                    };
+                    crate::output::pcap::write(&r.world, caps, std::io::BufWriter::new(f), per)
+                });
+                if let Err(e) = written {
+                    return (2, String::new(), format!("error: cannot write {}: {e}\n", p.display()));
+                }
             }
             let mut out = String::new();
             if !quiet {

@@ -5,6 +5,7 @@
 pub mod expect;
 pub mod graph;
 pub mod inspect;
+pub mod pcap;
 pub mod summary;
 pub mod timeline;
 pub mod trace;

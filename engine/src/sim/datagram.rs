@@ -1,6 +1,7 @@
 //! ICMP echo (ping) and UDP: no handshake, no retransmission; a datagram to a
 //! closed port draws ICMP port unreachable, a lost one is simply gone.
 
+use super::capture::What;
 use super::event::{Event, Packet, Seg};
 use super::fabric::Route;
 use super::record::{DropReason, Ev};
@@ -25,9 +26,21 @@ impl World {
         size: u32,
     ) {
         self.checks.attempts += 1;
+        let owner = self.stacks[from.0 as usize].owner;
+        let what = match seg {
+            Seg::Echo { seq, reply, .. } => Some(What::Echo { reply, seq }),
+            Seg::Udp { seq, size, .. } => Some(What::Udp { seq, size }),
+            Seg::PortUnreachable { .. } => Some(What::PortUnreachable { orig_src: dst, orig_dst: src }),
+            _ => None,
+        };
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
-            Route::Drop { reason, .. } => return self.dropped(who, src, dst, reason),
+            Route::Drop { reason, net, .. } => {
+                if let (true, Some(w)) = (self.capturing(), what.clone()) {
+                    self.capture(self.iface_for(net, owner), src, dst, w, format!("dropped: {}", reason.name()));
+                }
+                return self.dropped(who, src, dst, reason);
+            }
             Route::NoNeighbour { .. } | Route::Unroutable => {
                 return self.dropped(who, src, dst, DropReason::NoNeighbour)
             }
@@ -35,6 +48,9 @@ impl World {
         match self.link_delay(net, size, from, to) {
             Some(d) => {
                 self.check_isolation(from, to, net);
+                if let (true, Some(w)) = (self.capturing(), what) {
+                    self.capture(self.iface_for(net, owner), src, dst, w, String::new());
+                }
                 let at = self.now + d;
                 self.push_packet(at, Packet { src, dst, seg, to, net });
             }

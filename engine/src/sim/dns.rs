@@ -60,6 +60,17 @@ impl World {
         self.send_query(q);
     }
 
+    /// Where a container's DNS traffic is seen: its loopback for the
+    /// embedded server, its first network for the host's upstream.
+    fn dns_path(&self, ctr: CtrId, q: QueryId, server: Ip) -> (Option<super::capture::Iface>, SockAddr) {
+        let port = 40000 + (Self::dns_id(q) % 20000);
+        let owner = &self.ctrs[self.net_owner(ctr)];
+        match owner.endpoints.first() {
+            Some(e) if server != EMBEDDED_DNS => (Some(super::capture::Iface::Net(e.net)), SockAddr::new(e.ip, port)),
+            _ => (Some(super::capture::Iface::Lo(self.net_owner(ctr))), SockAddr::new(LOOPBACK, port)),
+        }
+    }
+
     /// The user-defined networks a container is attached to now, in order.
     fn user_nets(&self, ctr: CtrId) -> Vec<NetId> {
         self.ctrs[self.net_owner(ctr)]
@@ -95,6 +106,12 @@ impl World {
     fn send_query(&mut self, q: QueryId) {
         let Query { ctr, name, server, attempt, .. } = self.queries[q];
         self.record(Some(ctr), Ev::DnsQuery { name, server, attempt });
+        if self.capturing() {
+            let (iface, src) = self.dns_path(ctr, q, server);
+            let what = super::capture::What::DnsQuery { id: Self::dns_id(q), name: self.syms.get(name).to_string() };
+            let note = if attempt > 1 { format!("resolver retry, attempt {attempt}") } else { String::new() };
+            self.capture(iface, src, SockAddr::new(server, 53), what, note);
+        }
         self.at(GLIBC_TIMEOUT, Event::DnsTimeout { query: q, attempt });
         let Some((rcode, ips, delay)) = self.answer_for(ctr, name, server) else {
             return;
@@ -166,6 +183,12 @@ impl World {
             Rcode::NoError | Rcode::NxDomain => Err(Errno::Enotfound),
             Rcode::ServFail => Err(Errno::EaiAgain),
         };
+        if self.capturing() {
+            let (iface, dst) = self.dns_path(query.ctr, q, query.server);
+            let n = self.syms.get(query.name).to_string();
+            let what = super::capture::What::DnsAnswer { id: Self::dns_id(q), name: n, rcode, ips: ips.clone() };
+            self.capture(iface, SockAddr::new(query.server, 53), dst, what, String::new());
+        }
         self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });
         let name = self.syms.get(query.name).to_string();
         let now = self.now;

@@ -4,6 +4,7 @@
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
 //! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps.
 
+pub mod capture;
 pub mod checks;
 mod datagram;
 pub mod dns;

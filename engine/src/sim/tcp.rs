@@ -34,7 +34,17 @@ impl World {
         let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
         let (to, net) = match self.route(from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
-            Route::Drop { reason, .. } => {
+            Route::Drop { reason, net, .. } => {
+                if self.capturing() {
+                    let iface = self.iface_for(net, self.stacks[from.0 as usize].owner);
+                    self.capture(
+                        iface,
+                        src,
+                        dst,
+                        super::capture::What::Tcp(seg),
+                        format!("dropped: {}", reason.name()),
+                    );
+                }
                 self.dropped(who, src, dst, reason);
                 if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
                     c.drops += 1;
@@ -51,6 +61,10 @@ impl World {
         let mut rto = RTO_MIN;
         let mut d = self.link_delay(net, size, from, to);
         while d.is_none() {
+            if self.capturing() {
+                let iface = self.iface_for(net, self.stacks[from.0 as usize].owner);
+                self.capture(iface, src, dst, super::capture::What::Tcp(seg), "lost on the link".into());
+            }
             self.dropped(who, src, dst, DropReason::Loss);
             // A lost data segment is retransmitted after the RTO (Linux's
             // minimum 200 ms, doubling), up to tcp_retries2; other segments
@@ -70,6 +84,11 @@ impl World {
             c.tx_last = at;
         }
         self.check_isolation(from, to, net);
+        if self.capturing() {
+            let iface = self.iface_for(net, self.stacks[from.0 as usize].owner);
+            let note = if extra > Dur::ZERO { format!("retransmitted after {extra} of losses") } else { String::new() };
+            self.capture(iface, src, dst, super::capture::What::Tcp(seg), note);
+        }
         self.push_packet(at, Packet { src, dst, seg, to, net });
         self.maybe_duplicate(net, at, Packet { src, dst, seg, to, net });
         true
@@ -112,6 +131,9 @@ impl World {
         let c = &self.conns[conn];
         let (who, local, remote) = (Some(c.owner), c.local, c.remote);
         self.record(who, Ev::Segment { src: local, dst: remote, flags, retransmit });
+        if retransmit > 0 && self.capturing() {
+            self.next_note = format!("{} retransmission #{retransmit}", flags.tcpdump());
+        }
         let seg = match flags {
             Flags::Syn => Seg::Syn,
             Flags::SynAck => Seg::SynAck,
@@ -165,8 +187,9 @@ impl World {
     fn send_syn(&mut self, conn: ConnId, n: u8) {
         let c = &self.conns[conn];
         let (who, stack, remote) = (Some(c.owner), c.stack, c.remote);
-        if let Route::NoNeighbour { .. } = self.route(stack, remote.ip) {
+        if let Route::NoNeighbour { net, src } = self.route(stack, remote.ip) {
             self.conns[conn].state = TcpState::ArpWait;
+            self.capture_arp(net, src, remote.ip, 1);
             self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
             self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: 1 });
             return;
@@ -212,10 +235,11 @@ impl World {
             return;
         }
         let (who, stack, target, dial) = (Some(c.owner), c.stack, c.remote.ip, c.dial);
-        if !matches!(self.route(stack, target), Route::NoNeighbour { .. }) {
+        let Route::NoNeighbour { net, src } = self.route(stack, target) else {
             return self.send_syn(conn, 1);
-        }
+        };
         if probes < ARP_PROBES {
+            self.capture_arp(net, src, target, probes + 1);
             self.record(who, Ev::ArpProbe { target, n: probes + 1 });
             self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: probes + 1 });
         } else if let Some(d) = dial {

@@ -253,6 +253,10 @@ pub struct World {
     /// When the last fault started or healed (for convergence expectations).
     pub last_fault: Time,
     pub checks: super::checks::Checks,
+    /// Captured packets, when capturing (`None`: off).
+    pub captured: Option<Vec<super::capture::Captured>>,
+    /// A note for the next captured packet (a retransmission number).
+    pub(super) next_note: String,
 }
 
 /// A deterministic 12-hex-digit container ID from its name.
@@ -306,6 +310,8 @@ impl World {
             dns_outage: None,
             last_fault: Time::ZERO,
             checks: super::checks::Checks::default(),
+            captured: None,
+            next_note: String::new(),
         };
         if let Some(chaos) = &spec.chaos {
             let drawn = super::fault::draw_chaos(chaos, w.seed);
