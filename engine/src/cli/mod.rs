@@ -121,6 +121,34 @@ pub enum Command {
         #[command(subcommand)]
         what: InspectWhat,
     },
+    /// Import docker-compose files into a scenario (RON).
+    Import {
+        /// The compose file.
+        file: PathBuf,
+        /// More compose files, merged in order (like `docker compose -f a -f b`).
+        #[arg(short = 'f', long = "file")]
+        more: Vec<PathBuf>,
+        /// Variables for interpolation (the .env beside the file is read first).
+        #[arg(long)]
+        env_file: Vec<PathBuf>,
+        /// A RON overlay overriding the inference (retry, startup, listens, calls, profiles).
+        #[arg(long)]
+        overlay: Option<PathBuf>,
+        /// Write the scenario here (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a scenario or compose file against the best practices; start-up races are simulated.
+    Advise {
+        file: PathBuf,
+        /// Seeds simulated to measure start-up races.
+        #[arg(long, default_value_t = 50)]
+        seeds: u64,
+        #[arg(long)]
+        env_file: Vec<PathBuf>,
+        #[arg(long)]
+        overlay: Option<PathBuf>,
+    },
     /// Combine the JSON results of a sweep's shards into one report.
     Merge {
         /// Shard results written by `wharf explore --json`.
@@ -196,6 +224,29 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         },
         Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
+        Command::Import { file, more, env_file, overlay, output } => {
+            let mut files = vec![file];
+            files.extend(more);
+            match import_files(&files, &env_file, overlay.as_deref()) {
+                Ok((imp, _)) => {
+                    let text = format!(
+                        "// Imported by wharf from {}\n{}\n",
+                        files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                        crate::scenario::to_ron(&imp.scenario)
+                    );
+                    let warn: String = imp.warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+                    match output {
+                        Some(p) => match std::fs::write(&p, &text) {
+                            Ok(()) => (0, format!("wrote {}\n", p.display()), warn),
+                            Err(e) => (2, String::new(), format!("error: cannot write {}: {e}\n", p.display())),
+                        },
+                        None => (0, text, warn),
+                    }
+                }
+                Err(e) => (2, String::new(), e),
+            }
+        }
+        Command::Advise { file, seeds, env_file, overlay } => advise_cmd(&file, seeds, &env_file, overlay.as_deref()),
         Command::Logs { file, container, seed } => with_loaded(&file, |l| {
             let r = run(l, Overrides { seed, ..Overrides::default() });
             match crate::output::inspect::logs(&r.world, &container) {
@@ -233,9 +284,9 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             pcap,
             pcap_per,
         } => {
-            let loaded = match load_file(&file) {
-                Ok(l) => l,
-                Err(d) => return (2, String::new(), d.render()),
+            let loaded = match load_any(&file, &[], None) {
+                Ok((_, l, _)) => l,
+                Err(e) => return (2, String::new(), e),
             };
             let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
             if check_determinism {
@@ -297,6 +348,78 @@ fn pictures(
         write(p, text)?;
     }
     Ok(())
+}
+
+fn is_compose(p: &std::path::Path) -> bool {
+    p.extension().and_then(|e| e.to_str()).is_some_and(|e| e == "yml" || e == "yaml")
+}
+
+/// Imports compose files: the scenario and the first file's text.
+fn import_files(
+    files: &[PathBuf],
+    env_files: &[PathBuf],
+    overlay: Option<&std::path::Path>,
+) -> Result<(crate::scenario::compose::Imported, String), String> {
+    let mut texts = vec![];
+    for f in files {
+        let t = std::fs::read_to_string(f).map_err(|e| format!("error: cannot read {}: {e}\n", f.display()))?;
+        texts.push((f.display().to_string(), t));
+    }
+    let mut env = std::collections::BTreeMap::new();
+    let dot_env = files[0].parent().unwrap_or(std::path::Path::new(".")).join(".env");
+    for p in std::iter::once(&dot_env).chain(env_files) {
+        match std::fs::read_to_string(p) {
+            Ok(t) => env.extend(crate::scenario::compose::parse_env_file(&t)),
+            Err(e) if p != &dot_env => return Err(format!("error: cannot read {}: {e}\n", p.display())),
+            Err(_) => {}
+        }
+    }
+    let ov = match overlay {
+        Some(p) => {
+            let t = std::fs::read_to_string(p).map_err(|e| format!("error: cannot read {}: {e}\n", p.display()))?;
+            let opts = ron::Options::default().with_default_extension(
+                ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+            );
+            opts.from_str(&t)
+                .map_err(|e| format!("{}:{}:{}: error: {}\n", p.display(), e.position.line, e.position.col, e.code))?
+        }
+        None => crate::scenario::compose::Overlay::default(),
+    };
+    let imp = crate::scenario::compose::import(&texts, &env, &ov, files[0].parent()).map_err(|d| d.render())?;
+    Ok((imp, texts[0].1.clone()))
+}
+
+/// Loads a RON scenario or imports a compose file: (schema, loaded, source text).
+fn load_any(
+    file: &std::path::Path,
+    env_files: &[PathBuf],
+    overlay: Option<&std::path::Path>,
+) -> Result<(crate::scenario::schema::Scenario, crate::scenario::Loaded, String), String> {
+    let name = file.display().to_string();
+    if is_compose(file) {
+        let (imp, src) = import_files(&[file.to_path_buf()], env_files, overlay)?;
+        let loaded = crate::scenario::lower(&name, "", &imp.scenario).map_err(|d| d.render())?;
+        return Ok((imp.scenario, loaded, src));
+    }
+    let src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {name}: {e}\n"))?;
+    let sc = crate::scenario::parse(&name, &src).map_err(|d| d.render())?;
+    let loaded = crate::scenario::lower(&name, &src, &sc).map_err(|d| d.render())?;
+    Ok((sc, loaded, src))
+}
+
+fn advise_cmd(
+    file: &std::path::Path,
+    seeds: u64,
+    env_files: &[PathBuf],
+    overlay: Option<&std::path::Path>,
+) -> (i32, String, String) {
+    match load_any(file, env_files, overlay) {
+        Ok((sc, loaded, src)) => {
+            let f = crate::scenario::advise::advise(&sc, &src, Some(&loaded), seeds);
+            (0, crate::scenario::advise::render(&file.display().to_string(), &src, &f), String::new())
+        }
+        Err(e) => (2, String::new(), e),
+    }
 }
 
 fn with_loaded(

@@ -40,6 +40,9 @@ pub struct Config {
     pub crash_after_requests: Option<u32>,
     pub crash_code: i32,
     pub backend: Option<(Sym, u16)>,
+    /// Retry policy of the backend connection (`None`: every second, forever);
+    /// out of attempts, the process exits 1 (an unhandled connect error).
+    pub backend_retry: Option<super::client::Retry>,
     pub needs: Option<(Sym, u16)>,
     pub tls: Option<Dur>,
 }
@@ -57,6 +60,7 @@ impl Config {
             crash_after_requests: None,
             crash_code: 1,
             backend: None,
+            backend_retry: None,
             needs: None,
             tls: None,
         }
@@ -80,6 +84,7 @@ pub struct Server {
     /// Backend request id → the downstream request waiting for it.
     waiting: BTreeMap<u32, (ConnId, Msg)>,
     next_backend_id: u32,
+    backend_attempts: u32,
 }
 
 impl Server {
@@ -93,6 +98,7 @@ impl Server {
             backend: None,
             waiting: BTreeMap::new(),
             next_backend_id: 0,
+            backend_attempts: 0,
         }
     }
 
@@ -161,6 +167,19 @@ impl Server {
         cx.send(b, Msg::Request { id, op: Op::Get, size: 128, sent_at: cx.now });
     }
 
+    fn backend_failed(&mut self, cx: &mut Ctx<'_>) {
+        self.backend_attempts += 1;
+        let Some(r) = self.cfg.backend_retry else { return cx.timer(Dur::secs(1), TOKEN_BACKEND_RETRY) };
+        if r.attempts() != 0 && self.backend_attempts >= r.attempts() {
+            cx.report(Report::GaveUp { attempts: self.backend_attempts });
+            return cx.push(Cmd::Exit { code: 1 });
+        }
+        let unit = cx.rng.unit();
+        let delay = r.delay(self.backend_attempts, unit);
+        cx.report(Report::RetryScheduled { attempt: self.backend_attempts + 1, delay });
+        cx.timer(delay, TOKEN_BACKEND_RETRY);
+    }
+
     fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {
         match token {
             TOKEN_WARM_END => {
@@ -201,8 +220,11 @@ impl Program for Server {
                 cx.report(Report::RetryScheduled { attempt: 0, delay: Dur::secs(1) });
                 cx.timer(Dur::secs(1), TOKEN_NEEDS_RETRY);
             }
-            Input::Connected { tag: TAG_BACKEND, conn } => self.backend = Some(conn),
-            Input::ConnectFailed { tag: TAG_BACKEND, .. } => cx.timer(Dur::secs(1), TOKEN_BACKEND_RETRY),
+            Input::Connected { tag: TAG_BACKEND, conn } => {
+                self.backend = Some(conn);
+                self.backend_attempts = 0;
+            }
+            Input::ConnectFailed { tag: TAG_BACKEND, .. } => self.backend_failed(cx),
             Input::Received { conn, msg: Msg::Response { id, status, .. } } if Some(conn) == self.backend => {
                 if let Some((down, req)) = self.waiting.remove(&id) {
                     self.respond(cx, down, req, if status < 500 { self.cfg.status } else { 502 });

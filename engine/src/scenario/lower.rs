@@ -423,6 +423,7 @@ impl Lower<'_> {
                     crash_after_requests: sv.crash_after_requests,
                     crash_code: sv.crash_code.unwrap_or(1),
                     backend: backend.map(|(h, p, _)| (h, p)),
+                    backend_retry: sv.backend_retry.as_ref().map(lower_retry),
                     needs: needs.map(|(h, p, _)| (h, p)),
                     tls: sv.tls.map(|d| d.0),
                 })

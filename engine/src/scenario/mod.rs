@@ -2,6 +2,8 @@
 //! lower (names become indices). The engine never sees a dangling name.
 //! Invariant: `schema` holds the crate's only serde types.
 
+pub mod advise;
+pub mod compose;
 pub mod diag;
 pub mod lower;
 pub mod schema;

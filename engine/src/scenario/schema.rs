@@ -467,6 +467,9 @@ pub struct Server {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// How the backend connection is retried; without it, every second forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_retry: Option<Retry>,
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub needs: Option<String>,

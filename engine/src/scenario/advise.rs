@@ -1,0 +1,236 @@
+//! The advisor: the seed document's best practices checked on a scenario
+//! (hand-written or imported from compose), each finding with its place in
+//! the file and the fix. Start-up races are not guessed: they are simulated
+//! across seeds and reported with how often they happen.
+
+use super::schema as s;
+use crate::run::{run, Overrides};
+use crate::sim::record::Ev;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub offset: usize,
+    pub message: String,
+    pub fix: String,
+}
+
+const DB_PORTS: [u16; 6] = [5432, 3306, 27017, 6379, 1433, 9200];
+
+/// Where `path` is mentioned: each element as a key (`name:` in YAML,
+/// `"name":` in RON) after the previous one, else as a plain mention.
+fn locate(src: &str, path: &[&str]) -> usize {
+    let mut at = 0;
+    for seg in path {
+        let key = src[at..].match_indices(seg).find(|(i, _)| {
+            let after = src[at + i + seg.len()..].trim_start_matches('"');
+            let before = src[..at + i].trim_end_matches('"');
+            after.starts_with(':')
+                && (before.ends_with('\n') || before.ends_with(' ') || before.ends_with('-') || before.is_empty())
+        });
+        match key
+            .map(|(i, _)| at + i)
+            .or_else(|| Some(super::diag::locate(&src[at..], &[seg]).0 + at).filter(|&x| x > at || at == 0))
+        {
+            Some(i) => at = i,
+            None => break,
+        }
+    }
+    at
+}
+
+/// An IPv4 literal used as a destination (not a bind address or a subnet).
+fn is_ip(s: &str) -> bool {
+    let host = s.split(':').next().unwrap_or("");
+    host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| !ip.is_unspecified() && ip.octets()[3] != 0) && !s.contains('/')
+}
+
+fn targets(c: &s::Container) -> Vec<String> {
+    match &c.program {
+        s::Program::Client(cl) => vec![cl.target.clone()],
+        s::Program::Server(sv) => sv.backend.iter().chain(sv.needs.iter()).cloned().collect(),
+        s::Program::Proxy(p) => p.upstreams.clone(),
+        s::Program::Producer { target, .. }
+        | s::Program::Worker { target, .. }
+        | s::Program::UdpSender { target, .. } => vec![target.clone()],
+        _ => vec![],
+    }
+}
+
+fn listen_port(c: &s::Container) -> Option<u16> {
+    match &c.program {
+        s::Program::Server(sv) => Some(sv.port.unwrap_or(80)),
+        s::Program::Proxy(p) => Some(p.port.unwrap_or(80)),
+        s::Program::Broker { port, .. } => Some(port.unwrap_or(6379)),
+        _ => None,
+    }
+}
+
+/// Checks `sc`; `src` is the file's text (RON or compose YAML) for locations;
+/// `seeds` runs of `loaded` measure start-up races.
+pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds: u64) -> Vec<Finding> {
+    let mut out = vec![];
+    let mut add = |path: &[&str], message: String, fix: &str| {
+        out.push(Finding { offset: locate(src, path), message, fix: fix.to_string() });
+    };
+    let names: BTreeSet<&str> = sc.containers.0.iter().map(|(n, _)| n.as_str()).collect();
+    let calls: BTreeMap<&str, Vec<String>> = sc
+        .containers
+        .0
+        .iter()
+        .map(|(n, c)| {
+            (
+                n.as_str(),
+                targets(c).iter().map(|t| t.rsplit_once(':').map_or(t.clone(), |(h, _)| h.to_string())).collect(),
+            )
+        })
+        .collect();
+    for (name, c) in &sc.containers.0 {
+        for t in targets(c) {
+            if is_ip(&t) {
+                add(
+                    &[name, &t],
+                    format!("{name} connects to an IP literal ({t}): addresses change when containers are recreated"),
+                    "use the service name; Docker's DNS follows the container",
+                );
+            }
+        }
+        for (k, v) in &c.env.0 {
+            if is_ip(v) || v.split("://").nth(1).is_some_and(|r| is_ip(r.rsplit('@').next().unwrap_or(r))) {
+                add(
+                    &[name, k],
+                    format!("{name}: {k}={v} is an IP literal"),
+                    "use the service name instead of an address",
+                );
+            }
+        }
+        let on_default_bridge = c.networks.as_ref().is_none_or(|n| n.iter().any(|x| x == "bridge"));
+        let named: Vec<&String> = calls[name.as_str()].iter().filter(|h| names.contains(h.as_str())).collect();
+        if on_default_bridge && !named.is_empty() && c.links.is_empty() {
+            add(
+                &[name],
+                format!(
+                    "{name} is on the default bridge but reaches {} by name: names do not resolve there (ENOTFOUND)",
+                    named[0]
+                ),
+                "put both on a user-defined network",
+            );
+        }
+        if !c.links.is_empty() {
+            add(
+                &[name, "links"],
+                format!("{name} uses legacy --link"),
+                "use a user-defined network: every container name resolves there",
+            );
+        }
+        if let s::Program::Server(sv) = &c.program {
+            if sv.bind.is_some_and(|b| b.0.is_loopback()) {
+                add(
+                    &[name, "bind"],
+                    format!("{name} listens on 127.0.0.1 only: other containers get ECONNREFUSED"),
+                    "bind 0.0.0.0 inside containers",
+                );
+            }
+        }
+        let db_like = listen_port(c).is_some_and(|p| DB_PORTS.contains(&p));
+        if db_like && !c.ports.is_empty() {
+            add(
+                &[name, "ports"],
+                format!("{name} (a database) publishes {} on the host", c.ports.join(", ")),
+                "drop `ports` (other containers reach it over the network); publish on 127.0.0.1 if the host needs it",
+            );
+        }
+        for (dep, d) in &c.depends_on.0 {
+            let target = sc.containers.get(dep);
+            if matches!(d.condition, s::DepCondition::Healthy) && target.is_some_and(|t| t.healthcheck.is_none()) {
+                add(
+                    &[name, "depends_on", dep],
+                    format!("{name} waits for {dep} to be healthy, but {dep} has no healthcheck"),
+                    "add a healthcheck to the dependency (Compose refuses to start otherwise)",
+                );
+            }
+            if calls.get(dep.as_str()).is_some_and(|v| v.iter().any(|x| x == name)) {
+                add(
+                    &[name, "depends_on", dep],
+                    format!("{name} and {dep} depend on each other"),
+                    "break the cycle: one side must start without the other (retry, or split the service)",
+                );
+            }
+        }
+        if let Some(nets) = &c.networks {
+            for n in nets.iter().filter(|n| {
+                !["bridge", "host", "none", "default"].contains(&n.as_str()) && !n.starts_with("container:")
+            }) {
+                let peers_here = sc
+                    .containers
+                    .0
+                    .iter()
+                    .filter(|(o, oc)| o != name && oc.networks.as_ref().is_some_and(|v| v.contains(n)));
+                let talks = peers_here
+                    .clone()
+                    .any(|(o, _)| calls[name.as_str()].contains(o) || calls[o.as_str()].contains(name));
+                if nets.len() > 1 && !talks {
+                    add(
+                        &[name, n],
+                        format!("{name} is on network {n} but talks to nobody there"),
+                        "leave the network out: least privilege",
+                    );
+                }
+            }
+        }
+    }
+    if let Some(l) = loaded {
+        out.extend(races(sc, src, l, seeds));
+    }
+    out
+}
+
+/// Start-up races shown by simulation: in how many seeds a service's connect
+/// to a dependency it only waits to be *started* got ECONNREFUSED.
+fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Finding> {
+    let mut hits: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for seed in 0..seeds {
+        let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
+        let mut seen = BTreeSet::new();
+        for rec in &r.world.trace {
+            if let (Ev::ConnectFailed { target, errno: crate::proto::errno::Errno::Econnrefused, .. }, Some(c)) =
+                (&rec.ev, rec.ctr)
+            {
+                let name = r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
+                seen.insert((name, r.world.syms.get(*target).to_string()));
+            }
+        }
+        for k in seen {
+            *hits.entry(k).or_default() += 1;
+        }
+    }
+    let mut out = vec![];
+    for ((svc, dep), n) in hits {
+        let c = sc
+            .containers
+            .get(&svc)
+            .or_else(|| sc.containers.0.iter().find(|(_, c)| c.service.as_deref() == Some(&svc)).map(|(_, c)| c));
+        let plain =
+            c.and_then(|c| c.depends_on.get(&dep)).is_none_or(|d| !matches!(d.condition, s::DepCondition::Healthy));
+        if plain {
+            out.push(Finding {
+                offset: locate(src, &[&svc, "depends_on"]),
+                message: format!("{svc} got ECONNREFUSED from {dep} at start-up in {n} of {seeds} simulated seeds"),
+                fix: format!("give {dep} a healthcheck and make {svc} depend on it with condition: service_healthy (or retry with backoff)"),
+            });
+        }
+    }
+    out
+}
+
+/// Renders findings as `file:line:col: advice: …` lines with their fixes.
+pub fn render(file: &str, src: &str, findings: &[Finding]) -> String {
+    let d = super::diag::Diagnostics::new(file, src);
+    let mut out = String::new();
+    for f in findings {
+        let (l, c) = d.line_col(f.offset);
+        out.push_str(&format!("{file}:{l}:{c}: advice: {}\n    fix: {}\n", f.message, f.fix));
+    }
+    out.push_str(&format!("{} finding(s)\n", findings.len()));
+    out
+}

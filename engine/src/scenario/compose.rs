@@ -1,0 +1,836 @@
+//! Import of docker-compose files into a scenario (the same schema a RON
+//! file has), with inference of what Compose does not say.
+//!
+//! - YAML by serde-saphyr (anchors, aliases, merge keys); several files are
+//!   merged in order (maps deeply, everything else replaced); `x-` keys and
+//!   unknown keys are ignored with a warning.
+//! - `${VAR}`, `$VAR`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?e}`, `${VAR?e}`, `$$`
+//!   from `--env-file` files and the `.env` beside the first file — never from
+//!   the OS environment, so an import is reproducible.
+//! - Inference (documented in the README, overridable by a RON overlay):
+//!   ports a service listens on (ports, expose, healthcheck, well-known
+//!   images), start-up times of well-known images, and who calls whom
+//!   (environment values naming another service, and `depends_on`).
+
+use super::diag::{locate, Diagnostics};
+use super::schema as s;
+use crate::dist::Delay;
+use crate::time::{parse_dur, Dur};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// What an import produced.
+pub struct Imported {
+    pub scenario: s::Scenario,
+    pub warnings: Vec<String>,
+    /// Inferred calls: (caller, callee, port).
+    pub calls: Vec<(String, String, u16)>,
+}
+
+/// A RON overlay that overrides the inference.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overlay {
+    /// How callers retry at start-up (default: exponential, 1 s doubling, 5 attempts).
+    #[serde(default)]
+    pub retry: Option<s::Retry>,
+    /// Start-up delay per service.
+    #[serde(default)]
+    pub startup: s::Ordered<s::DelayStr>,
+    /// Ports a service listens on (the first is served).
+    #[serde(default)]
+    pub listens: s::Ordered<Vec<u16>>,
+    /// Calls per service, as `host:port`.
+    #[serde(default)]
+    pub calls: s::Ordered<Vec<String>>,
+    /// Profiles to enable.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+/// Well-known images: (name fragment, port, typical start-up). Start-up
+/// times are typical first-start figures (unconfirmed; chosen).
+const IMAGES: &[(&str, u16, &str)] = &[
+    ("postgres", 5432, "uniform(2s, 6s)"),
+    ("mysql", 3306, "uniform(8s, 20s)"),
+    ("mariadb", 3306, "uniform(5s, 15s)"),
+    ("mongo", 27017, "uniform(1s, 4s)"),
+    ("redis", 6379, "uniform(100ms, 500ms)"),
+    ("memcached", 11211, "uniform(50ms, 200ms)"),
+    ("rabbitmq", 5672, "uniform(5s, 10s)"),
+    ("kafka", 9092, "uniform(10s, 25s)"),
+    ("zookeeper", 2181, "uniform(2s, 5s)"),
+    ("elasticsearch", 9200, "uniform(20s, 40s)"),
+    ("kibana", 5601, "uniform(15s, 30s)"),
+    ("logstash", 5044, "uniform(15s, 30s)"),
+    ("mssql", 1433, "uniform(10s, 25s)"),
+    ("nginx", 80, "uniform(100ms, 300ms)"),
+    ("httpd", 80, "uniform(100ms, 300ms)"),
+    ("traefik", 80, "uniform(200ms, 1s)"),
+    ("grafana", 3000, "uniform(2s, 5s)"),
+    ("prometheus", 9090, "uniform(1s, 3s)"),
+    ("wordpress", 80, "uniform(1s, 3s)"),
+    ("nextcloud", 80, "uniform(3s, 8s)"),
+    ("gitea", 3000, "uniform(1s, 3s)"),
+];
+
+/// The default start-up of a service built from source or an unknown image.
+const APP_STARTUP: &str = "uniform(500ms, 3s)";
+
+fn image_info(image: &str) -> Option<(u16, &'static str)> {
+    let base = image.rsplit('/').next().unwrap_or(image);
+    IMAGES.iter().find(|(k, _, _)| base.starts_with(k) || image.contains(&format!("/{k}"))).map(|(_, p, d)| (*p, *d))
+}
+
+/// Compose variable interpolation.
+pub fn interpolate(text: &str, env: &BTreeMap<String, String>, warnings: &mut Vec<String>) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        }
+        let (expr, tail) = if let Some(b) = after.strip_prefix('{') {
+            let mut depth = 1;
+            let end = b.char_indices().find(|&(_, c)| {
+                depth += match c {
+                    '{' => 1,
+                    '}' => -1,
+                    _ => 0,
+                };
+                depth == 0
+            });
+            let Some((end, _)) = end else { return Err(format!("unclosed `${{` in `{text}`")) };
+            (&b[..end], &b[end + 1..])
+        } else {
+            let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            if end == 0 {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            (&after[..end], &after[end..])
+        };
+        let ops = [":-", "-", ":?", "?"];
+        let split = ops
+            .iter()
+            .filter_map(|op| expr.find(op).map(|p| (p, *op)))
+            .min_by_key(|(p, op)| (*p, std::cmp::Reverse(op.len())));
+        let (var, op, arg) = match split {
+            Some((p, op)) => (&expr[..p], op, &expr[p + op.len()..]),
+            None => (expr, "", ""),
+        };
+        let val = env.get(var);
+        let set_nonempty = val.is_some_and(|v| !v.is_empty());
+        let value = match op {
+            ":-" if !set_nonempty => interpolate(arg, env, warnings)?,
+            "-" if val.is_none() => interpolate(arg, env, warnings)?,
+            ":?" if !set_nonempty => return Err(format!("required variable {var} is missing a value: {arg}")),
+            "?" if val.is_none() => return Err(format!("required variable {var} is missing a value: {arg}")),
+            _ => match val {
+                Some(v) => v.clone(),
+                None => {
+                    warnings.push(format!("The \"{var}\" variable is not set. Defaulting to a blank string."));
+                    String::new()
+                }
+            },
+        };
+        out.push_str(&value);
+        rest = tail;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Reads `KEY=value` lines (comments and blanks ignored, quotes stripped).
+pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+        .map(|(k, v)| {
+            let v = v.trim();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|x| x.strip_suffix('"'))
+                .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+                .unwrap_or(v);
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn interpolate_tree(v: &mut Value, env: &BTreeMap<String, String>, w: &mut Vec<String>) -> Result<(), String> {
+    match v {
+        Value::String(s) => *s = interpolate(s, env, w)?,
+        Value::Array(a) => a.iter_mut().try_for_each(|x| interpolate_tree(x, env, w))?,
+        Value::Object(m) => m.values_mut().try_for_each(|x| interpolate_tree(x, env, w))?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(x) if x.is_object() && v.is_object() => merge(x, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+fn as_str(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `["A=b", "C"]` or `{A: b}` as ordered pairs.
+fn pairs(v: Option<&Value>, sep: char) -> Vec<(String, String)> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(as_str)
+            .map(|x| x.split_once(sep).map_or((x.clone(), String::new()), |(k, v)| (k.to_string(), v.to_string())))
+            .collect(),
+        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), as_str(v).unwrap_or_default())).collect(),
+        _ => vec![],
+    }
+}
+
+fn dur(v: Option<&Value>) -> Option<s::D> {
+    v.and_then(as_str).and_then(|x| parse_dur(&x).ok()).map(s::D)
+}
+
+const KNOWN: &[&str] = &[
+    "image",
+    "build",
+    "container_name",
+    "hostname",
+    "networks",
+    "network_mode",
+    "ports",
+    "expose",
+    "depends_on",
+    "healthcheck",
+    "restart",
+    "deploy",
+    "scale",
+    "environment",
+    "env_file",
+    "extra_hosts",
+    "links",
+    "profiles",
+    "stop_grace_period",
+    "volumes",
+    "command",
+    "entrypoint",
+    "secrets",
+    "configs",
+    "user",
+    "working_dir",
+    "labels",
+    "logging",
+    "cap_add",
+    "cap_drop",
+    "privileged",
+    "stdin_open",
+    "tty",
+    "init",
+    "ulimits",
+    "sysctls",
+    "devices",
+    "platform",
+    "pull_policy",
+    "stop_signal",
+    "domainname",
+    "dns",
+    "dns_search",
+    "tmpfs",
+    "shm_size",
+    "read_only",
+    "security_opt",
+    "mem_limit",
+    "cpus",
+    "restart_policy",
+    "develop",
+];
+
+/// A service's listening ports: published targets, expose, well-known image.
+fn listening(svc: &Map<String, Value>) -> Vec<u16> {
+    let mut ports: Vec<u16> = vec![];
+    if let Some(Value::Array(a)) = svc.get("ports") {
+        for p in a {
+            let target = match p {
+                Value::Object(m) => m.get("target").and_then(as_str),
+                other => as_str(other).map(|x| {
+                    let x = x.split('/').next().unwrap_or("").to_string();
+                    x.rsplit(':').next().unwrap_or("").split('-').next().unwrap_or("").to_string()
+                }),
+            };
+            ports.extend(target.and_then(|t| t.parse::<u16>().ok()));
+        }
+    }
+    if let Some(Value::Array(a)) = svc.get("expose") {
+        ports.extend(
+            a.iter().filter_map(as_str).filter_map(|x| x.split('/').next()?.split('-').next()?.parse::<u16>().ok()),
+        );
+    }
+    if let Some((p, _)) = svc.get("image").and_then(as_str).as_deref().and_then(image_info) {
+        ports.push(p);
+    }
+    let mut seen = vec![];
+    ports.retain(|p| {
+        !seen.contains(p) && {
+            seen.push(*p);
+            true
+        }
+    });
+    ports
+}
+
+/// Services named in an environment value: `db`, `db:5432`, `scheme://u:p@db:5432/x`.
+fn referenced(value: &str, services: &[String]) -> Option<(String, Option<u16>)> {
+    let v = value.split("://").nth(1).unwrap_or(value);
+    let v = v.rsplit('@').next().unwrap_or(v);
+    let hostport = v.split(['/', '?', ',']).next().unwrap_or("");
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()),
+        None => (hostport, None),
+    };
+    services.iter().find(|s| s.as_str() == host).map(|s| (s.clone(), port))
+}
+
+fn probe_of(test: &str, ports: &[u16]) -> s::HealthTest {
+    let t = test.to_ascii_lowercase();
+    let port_in = |t: &str| {
+        t.split(|c: char| !c.is_ascii_digit())
+            .filter_map(|x| x.parse::<u16>().ok())
+            .find(|p| *p >= 80 && ports.contains(p))
+    };
+    if t.contains("curl") || t.contains("wget") || t.contains("http") {
+        return s::HealthTest::Http(port_in(&t).or(ports.first().copied()).unwrap_or(80));
+    }
+    let known =
+        [("pg_isready", 5432), ("mysqladmin", 3306), ("healthcheck.sh", 3306), ("redis-cli", 6379), ("mongo", 27017)];
+    if let Some((_, p)) = known.iter().find(|(k, _)| t.contains(k)) {
+        return s::HealthTest::Tcp(*p);
+    }
+    ports.first().map_or(s::HealthTest::Ready, |p| s::HealthTest::Tcp(*p))
+}
+
+fn healthcheck(h: &Value, ports: &[u16]) -> Option<s::Healthcheck> {
+    let m = h.as_object()?;
+    if m.get("disable").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    let test = match m.get("test") {
+        Some(Value::Array(a)) => {
+            let parts: Vec<String> = a.iter().filter_map(as_str).collect();
+            if parts.first().map(String::as_str) == Some("NONE") {
+                return None;
+            }
+            parts.iter().skip(1).cloned().collect::<Vec<_>>().join(" ")
+        }
+        Some(v) => as_str(v).unwrap_or_default(),
+        None => String::new(),
+    };
+    Some(s::Healthcheck {
+        test: probe_of(&test, ports),
+        interval: dur(m.get("interval")),
+        timeout: dur(m.get("timeout")),
+        retries: m.get("retries").and_then(Value::as_u64).map(|r| r as u32),
+        start_period: dur(m.get("start_period")),
+        start_interval: dur(m.get("start_interval")),
+    })
+}
+
+fn restart(svc: &Map<String, Value>) -> Option<String> {
+    if let Some(r) = svc.get("restart").and_then(as_str) {
+        return Some(r);
+    }
+    let p = svc.get("deploy")?.get("restart_policy")?;
+    let cond = p.get("condition").and_then(as_str).unwrap_or_else(|| "any".into());
+    let max = p.get("max_attempts").and_then(Value::as_u64);
+    Some(match (cond.as_str(), max) {
+        ("none", _) => "no".into(),
+        ("on-failure", Some(n)) => format!("on-failure:{n}"),
+        ("on-failure", None) => "on-failure".into(),
+        _ => "always".into(),
+    })
+}
+
+struct Ctx<'a> {
+    /// The directory of the first compose file (`env_file` paths are relative to it).
+    base: Option<&'a std::path::Path>,
+    services: Vec<String>,
+    overlay: &'a Overlay,
+    warnings: Vec<String>,
+    calls: Vec<(String, String, u16)>,
+    listens: BTreeMap<String, Vec<u16>>,
+}
+
+impl Ctx<'_> {
+    fn container(&mut self, name: &str, svc: &Map<String, Value>, nets: &BTreeMap<String, bool>) -> s::Container {
+        for k in svc.keys().filter(|k| !k.starts_with("x-") && !KNOWN.contains(&k.as_str())) {
+            self.warnings.push(format!("service {name}: unknown key `{k}` ignored"));
+        }
+        let mut c = s::Container { service: Some(name.to_string()), ..s::Container::default() };
+        c.image = svc.get("image").and_then(as_str);
+        c.hostname = svc.get("hostname").and_then(as_str);
+        c.stop_grace_period = dur(svc.get("stop_grace_period"));
+        c.restart = restart(svc);
+        let replicas = svc.get("deploy").and_then(|d| d.get("replicas")).or(svc.get("scale")).and_then(Value::as_u64);
+        c.replicas = replicas.filter(|&n| n != 1).map(|n| n.max(1) as u32);
+        let mut env: Vec<(String, String)> = vec![];
+        let files: Vec<String> = match svc.get("env_file") {
+            Some(Value::Array(a)) => {
+                a.iter().filter_map(|x| x.get("path").and_then(as_str).or_else(|| as_str(x))).collect()
+            }
+            Some(v) => as_str(v).into_iter().collect(),
+            None => vec![],
+        };
+        for f in files {
+            let path = self.base.map_or_else(|| std::path::PathBuf::from(&f), |b| b.join(&f));
+            match std::fs::read_to_string(&path) {
+                Ok(t) => env.extend(parse_env_file(&t)),
+                Err(e) => self.warnings.push(format!("service {name}: env_file {} not read: {e}", path.display())),
+            }
+        }
+        for (k, v) in pairs(svc.get("environment"), '=') {
+            env.retain(|(x, _)| *x != k);
+            env.push((k, v));
+        }
+        c.env = s::Ordered(env);
+        c.extra_hosts = s::Ordered(
+            pairs(svc.get("extra_hosts"), ':')
+                .into_iter()
+                .map(|(k, v)| (k, v.trim_start_matches(':').to_string()))
+                .collect(),
+        );
+        c.links = svc
+            .get("links")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(as_str).collect())
+            .unwrap_or_default();
+        self.networks(name, svc, nets, &mut c);
+        c.ports = self.ports(name, svc);
+        let listens = self.overlay.listens.get(name).cloned().unwrap_or_else(|| self.listens[name].clone());
+        c.healthcheck = svc.get("healthcheck").and_then(|h| healthcheck(h, &listens));
+        c.depends_on = self.depends_on(svc);
+        let image_startup = c.image.as_deref().and_then(image_info).map(|(_, d)| d).unwrap_or(APP_STARTUP);
+        c.startup = Some(
+            self.overlay
+                .startup
+                .get(name)
+                .copied()
+                .unwrap_or_else(|| s::DelayStr(Delay::parse(image_startup).expect("valid"))),
+        );
+        c.program = self.program(name, svc, &c, &listens);
+        c
+    }
+
+    fn networks(&mut self, name: &str, svc: &Map<String, Value>, nets: &BTreeMap<String, bool>, c: &mut s::Container) {
+        if let Some(mode) = svc.get("network_mode").and_then(as_str) {
+            let mode = match mode.as_str() {
+                "bridge" => "bridge".to_string(),
+                "host" | "none" => mode.clone(),
+                m if m.starts_with("service:") || m.starts_with("container:") => {
+                    format!("container:{}", &m[m.find(':').unwrap_or(0) + 1..])
+                }
+                other => {
+                    self.warnings.push(format!(
+                        "service {name}: network_mode `{other}` not modelled; using the default network"
+                    ));
+                    "default".into()
+                }
+            };
+            c.networks = Some(vec![mode]);
+            return;
+        }
+        match svc.get("networks") {
+            Some(Value::Array(a)) => c.networks = Some(a.iter().filter_map(as_str).collect()),
+            Some(Value::Object(m)) => {
+                c.networks = Some(m.keys().cloned().collect());
+                for (n, cfg) in m {
+                    if let Some(al) = cfg.get("aliases").and_then(Value::as_array) {
+                        c.aliases.0.push((n.clone(), al.iter().filter_map(as_str).collect()));
+                    }
+                    if let Some(ip) = cfg.get("ipv4_address").and_then(as_str).and_then(|x| x.parse().ok()) {
+                        c.ipv4_address.0.push((n.clone(), s::IpStr(ip)));
+                    }
+                }
+            }
+            _ => c.networks = Some(vec!["default".into()]),
+        }
+        if let Some(v) = c.networks.as_mut() {
+            v.retain(|n| nets.contains_key(n) || n == "default");
+        }
+    }
+
+    fn ports(&mut self, name: &str, svc: &Map<String, Value>) -> Vec<String> {
+        let mut out = vec![];
+        for p in svc.get("ports").and_then(Value::as_array).into_iter().flatten() {
+            let (spec, proto) = match p {
+                Value::Object(m) => {
+                    let t = m.get("target").and_then(as_str).unwrap_or_default();
+                    let h = m.get("published").and_then(as_str).unwrap_or_else(|| t.clone());
+                    let ip = m.get("host_ip").and_then(as_str).map_or(String::new(), |i| format!("{i}:"));
+                    (format!("{ip}{h}:{t}"), m.get("protocol").and_then(as_str).unwrap_or_else(|| "tcp".into()))
+                }
+                v => {
+                    let x = as_str(v).unwrap_or_default();
+                    let (a, b) = x
+                        .split_once('/')
+                        .map_or((x.clone(), "tcp".to_string()), |(a, b)| (a.to_string(), b.to_string()));
+                    (a, b)
+                }
+            };
+            if proto != "tcp" {
+                self.warnings.push(format!("service {name}: port {spec}/{proto} not modelled (UDP)"));
+                continue;
+            }
+            match expand_range(&spec) {
+                Some(v) => out.extend(v),
+                None => self.warnings.push(format!("service {name}: port `{spec}` not understood")),
+            }
+        }
+        out
+    }
+
+    fn depends_on(&self, svc: &Map<String, Value>) -> s::Ordered<s::DependsOn> {
+        let dep =
+            |cond: s::DepCondition, required: bool, restart: bool| s::DependsOn { condition: cond, required, restart };
+        match svc.get("depends_on") {
+            Some(Value::Array(a)) => s::Ordered(
+                a.iter().filter_map(as_str).map(|n| (n, dep(s::DepCondition::Started, true, false))).collect(),
+            ),
+            Some(Value::Object(m)) => s::Ordered(
+                m.iter()
+                    .map(|(n, cfg)| {
+                        let cond = match cfg.get("condition").and_then(as_str).as_deref() {
+                            Some("service_healthy") => s::DepCondition::Healthy,
+                            Some("service_completed_successfully") => s::DepCondition::CompletedSuccessfully,
+                            _ => s::DepCondition::Started,
+                        };
+                        let required = cfg.get("required").and_then(Value::as_bool).unwrap_or(true);
+                        let restart = cfg.get("restart").and_then(Value::as_bool).unwrap_or(false);
+                        (n.clone(), dep(cond, required, restart))
+                    })
+                    .collect(),
+            ),
+            _ => s::Ordered::default(),
+        }
+    }
+
+    /// What the service's process does: serves its first port, calling the
+    /// first service it depends on or names in its environment.
+    fn program(&mut self, name: &str, svc: &Map<String, Value>, c: &s::Container, listens: &[u16]) -> s::Program {
+        let mut calls: Vec<(String, u16)> = vec![];
+        if let Some(over) = self.overlay.calls.get(name) {
+            calls = over
+                .iter()
+                .filter_map(|t| t.rsplit_once(':').and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?))))
+                .collect();
+        } else {
+            for (_, v) in &c.env.0 {
+                if let Some((svc_name, port)) = referenced(v, &self.services) {
+                    let port = port.or_else(|| self.listens.get(&svc_name).and_then(|p| p.first().copied()));
+                    if let (Some(p), false) = (port, svc_name == name) {
+                        calls.push((svc_name, p));
+                    }
+                }
+            }
+            for (dep, _) in &c.depends_on.0 {
+                if let Some(&p) = self.listens.get(dep).and_then(|v| v.first()) {
+                    calls.push((dep.clone(), p));
+                }
+            }
+        }
+        let mut seen = vec![];
+        calls.retain(|x| {
+            !seen.contains(&x.0) && {
+                seen.push(x.0.clone());
+                true
+            }
+        });
+        for (callee, port) in &calls {
+            self.calls.push((name.to_string(), callee.clone(), *port));
+        }
+        let retry = self.overlay.retry.clone().unwrap_or(s::Retry::Exponential {
+            first: s::D(Dur::secs(1)),
+            factor: Some(2.0),
+            max: Some(s::D(Dur::secs(16))),
+            attempts: 5,
+            jitter: 0.0,
+        });
+        let _ = svc;
+        let proxy_image = c
+            .image
+            .as_deref()
+            .is_some_and(|i| ["nginx", "httpd", "traefik", "haproxy", "envoy", "caddy"].iter().any(|k| i.contains(k)));
+        match (listens.first(), calls.first()) {
+            (Some(&port), Some(_)) if proxy_image => s::Program::Proxy(s::Proxy {
+                port: Some(port),
+                upstreams: calls.iter().map(|(h, p)| format!("{h}:{p}")).collect(),
+                mode: s::ProxyMode::Http,
+                resolve_every: None,
+                max_fails: None,
+                fail_timeout: None,
+                connect_timeout: None,
+                read_timeout: None,
+                tries: None,
+                next_upstream: None,
+                reuse_servers: false,
+                breaker: None,
+                retry_budget: None,
+                upstream_tls: None,
+            }),
+            (Some(&port), Some((callee, p))) => s::Program::Server(s::Server {
+                port: Some(port),
+                backend: Some(format!("{callee}:{p}")),
+                backend_retry: Some(retry),
+                ..s::Server::default()
+            }),
+            (Some(&port), None) => s::Program::Server(s::Server { port: Some(port), ..s::Server::default() }),
+            (None, Some((callee, p))) => s::Program::Client(s::Client {
+                target: format!("{callee}:{p}"),
+                connect_timeout: Some(s::D(Dur::secs(10))),
+                retry,
+                requests: None,
+                give_up_exit: None,
+                exit_when_done: None,
+                tls: false,
+            }),
+            (None, None) => s::Program::Idle,
+        }
+    }
+}
+
+/// `"8080-8081:80-81"` → `["8080:80", "8081:81"]`.
+fn expand_range(spec: &str) -> Option<Vec<String>> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (ip, h, c) = match parts.as_slice() {
+        [c] => ("", *c, *c),
+        [h, c] => ("", *h, *c),
+        [ip, h, c] => (*ip, *h, *c),
+        _ => return None,
+    };
+    let range = |x: &str| -> Option<(u16, u16)> {
+        match x.split_once('-') {
+            Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+            None if x.is_empty() => None,
+            None => x.parse().ok().map(|p| (p, p)),
+        }
+    };
+    let (c0, c1) = range(c)?;
+    let (h0, _) = if h.is_empty() { (c0, c1) } else { range(h)? };
+    let ip = if ip.is_empty() { String::new() } else { format!("{ip}:") };
+    Some((0..=c1.checked_sub(c0)?).map(|k| format!("{ip}{}:{}", h0 + k, c0 + k)).collect())
+}
+
+/// Imports compose files (merged in order) into a scenario.
+pub fn import(
+    files: &[(String, String)],
+    env: &BTreeMap<String, String>,
+    overlay: &Overlay,
+    base: Option<&std::path::Path>,
+) -> Result<Imported, Diagnostics> {
+    let mut warnings = vec![];
+    let mut merged = Value::Object(Map::new());
+    for (file, src) in files {
+        let mut v: Value = if src.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_saphyr::from_str(src).map_err(|e| {
+                let mut d = Diagnostics::new(file, src);
+                let msg = e.to_string();
+                let (line, col) = yaml_position(&msg);
+                let (off, len) = super::diag::offset_of(src, line, col);
+                d.push(
+                    off,
+                    len,
+                    msg.lines().next().unwrap_or("invalid YAML").to_string(),
+                    Some("check the YAML syntax".into()),
+                );
+                d
+            })?
+        };
+        interpolate_tree(&mut v, env, &mut warnings).map_err(|e| {
+            let mut d = Diagnostics::new(file, src);
+            let var = e.split_whitespace().nth(2).unwrap_or("");
+            let (off, len) = locate(src, &[var]);
+            d.push(off, len, e.clone(), Some("set it in .env or with --env-file".into()));
+            d
+        })?;
+        if !v.is_null() {
+            merge(&mut merged, v);
+        }
+    }
+    let (first_file, first_src) = files.first().cloned().unwrap_or_default();
+    let root = merged.as_object().cloned().unwrap_or_default();
+    for k in root.keys().filter(|k| {
+        !k.starts_with("x-")
+            && !["services", "networks", "volumes", "secrets", "configs", "name", "version", "include"]
+                .contains(&k.as_str())
+    }) {
+        warnings.push(format!("top-level key `{k}` ignored"));
+    }
+    let services_v = root.get("services").and_then(Value::as_object).cloned().unwrap_or_default();
+    let profiles = &overlay.profiles;
+    let services: Vec<String> = services_v
+        .iter()
+        .filter(|(n, svc)| {
+            let p: Vec<String> = svc
+                .get("profiles")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(as_str).collect())
+                .unwrap_or_default();
+            let on = p.is_empty() || p.iter().any(|x| profiles.contains(x));
+            if !on {
+                warnings.push(format!("service {n} skipped: profiles {p:?} not enabled"));
+            }
+            on
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut networks = s::Ordered::default();
+    let mut net_names: BTreeMap<String, bool> = BTreeMap::new();
+    for (n, cfg) in root.get("networks").and_then(Value::as_object).into_iter().flatten() {
+        let internal = cfg.get("internal").and_then(Value::as_bool).unwrap_or(false);
+        let driver = cfg.get("driver").and_then(as_str).unwrap_or_else(|| "bridge".into());
+        if cfg.get("external").and_then(Value::as_bool) == Some(true) {
+            warnings.push(format!("network {n} is external: modelled as a bridge created beforehand"));
+        }
+        let ipam =
+            cfg.get("ipam").and_then(|i| i.get("config")).and_then(Value::as_array).and_then(|a| a.first().cloned());
+        let subnet = ipam
+            .as_ref()
+            .and_then(|c| c.get("subnet"))
+            .and_then(as_str)
+            .and_then(|x| crate::net::addr::Subnet::parse(&x).ok())
+            .map(s::SubnetStr);
+        let gateway =
+            ipam.as_ref().and_then(|c| c.get("gateway")).and_then(as_str).and_then(|x| x.parse().ok()).map(s::IpStr);
+        let net = if driver == "overlay" {
+            s::Network::Overlay(s::Overlay { subnet, internal, ..s::Overlay::default() })
+        } else {
+            s::Network::Bridge(s::Bridge { subnet, gateway, internal, ..s::Bridge::default() })
+        };
+        networks.0.push((n.clone(), net));
+        net_names.insert(n.clone(), internal);
+    }
+    let listens: BTreeMap<String, Vec<u16>> = services
+        .iter()
+        .map(|n| {
+            (
+                n.clone(),
+                overlay
+                    .listens
+                    .get(n)
+                    .cloned()
+                    .unwrap_or_else(|| listening(services_v[n].as_object().unwrap_or(&Map::new()))),
+            )
+        })
+        .collect();
+    let mut cx = Ctx { base, services: services.clone(), overlay, warnings, calls: vec![], listens };
+    let mut containers = s::Ordered::default();
+    for n in &services {
+        let svc = services_v[n].as_object().cloned().unwrap_or_default();
+        let name = svc.get("container_name").and_then(as_str).unwrap_or_else(|| n.clone());
+        let c = cx.container(n, &svc, &net_names);
+        containers.0.push((name, c));
+    }
+    let uses_default =
+        containers.0.iter().any(|(_, c)| c.networks.as_ref().is_some_and(|v| v.iter().any(|x| x == "default")));
+    if uses_default && !networks.0.iter().any(|(n, _)| n == "default") {
+        networks.0.insert(0, ("default".into(), s::Network::Bridge(s::Bridge::default())));
+    }
+    let name = root
+        .get("name")
+        .and_then(as_str)
+        .unwrap_or_else(|| first_file.rsplit('/').next().unwrap_or("compose").to_string());
+    let scenario = s::Scenario {
+        name: format!("compose: {name}"),
+        description: format!("imported from {}", files.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(", ")),
+        seed: 0,
+        until: s::D(Dur::secs(120)),
+        max_events: 10_000_000,
+        kernel: s::Kernel::default(),
+        dns: s::Dns::default(),
+        nodes: vec![],
+        networks,
+        containers,
+        up_wait: None,
+        actions: vec![],
+        expect: vec![],
+        chaos: None,
+        converge: None,
+    };
+    let _ = first_src;
+    Ok(Imported { scenario, warnings: cx.warnings, calls: cx.calls })
+}
+
+/// Line and column from a serde-saphyr error message ("... at line L, column C").
+fn yaml_position(msg: &str) -> (usize, usize) {
+    let num_after = |key: &str| {
+        msg.find(key)
+            .and_then(|i| msg[i + key.len()..].trim_start().split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+    };
+    (num_after("line").unwrap_or(1), num_after("column").unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(p: &[(&str, &str)]) -> BTreeMap<String, String> {
+        p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn interpolation_in_all_its_forms() {
+        let e = env(&[("A", "x"), ("E", "")]);
+        let mut w = vec![];
+        assert_eq!(interpolate("${A}-$A-$$A", &e, &mut w).unwrap(), "x-x-$A");
+        assert_eq!(interpolate("${E:-d} ${E-d} ${N-d} ${N:-d}", &e, &mut w).unwrap(), "d  d d");
+        assert_eq!(interpolate("${N:-${A}}", &e, &mut w).unwrap(), "x");
+        assert!(interpolate("${N:?must be set}", &e, &mut w).is_err());
+        assert!(interpolate("${E:?must be set}", &e, &mut w).is_err());
+        assert_eq!(interpolate("${E?fine}", &e, &mut w).unwrap(), "");
+        assert_eq!(interpolate("${NOPE}", &e, &mut w).unwrap(), "");
+        assert_eq!(w.len(), 1, "unset without default warns like Compose");
+    }
+
+    #[test]
+    fn references_in_environment_values() {
+        let s = vec!["db".to_string(), "redis".to_string(), "api".to_string()];
+        assert_eq!(referenced("db", &s), Some(("db".into(), None)));
+        assert_eq!(referenced("redis://redis:6379", &s), Some(("redis".into(), Some(6379))));
+        assert_eq!(referenced("mysql://u:p@db:3306/x", &s), Some(("db".into(), Some(3306))));
+        assert_eq!(referenced("http://api:3000/v1", &s), Some(("api".into(), Some(3000))));
+        assert_eq!(referenced("example.com", &s), None);
+    }
+
+    #[test]
+    fn port_ranges_and_env_files() {
+        assert_eq!(expand_range("8080-8081:80-81").unwrap(), ["8080:80", "8081:81"]);
+        assert_eq!(expand_range("127.0.0.1:5432:5432").unwrap(), ["127.0.0.1:5432:5432"]);
+        let e = parse_env_file("# c\nA=1\nexport B=\"two\"\n\nC='3'\n");
+        assert_eq!(e, env(&[("A", "1"), ("B", "two"), ("C", "3")]));
+    }
+}

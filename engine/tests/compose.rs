@@ -1,0 +1,121 @@
+//! Compose import on files the project writes, the shared corpus when
+//! present, and the advisor's start-up race measurement.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use wharf::run::{run, Overrides};
+use wharf::scenario::compose::{import, Overlay};
+use wharf::scenario::schema as s;
+use wharf::scenario::{lower, to_ron};
+
+fn read(p: &Path) -> (String, String) {
+    (p.display().to_string(), std::fs::read_to_string(p).unwrap())
+}
+
+fn dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compose")
+}
+
+#[test]
+fn every_compose_feature_lands_where_it_should() {
+    let files =
+        [read(&dir().join("features.yaml")), read(&dir().join("empty.yaml")), read(&dir().join("override.yaml"))];
+    let env: BTreeMap<String, String> = [("TAG".to_string(), "1.2".to_string())].into();
+    let imp = import(&files, &env, &Overlay::default(), Some(&dir())).unwrap_or_else(|d| panic!("{}", d.render()));
+    let sc = &imp.scenario;
+    let api = sc.containers.get("shop-api").expect("container_name");
+    assert_eq!(api.service.as_deref(), Some("api"));
+    assert_eq!(api.image.as_deref(), Some("example/api:1.2"));
+    assert_eq!(api.hostname.as_deref(), Some("api-host"));
+    assert_eq!(api.restart.as_deref(), Some("unless-stopped"), "merge key + restart beats deploy.restart_policy");
+    assert_eq!(api.stop_grace_period.map(|d| d.0), Some(wharf::time::Dur::secs(90)));
+    assert_eq!(api.env.get("PRICE").map(String::as_str), Some("$5"));
+    assert_eq!(api.env.get("APP_MODE").map(String::as_str), Some("production"), "env_file read");
+    assert_eq!(api.ports, ["8080:80", "8081:81", "127.0.0.1:9001:9000"]);
+    // Compose connects a service to its networks by priority, then name.
+    assert_eq!(api.networks.as_deref(), Some(&["back".to_string(), "front".to_string()][..]));
+    assert_eq!(api.aliases.get("front").cloned(), Some(vec!["shop".to_string()]));
+    assert!(matches!(api.healthcheck.as_ref().unwrap().test, s::HealthTest::Http(80)));
+    assert!(matches!(api.depends_on.get("db").unwrap().condition, s::DepCondition::Healthy));
+    assert!(!api.depends_on.get("cache").unwrap().required);
+    assert!(api.depends_on.get("db").unwrap().restart);
+    assert!(matches!(sc.containers.get("db").unwrap().healthcheck.as_ref().unwrap().test, s::HealthTest::Tcp(5432)));
+    assert_eq!(
+        sc.containers.get("db").unwrap().env.get("POSTGRES_DB").map(String::as_str),
+        Some("shop"),
+        "second file merged"
+    );
+    assert!(sc.containers.get("cache").unwrap().healthcheck.is_none(), "test: NONE");
+    assert!(sc.containers.get("job").unwrap().healthcheck.is_none(), "disable: true");
+    assert_eq!(sc.containers.get("job").unwrap().networks.as_deref(), Some(&["none".to_string()][..]));
+    assert_eq!(sc.containers.get("sidecar").unwrap().networks.as_deref(), Some(&["container:api".to_string()][..]));
+    assert_eq!(sc.containers.get("worker").unwrap().replicas, Some(2));
+    assert_eq!(sc.containers.get("worker").unwrap().links, ["cache:redis"]);
+    assert!(sc.containers.get("debug").is_none(), "profile not enabled");
+    assert!(imp.warnings.iter().any(|w| w.contains("frobnicate")), "{:?}", imp.warnings);
+    assert!(imp.warnings.iter().any(|w| w.contains("53:53/udp")), "{:?}", imp.warnings);
+    assert!(imp.calls.contains(&("api".into(), "db".into(), 5432)), "DB_HOST=db names the service: {:?}", imp.calls);
+    assert!(imp.calls.contains(&("worker".into(), "cache".into(), 6379)), "{:?}", imp.calls);
+    let text = to_ron(sc);
+    assert!(wharf::scenario::load_str("imported.ron", &text).is_err() || lower("x", "", sc).is_ok());
+}
+
+#[test]
+fn interpolation_errors_and_yaml_errors_are_located() {
+    let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());
+    let d = import(&[bad], &BTreeMap::new(), &Overlay::default(), None).err().unwrap();
+    assert!(d.render().contains("bad.yaml:"), "{}", d.render());
+    let req = ("req.yaml".to_string(), "services:\n  a:\n    image: ${IMAGE:?set IMAGE}\n".to_string());
+    let d = import(&[req], &BTreeMap::new(), &Overlay::default(), None).err().unwrap();
+    assert!(d.render().contains("required variable IMAGE is missing a value: set IMAGE"), "{}", d.render());
+}
+
+fn race_seeds(file: &str, seeds: u64) -> u64 {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/compose").join(file);
+    let imp = import(&[read(&p)], &BTreeMap::new(), &Overlay::default(), None).unwrap();
+    let l = lower(file, "", &imp.scenario).unwrap();
+    (0..seeds)
+        .filter(|&seed| {
+            let r = run(&l, Overrides { seed: Some(seed), ..Overrides::default() });
+            let app = r.world.ctr_by_name("app").unwrap();
+            r.world
+                .trace
+                .iter()
+                .any(|x| x.ctr == Some(app) && x.ev.errno() == Some(wharf::proto::errno::Errno::Econnrefused))
+        })
+        .count() as u64
+}
+
+#[test]
+fn the_advisors_fix_removes_the_startup_race() {
+    let plain = race_seeds("startup-race.yaml", 100);
+    let fixed = race_seeds("startup-race.fixed.yaml", 100);
+    assert!(plain >= 50, "plain depends_on: the app is refused in most seeds ({plain}/100)");
+    assert_eq!(fixed, 0, "healthcheck + service_healthy: never refused");
+}
+
+#[test]
+fn the_shared_corpus_imports_runs_and_is_advised() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compose-corpus");
+    let Ok(entries) = std::fs::read_dir(&corpus) else {
+        eprintln!("skipped: ../shared/compose-corpus not present");
+        return;
+    };
+    let mut n = 0;
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let (file, src) = read(&p);
+        let imp = import(&[(file.clone(), src.clone())], &BTreeMap::new(), &Overlay::default(), p.parent())
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let l = lower(&file, "", &imp.scenario).unwrap_or_else(|d| panic!("{file}: {}", d.render()));
+        let r = run(&l, Overrides { checks: true, ..Overrides::default() });
+        assert!(r.world.checks.violations.is_empty(), "{file}: {:?}", r.world.checks.violations);
+        let f = wharf::scenario::advise::advise(&imp.scenario, &src, Some(&l), 5);
+        let _ = wharf::scenario::advise::render(&file, &src, &f);
+        n += 1;
+    }
+    assert!(n >= 40, "{n} corpus files");
+}
