@@ -401,7 +401,10 @@ fn load_any(
         let loaded = crate::scenario::lower(&name, "", &imp.scenario).map_err(|d| d.render())?;
         return Ok((imp.scenario, loaded, src));
     }
-    let src = std::fs::read_to_string(file).map_err(|e| format!("error: cannot read {name}: {e}\n"))?;
+    let src = std::fs::read_to_string(file).map_err(|_| match load_file(file) {
+        Err(d) => d.render(),
+        Ok(_) => format!("error: cannot read {name}\n"),
+    })?;
     let sc = crate::scenario::parse(&name, &src).map_err(|d| d.render())?;
     let loaded = crate::scenario::lower(&name, &src, &sc).map_err(|d| d.render())?;
     Ok((sc, loaded, src))
