@@ -284,8 +284,8 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             pcap,
             pcap_per,
         } => {
-            let loaded = match load_any(&file, &[], None) {
-                Ok((_, l, _)) => l,
+            let (schema, loaded, src) = match load_any(&file, &[], None) {
+                Ok(x) => x,
                 Err(e) => return (2, String::new(), e),
             };
             let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
@@ -318,6 +318,11 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                 out.push('\n');
             }
             out.push_str(&report(&loaded.name, &r, &file));
+            if is_compose(&file) {
+                let findings = crate::scenario::advise::advise(&schema, &src, None, 0);
+                out.push_str("advice (`wharf advise` also simulates start-up races):\n");
+                out.push_str(&crate::scenario::advise::render(&file.display().to_string(), &src, &findings));
+            }
             (if r.passed() { 0 } else { 1 }, out, String::new())
         }
     }
