@@ -37,6 +37,9 @@ pub struct Pool {
     /// given) instead of lowest-free.
     pub serial: bool,
     last: u32,
+    /// No address below this offset is free (makes lowest-free allocation
+    /// amortised O(1) instead of a scan from the start).
+    hint: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +55,7 @@ impl Pool {
         used.insert(0);
         used.insert(subnet.size() - 1);
         used.insert(subnet.offset_of(gateway));
-        Pool { subnet, gateway, used, serial: false, last: 0 }
+        Pool { subnet, gateway, used, serial: false, last: 0, hint: 1 }
     }
 
     /// The lowest free address (or, serially, the next free after the last one given).
@@ -65,8 +68,8 @@ impl Pool {
             self.last = o;
             return Ok(self.subnet.host(o));
         }
-        let mut want = 1u32;
-        for &u in &self.used {
+        let mut want = self.hint;
+        for &u in self.used.range(self.hint..) {
             if u > want {
                 break;
             }
@@ -74,6 +77,7 @@ impl Pool {
                 want += 1;
             }
         }
+        self.hint = want + 1;
         if want >= self.subnet.size() - 1 {
             return Err(IpamError::Exhausted);
         }
@@ -94,7 +98,9 @@ impl Pool {
 
     pub fn release(&mut self, ip: Ip) {
         if self.subnet.contains(ip) && ip != self.gateway {
-            self.used.remove(&self.subnet.offset_of(ip));
+            let o = self.subnet.offset_of(ip);
+            self.used.remove(&o);
+            self.hint = self.hint.min(o);
         }
     }
 }

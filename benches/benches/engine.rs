@@ -1,0 +1,76 @@
+//! `cargo bench -p wharf-benches` (add `-- --quick` for a short run).
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use std::hint::black_box;
+use std::path::Path;
+use wharf::run::{run, Overrides};
+use wharf::scenario::{load_file, load_str};
+use wharf::sim::event::Event;
+use wharf::sim::queue::Queue;
+use wharf::time::{Dur, Time};
+
+/// The classic hold model: N pending events; each operation pops the
+/// earliest and pushes one a random (exponential, mean 1 ms) time later.
+fn hold(c: &mut Criterion) {
+    let mut g = c.benchmark_group("queue_hold");
+    for &n in &[100usize, 10_000, 1_000_000] {
+        g.throughput(Throughput::Elements(1000));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+            let mut rng = wharf::rng::Rng::fork(1, "hold");
+            let mut q = Queue::default();
+            for i in 0..n {
+                q.push(Time(rng.below(1_000_000 * n as u64)), Event::Action(i as u32));
+            }
+            b.iter(|| {
+                for _ in 0..1000 {
+                    let (t, ev) = q.pop().expect("pending");
+                    let d = (-(1.0 - rng.unit()).ln() * 1e6) as u64;
+                    q.push(t + Dur(d), black_box(ev));
+                }
+            });
+        });
+    }
+    g.finish();
+}
+
+fn scenario_runs(c: &mut Criterion) {
+    let mut g = c.benchmark_group("handshakes");
+    g.sample_size(10);
+    for &n in &[100usize, 1000, 10_000] {
+        let l = load_str("pairs.ron", &wharf_benches::pairs(n, 0)).expect("valid");
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &l, |b, l| {
+            b.iter(|| run(l, Overrides::default()).world.events)
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("scenario");
+    g.sample_size(10);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    for rel in ["patterns/three-tier.ron", "explore/twenty-containers.ron"] {
+        let l = load_file(&root.join(rel)).expect("valid");
+        let events = run(&l, Overrides::default()).world.events;
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(rel, |b| b.iter(|| run(&l, Overrides::default()).world.events));
+    }
+    let l = load_str("mesh.ron", &wharf_benches::mesh(1000)).expect("valid");
+    let events = run(&l, Overrides::default()).world.events;
+    g.throughput(Throughput::Elements(events));
+    g.bench_function("mesh-1000-containers-10min", |b| b.iter(|| run(&l, Overrides::default()).world.events));
+    g.finish();
+    let mut g = c.benchmark_group("sweep");
+    g.sample_size(10);
+    let l = load_file(&root.join("explore/twenty-containers.ron")).expect("valid");
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("twenty-containers-100-seeds", |b| {
+        b.iter_batched(
+            || (),
+            |_| wharf::explore::sweep(&l, "t", 0, 100, None, 1, false).results.len(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hold, scenario_runs);
+criterion_main!(benches);
