@@ -295,3 +295,12 @@ pub struct Idle;
 impl Program for Idle {
     fn handle(&mut self, _: &mut Ctx<'_>, _: Input) {}
 }
+
+/// Test support: hands one input to a program at `now`, returns its commands.
+#[cfg(test)]
+pub fn step(p: &mut dyn Program, now: Time, input: Input) -> Vec<Cmd> {
+    let mut rng = Rng::fork(0, "t");
+    let mut cmds = vec![];
+    p.handle(&mut Ctx::new(now, &mut rng, &mut cmds), input);
+    cmds
+}

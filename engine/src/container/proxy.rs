@@ -255,6 +255,11 @@ impl Proxy {
             };
             return self.finish(cx, job_id, status, None);
         };
+        self.dial(cx, job_id, p);
+    }
+
+    /// Tries server `p` for job `job_id`.
+    fn dial(&mut self, cx: &mut Ctx<'_>, job_id: u64, p: usize) {
         let job = self.jobs.get_mut(&job_id).expect("job");
         job.tried.push(p);
         job.peer = p;
@@ -460,11 +465,7 @@ impl Proxy {
             self.by_down.remove(&down);
             return cx.push(Cmd::Close { conn: down });
         };
-        let job = self.jobs.get_mut(&job_id).expect("job");
-        job.tried.push(p);
-        job.peer = p;
-        let addr = self.peers[p].addr;
-        cx.push(Cmd::ConnectAddr { addr, timeout: Some(self.cfg.connect_timeout), tag: job_id });
+        self.dial(cx, job_id, p);
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {

@@ -241,14 +241,7 @@ impl Program for Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
-
-    fn step(p: &mut dyn Program, now: Time, input: Input) -> Vec<Cmd> {
-        let mut rng = Rng::fork(0, "t");
-        let mut cmds = vec![];
-        p.handle(&mut Ctx::new(now, &mut rng, &mut cmds), input);
-        cmds
-    }
+    use crate::container::program::step;
 
     fn req(conn: ConnId, id: u32, op: Op) -> Input {
         Input::Received { conn, msg: Msg::Request { id, op, size: 1, sent_at: Time::ZERO } }

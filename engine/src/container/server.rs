@@ -260,14 +260,10 @@ impl Program for Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
     use crate::time::Time;
 
     fn step(s: &mut Server, input: Input) -> Vec<Cmd> {
-        let mut rng = Rng::fork(0, "t");
-        let mut cmds = vec![];
-        s.handle(&mut Ctx::new(Time::ZERO, &mut rng, &mut cmds), input);
-        cmds
+        crate::container::program::step(s, Time::ZERO, input)
     }
 
     fn cfg() -> Config {

@@ -350,14 +350,7 @@ impl Program for UdpServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::Rng;
-
-    fn step(p: &mut dyn Program, now: Time, input: Input) -> Vec<Cmd> {
-        let mut rng = Rng::fork(0, "t");
-        let mut cmds = vec![];
-        p.handle(&mut Ctx::new(now, &mut rng, &mut cmds), input);
-        cmds
-    }
+    use crate::container::program::step;
 
     fn lines(cmds: &[Cmd]) -> Vec<String> {
         cmds.iter()

@@ -970,27 +970,26 @@ impl Lower<'_> {
 
     fn action_on(&mut self, a: &s::Action, i: usize) -> Option<ActionSpec> {
         use s::Action as A;
-        let c = |_: &mut Self, _: &str| Some(i);
         Some(match a {
-            A::Start(n) => ActionSpec::Start(c(self, n)?),
-            A::Stop(n) => ActionSpec::Stop(c(self, n)?),
-            A::Kill(n) => ActionSpec::Kill(c(self, n)?),
-            A::Crash(n, code) => ActionSpec::Crash(c(self, n)?, *code),
-            A::Restart(n) => ActionSpec::Restart(c(self, n)?),
-            A::ComposeRestart(n) => ActionSpec::ComposeRestart(c(self, n)?),
-            A::ComposeUp(n) => ActionSpec::ComposeUp(c(self, n)?),
+            A::Start(_) => ActionSpec::Start(i),
+            A::Stop(_) => ActionSpec::Stop(i),
+            A::Kill(_) => ActionSpec::Kill(i),
+            A::Crash(_, code) => ActionSpec::Crash(i, *code),
+            A::Restart(_) => ActionSpec::Restart(i),
+            A::ComposeRestart(_) => ActionSpec::ComposeRestart(i),
+            A::ComposeUp(_) => ActionSpec::ComposeUp(i),
             A::Partition { .. } | A::Degrade { .. } | A::DnsOutage { .. } => return None,
             A::Exec(n, tool) => {
-                let ci = c(self, n)?;
+                let ci = i;
                 let t = self.tool(n, ci, tool)?;
                 self.tools.push(t);
                 ActionSpec::Exec(ci, self.tools.len() - 1)
             }
-            A::Pause(n) => ActionSpec::Pause(c(self, n)?),
-            A::Unpause(n) => ActionSpec::Unpause(c(self, n)?),
-            A::Remove(n) => ActionSpec::Remove(c(self, n)?),
-            A::Disconnect(n, net) | A::Connect(n, net) => {
-                let ci = c(self, n)?;
+            A::Pause(_) => ActionSpec::Pause(i),
+            A::Unpause(_) => ActionSpec::Unpause(i),
+            A::Remove(_) => ActionSpec::Remove(i),
+            A::Disconnect(_, net) | A::Connect(_, net) => {
+                let ci = i;
                 let Some(ni) = self
                     .net_index(net)
                     .filter(|&k| self.nets[k].kind.user_defined() || self.nets[k].kind == NetKind::DefaultBridge)
