@@ -119,3 +119,47 @@ fn the_shared_corpus_imports_runs_and_is_advised() {
     }
     assert!(n >= 40, "{n} corpus files");
 }
+
+#[test]
+fn the_overlay_overrides_the_inference() {
+    let src = "services:\n  web:\n    image: nginx\n    depends_on: [api]\n  api:\n    build: .\n  db:\n    image: postgres\n";
+    let files = [("o.yaml".to_string(), src.to_string())];
+    let plain = import(&files, &BTreeMap::new(), &Overlay::default(), None).unwrap();
+    assert!(
+        matches!(plain.scenario.containers.get("api").unwrap().program, s::Program::Idle),
+        "nothing says api listens"
+    );
+    let overlay_src = r#"(
+        listens: { "api": [3000] },
+        calls: { "api": ["db:5432"] },
+        startup: { "db": "9s" },
+        retry: Fixed(delay: "2s", attempts: 3),
+    )"#;
+    let opts = ron::Options::default().with_default_extension(
+        ron::extensions::Extensions::IMPLICIT_SOME | ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES,
+    );
+    let ov: Overlay = opts.from_str(overlay_src).unwrap();
+    let imp = import(&files, &BTreeMap::new(), &ov, None).unwrap();
+    let api = imp.scenario.containers.get("api").unwrap();
+    let s::Program::Server(sv) = &api.program else { panic!("{:?}", api.program) };
+    assert_eq!((sv.port, sv.backend.as_deref()), (Some(3000), Some("db:5432")));
+    assert!(matches!(sv.backend_retry, Some(s::Retry::Fixed { attempts: 3, .. })));
+    assert!(
+        matches!(imp.scenario.containers.get("web").unwrap().program, s::Program::Proxy(_)),
+        "nginx calling api: a proxy"
+    );
+    assert_eq!(
+        imp.scenario.containers.get("db").unwrap().startup.map(|d| d.0.upper()),
+        Some(wharf::time::Dur::secs(9))
+    );
+    let l = lower("o.yaml", "", &imp.scenario).unwrap();
+    let r = run(&l, Overrides::default());
+    let api_id = r.world.ctr_by_name("api").unwrap();
+    assert!(
+        r.world
+            .trace
+            .iter()
+            .any(|x| x.ctr == Some(api_id) && matches!(x.ev, wharf::sim::record::Ev::GaveUp { attempts: 3 })),
+        "3 fixed attempts 2 s apart run out before a 9 s database start"
+    );
+}
