@@ -478,6 +478,10 @@ impl Ctx<'_> {
             _ => c.networks = Some(vec!["default".into()]),
         }
         if let Some(v) = c.networks.as_mut() {
+            for n in v.iter().filter(|n| !nets.contains_key(*n) && *n != "default") {
+                self.warnings
+                    .push(format!("service {name} refers to undefined network {n} (Compose rejects this): ignored"));
+            }
             v.retain(|n| nets.contains_key(n) || n == "default");
         }
     }
