@@ -3,7 +3,8 @@
 //! recognised. Needs tshark: CI installs it and sets WHARF_REQUIRE_TSHARK=1,
 //! which makes its absence a failure; elsewhere the test says it skipped.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 use wharf::run::{run, Overrides};
 use wharf::scenario::load_file;
@@ -11,18 +12,6 @@ use wharf::scenario::load_file;
 fn tshark(args: &[&str]) -> Option<String> {
     let out = Command::new("tshark").args(args).output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).to_string())
-}
-
-fn scenarios(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    v.sort();
-    for p in v {
-        if p.is_dir() {
-            scenarios(&p, out);
-        } else if p.extension().is_some_and(|e| e == "ron") {
-            out.push(p);
-        }
-    }
 }
 
 #[test]
@@ -34,8 +23,7 @@ fn captures_decode_cleanly_in_tshark() {
     }
     let dir = std::env::temp_dir().join(format!("wharf-pcap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut files = vec![];
-    scenarios(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"), &mut files);
+    let files = common::shipped_scenarios();
     let mut all = String::new();
     for path in files {
         let l = load_file(&path).unwrap();

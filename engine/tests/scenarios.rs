@@ -4,35 +4,17 @@
 //! copy (`<file>.trace` beside it). Set `WHARF_BLESS=1` to rewrite the goldens
 //! after an intended behaviour change, then review the diff.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use wharf::run::{run, Overrides};
 use wharf::scenario::load_file;
-
-fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("scenarios dir").map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            scenario_files(&p, out);
-        } else if p.extension().is_some_and(|e| e == "ron") {
-            out.push(p);
-        }
-    }
-}
-
-fn all() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut v = Vec::new();
-    scenario_files(&root, &mut v);
-    assert!(v.len() >= 10, "expected the shipped scenarios, found {}", v.len());
-    v
-}
 
 #[test]
 fn every_scenario_passes_and_matches_its_golden_trace() {
     let bless = std::env::var_os("WHARF_BLESS").is_some();
     let mut failures = Vec::new();
-    for path in all() {
+    for path in common::shipped_scenarios() {
         let loaded = load_file(&path).unwrap_or_else(|d| panic!("{}", d.render()));
         let r = run(&loaded, Overrides { checks: true, ..Overrides::default() });
         if !r.world.checks.violations.is_empty() {
@@ -110,7 +92,7 @@ fn fixed_scenarios_do_not_depend_on_the_seed_for_their_outcome() {
 
 #[test]
 fn every_scenario_survives_a_round_trip_through_ron() {
-    for path in all() {
+    for path in common::shipped_scenarios() {
         let src = std::fs::read_to_string(&path).unwrap();
         let file = path.display().to_string();
         let sc = wharf::scenario::parse(&file, &src).unwrap();

@@ -347,11 +347,23 @@ impl Proxy {
             return self.relay_down(cx, down, msg);
         }
         self.requests += 1;
+        let job_id = self.new_job(down, id, sent_at, op, size);
+        if self.breaker == Breaker::Open {
+            return self.finish(cx, job_id, 503, None);
+        }
+        if self.breaker == Breaker::HalfOpen && self.jobs.values().any(|j| j.up.is_some()) {
+            return self.finish(cx, job_id, 503, None);
+        }
+        self.start_try(cx, job_id);
+    }
+
+    /// Registers a job for a request (or, in TCP mode, a connection) from `down`.
+    fn new_job(&mut self, down: ConnId, down_id: u32, sent_at: Time, op: Op, size: u32) -> u64 {
         let job_id = self.next_job;
         self.next_job += 1;
         let job = Job {
             down,
-            down_id: id,
+            down_id,
             sent_at,
             op,
             size,
@@ -362,13 +374,7 @@ impl Proxy {
             pending: vec![],
         };
         self.jobs.insert(job_id, job);
-        if self.breaker == Breaker::Open {
-            return self.finish(cx, job_id, 503, None);
-        }
-        if self.breaker == Breaker::HalfOpen && self.jobs.values().filter(|j| j.up.is_some()).count() > 0 {
-            return self.finish(cx, job_id, 503, None);
-        }
-        self.start_try(cx, job_id);
+        job_id
     }
 
     /// TCP mode: a message from the downstream side goes to its pinned upstream.
@@ -444,21 +450,7 @@ impl Proxy {
         if self.cfg.mode != Mode::Tcp {
             return;
         }
-        let job_id = self.next_job;
-        self.next_job += 1;
-        let job = Job {
-            down,
-            down_id: 0,
-            sent_at: cx.now,
-            op: Op::Get,
-            size: 0,
-            tried: vec![],
-            peer: 0,
-            up: None,
-            timed_out: false,
-            pending: vec![],
-        };
-        self.jobs.insert(job_id, job);
+        let job_id = self.new_job(down, 0, cx.now, Op::Get, 0);
         self.by_down.insert(down, job_id);
         let Some(p) = self.pick(cx.now, &[]) else {
             self.jobs.remove(&job_id);
