@@ -5,31 +5,38 @@ use std::hint::black_box;
 use std::path::Path;
 use wharf::run::{run, Overrides};
 use wharf::scenario::{load_file, load_str};
-use wharf::sim::event::Event;
 use wharf::sim::queue::Queue;
-use wharf::time::{Dur, Time};
+use wharf_benches::{hold_fill, hold_increment, hold_ops, BinaryHeapQueue};
 
 /// The classic hold model: N pending events; each operation pops the
 /// earliest and pushes one a random (exponential, mean 1 ms) time later.
+/// Rows: wharf's queue, the std BinaryHeap baseline, and the loop's own cost
+/// (the random draw alone) to subtract.
 fn hold(c: &mut Criterion) {
     let mut g = c.benchmark_group("queue_hold");
+    g.throughput(Throughput::Elements(1000));
     for &n in &[100usize, 10_000, 1_000_000] {
-        g.throughput(Throughput::Elements(1000));
-        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+        g.bench_with_input(BenchmarkId::new("wharf", n), &n, |b, &n| {
             let mut rng = wharf::rng::Rng::fork(1, "hold");
             let mut q = Queue::default();
-            for i in 0..n {
-                q.push(Time(rng.below(1_000_000 * n as u64)), Event::Action(i as u32));
-            }
-            b.iter(|| {
-                for _ in 0..1000 {
-                    let (t, ev) = q.pop().expect("pending");
-                    let d = (-(1.0 - rng.unit()).ln() * 1e6) as u64;
-                    q.push(t + Dur(d), black_box(ev));
-                }
-            });
+            hold_fill(&mut q, n, &mut rng);
+            b.iter(|| hold_ops(&mut q, 1000, &mut rng));
+        });
+        g.bench_with_input(BenchmarkId::new("std-binary-heap", n), &n, |b, &n| {
+            let mut rng = wharf::rng::Rng::fork(1, "hold");
+            let mut q = BinaryHeapQueue::default();
+            hold_fill(&mut q, n, &mut rng);
+            b.iter(|| hold_ops(&mut q, 1000, &mut rng));
         });
     }
+    g.bench_function("draw-only", |b| {
+        let mut rng = wharf::rng::Rng::fork(1, "hold");
+        b.iter(|| {
+            for _ in 0..1000 {
+                black_box(hold_increment(&mut rng));
+            }
+        });
+    });
     g.finish();
 }
 

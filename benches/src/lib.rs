@@ -43,3 +43,73 @@ pub fn mesh(n: usize) -> String {
     s.push_str("})");
     s
 }
+
+/// The queue interface the hold model needs, so the same loop measures
+/// wharf's queue, the std BinaryHeap baseline and the peers.
+pub trait Hold {
+    fn push(&mut self, at: u64, ev: wharf::sim::event::Event);
+    fn pop(&mut self) -> Option<(u64, wharf::sim::event::Event)>;
+}
+
+impl Hold for wharf::sim::queue::Queue {
+    fn push(&mut self, at: u64, ev: wharf::sim::event::Event) {
+        wharf::sim::queue::Queue::push(self, wharf::time::Time(at), ev);
+    }
+    fn pop(&mut self) -> Option<(u64, wharf::sim::event::Event)> {
+        wharf::sim::queue::Queue::pop(self).map(|(t, e)| (t.0, e))
+    }
+}
+
+/// The baseline: std's binary heap on the same 16-byte `(time, seq|slot)`
+/// entries and the same payload slab (wharf's queue before the 4-ary heap).
+#[derive(Default)]
+pub struct BinaryHeapQueue {
+    heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
+    slab: Vec<wharf::sim::event::Event>,
+    free: Vec<u32>,
+    seq: u64,
+}
+
+impl Hold for BinaryHeapQueue {
+    fn push(&mut self, at: u64, ev: wharf::sim::event::Event) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = ev;
+                u64::from(s)
+            }
+            None => {
+                self.slab.push(ev);
+                self.slab.len() as u64 - 1
+            }
+        };
+        self.heap.push(std::cmp::Reverse((at, (self.seq << 24) | slot)));
+        self.seq += 1;
+    }
+    fn pop(&mut self) -> Option<(u64, wharf::sim::event::Event)> {
+        let std::cmp::Reverse((at, key)) = self.heap.pop()?;
+        let slot = (key & 0xff_ffff) as u32;
+        self.free.push(slot);
+        Some((at, self.slab[slot as usize]))
+    }
+}
+
+/// The hold model's time increment: exponential, mean 1 ms, in ns.
+pub fn hold_increment(rng: &mut wharf::rng::Rng) -> u64 {
+    (-(1.0 - rng.unit()).ln() * 1e6) as u64
+}
+
+/// Fills `q` with `n` events spread uniformly over `n` ms (density one per
+/// mean increment, the hold model's steady state).
+pub fn hold_fill(q: &mut impl Hold, n: usize, rng: &mut wharf::rng::Rng) {
+    for i in 0..n {
+        q.push(rng.below(1_000_000 * n as u64), wharf::sim::event::Event::Action(i as u32));
+    }
+}
+
+/// `ops` hold operations: pop the earliest, push it again one increment later.
+pub fn hold_ops(q: &mut impl Hold, ops: usize, rng: &mut wharf::rng::Rng) {
+    for _ in 0..ops {
+        let (t, ev) = q.pop().expect("pending");
+        q.push(t + hold_increment(rng), std::hint::black_box(ev));
+    }
+}

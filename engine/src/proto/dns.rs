@@ -40,41 +40,58 @@ impl Rcode {
 /// Names registered per network. `N` is the network key, `C` the holder key.
 #[derive(Clone, Debug)]
 pub struct Registry<N: Ord + Copy, C: Ord + Copy> {
-    names: BTreeMap<(N, String), Vec<(C, Ip)>>,
+    /// Per network: lower-cased name → holders in registration order.
+    names: BTreeMap<N, BTreeMap<String, Vec<(C, Ip)>>>,
+    /// The names each holder registered on each network (for `leave`).
+    held: BTreeMap<(N, C), Vec<String>>,
 }
 
 impl<N: Ord + Copy, C: Ord + Copy> Default for Registry<N, C> {
     fn default() -> Self {
-        Registry { names: BTreeMap::new() }
+        Registry { names: BTreeMap::new(), held: BTreeMap::new() }
     }
 }
 
 impl<N: Ord + Copy, C: Ord + Copy> Registry<N, C> {
     /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`.
     pub fn join<'a>(&mut self, net: N, holder: C, ip: Ip, names: impl Iterator<Item = &'a str>) {
+        let on_net = self.names.entry(net).or_default();
         for n in names {
-            let v = self.names.entry((net, n.to_ascii_lowercase())).or_default();
+            let key = n.to_ascii_lowercase();
+            let v = match on_net.get_mut(key.as_str()) {
+                Some(v) => v,
+                None => on_net.entry(key.clone()).or_default(),
+            };
             if !v.iter().any(|(c, _)| *c == holder) {
                 v.push((holder, ip));
+                self.held.entry((net, holder)).or_default().push(key);
             }
         }
     }
 
     /// Removes every name `holder` had on `net`.
     pub fn leave(&mut self, net: N, holder: C) {
-        self.names.retain(|(n, _), v| {
-            if *n == net {
+        let (Some(keys), Some(on_net)) = (self.held.remove(&(net, holder)), self.names.get_mut(&net)) else {
+            return;
+        };
+        for k in keys {
+            if let Some(v) = on_net.get_mut(k.as_str()) {
                 v.retain(|(c, _)| *c != holder);
+                if v.is_empty() {
+                    on_net.remove(k.as_str());
+                }
             }
-            !v.is_empty()
-        });
+        }
     }
 
     /// Resolves `name` for an asker attached to `nets` (in attachment order).
     /// Returns the winning network and its addresses, unshuffled.
     pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Vec<Ip>)> {
         let key = name.trim_end_matches('.').to_ascii_lowercase();
-        nets.iter().find_map(|&n| self.names.get(&(n, key.clone())).map(|v| (n, v.iter().map(|(_, ip)| *ip).collect())))
+        nets.iter().find_map(|&n| {
+            let v = self.names.get(&n)?.get(key.as_str())?;
+            Some((n, v.iter().map(|(_, ip)| *ip).collect()))
+        })
     }
 }
 

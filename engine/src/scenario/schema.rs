@@ -124,8 +124,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Ordered<T> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
                 let mut out: Vec<(String, T)> = Vec::new();
+                let mut seen = std::collections::BTreeSet::new();
                 while let Some(k) = m.next_key::<String>()? {
-                    if out.iter().any(|(n, _)| *n == k) {
+                    if !seen.insert(k.clone()) {
                         return Err(de::Error::custom(format!("duplicate name `{k}` (names must be unique)")));
                     }
                     let v = m.next_value()?;
