@@ -113,3 +113,45 @@ pub fn hold_ops(q: &mut impl Hold, ops: usize, rng: &mut wharf::rng::Rng) {
         q.push(t + hold_increment(rng), std::hint::black_box(ev));
     }
 }
+
+/// What each client of [`pairs_mode`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PairMode {
+    /// The client container runs no program: lifecycle and attachment only.
+    Idle,
+    /// The client connects to its server's (static) IP: one TCP handshake.
+    Ip,
+    /// The client connects to its server by name: a DNS query and answer
+    /// through the embedded server, then the handshake.
+    Name,
+}
+
+/// The static address of server `i` in [`pairs_mode`] (10.128.0.0/9; the
+/// clients get dynamic addresses from the bottom of 10.0.0.0/8).
+pub fn server_ip(i: usize) -> String {
+    let a = 0x0a80_0001u32 + i as u32;
+    format!("{}.{}.{}.{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255)
+}
+
+/// `pairs` servers and `pairs` clients on one network; the connections stay
+/// open to the end. The three modes differ only in what the clients do, so
+/// differences between them are the marginal cost of a handshake and of a
+/// DNS lookup.
+pub fn pairs_mode(pairs: usize, mode: PairMode) -> String {
+    let mut s = String::from("Scenario(name: \"pairs\", until: \"10s\", max_events: 1000000000, networks: { \"n\": Bridge(subnet: \"10.0.0.0/8\") }, containers: {\n");
+    for i in 0..pairs {
+        let ip = server_ip(i);
+        let _ = writeln!(
+            s,
+            "\"s{i}\": (networks: [\"n\"], ipv4_address: {{ \"n\": \"{ip}\" }}, program: Server(port: 80)),"
+        );
+        let program = match mode {
+            PairMode::Idle => String::new(),
+            PairMode::Ip => format!(", program: Client(target: \"{ip}:80\")"),
+            PairMode::Name => format!(", program: Client(target: \"s{i}:80\")"),
+        };
+        let _ = writeln!(s, "\"c{i}\": (networks: [\"n\"], start_at: \"1s\"{program}),");
+    }
+    s.push_str("})");
+    s
+}

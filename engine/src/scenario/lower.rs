@@ -12,6 +12,7 @@ use crate::proto::dns::CachePolicy;
 use crate::proto::tcp::SynSchedule;
 use crate::sim::spec::*;
 use crate::time::Dur;
+use std::collections::BTreeMap;
 
 /// A scenario ready to run.
 #[derive(Clone, Debug)]
@@ -30,6 +31,10 @@ struct Lower<'a> {
     ctr_names: Vec<String>,
     /// The service each container belongs to (its own name when not replicated).
     services: Vec<String>,
+    /// Indexes of the two lists above, so lookups stay logarithmic with
+    /// tens of thousands of containers.
+    ctr_by_name: BTreeMap<String, usize>,
+    ctrs_by_service: BTreeMap<String, Vec<usize>>,
     /// Whether each container is on a user-defined network (nameserver 127.0.0.11).
     user_net: Vec<bool>,
     tools: Vec<tools::Tool>,
@@ -53,14 +58,14 @@ impl Lower<'_> {
     }
 
     fn ctr_index(&self, name: &str) -> Option<usize> {
-        self.ctr_names.iter().position(|n| n == name)
+        self.ctr_by_name.get(name).copied()
     }
 
     /// A container by name, or every replica of a service by the service's name.
     fn refs(&self, name: &str) -> Vec<usize> {
         match self.ctr_index(name) {
             Some(i) => vec![i],
-            None => (0..self.services.len()).filter(|&i| self.services[i] == name).collect(),
+            None => self.ctrs_by_service.get(name).cloned().unwrap_or_default(),
         }
     }
 
@@ -163,7 +168,13 @@ impl Lower<'_> {
     }
 
     /// Lowers one container instance `inst` of the file's entry `name`.
-    fn container(&mut self, inst: &str, name: &str, c: &s::Container, used: &mut Vec<(Ip, String)>) -> Option<CtrSpec> {
+    fn container(
+        &mut self,
+        inst: &str,
+        name: &str,
+        c: &s::Container,
+        used: &mut BTreeMap<Ip, String>,
+    ) -> Option<CtrSpec> {
         let used_ips = used;
         let (mode, attach) = self.attachments(name, c, used_ips)?;
         let bridge_gw = self.nets[0].gateway.expect("default bridge has a gateway");
@@ -281,7 +292,7 @@ impl Lower<'_> {
         &mut self,
         name: &str,
         c: &s::Container,
-        used_ips: &mut Vec<(Ip, String)>,
+        used_ips: &mut BTreeMap<Ip, String>,
     ) -> Option<(Mode, Vec<AttachSpec>)> {
         let nets = c.networks.clone().unwrap_or_else(|| vec!["bridge".into()]);
         if let Some(target) =
@@ -349,7 +360,7 @@ impl Lower<'_> {
         Some((Mode::Bridge, attach))
     }
 
-    fn check_static_ip(&mut self, name: &str, net: &str, idx: usize, ip: Ip, used: &mut Vec<(Ip, String)>) {
+    fn check_static_ip(&mut self, name: &str, net: &str, idx: usize, ip: Ip, used: &mut BTreeMap<Ip, String>) {
         let path = ["containers", name, "ipv4_address", net];
         let n = &self.nets[idx];
         if n.kind == NetKind::DefaultBridge {
@@ -363,7 +374,7 @@ impl Lower<'_> {
         if !sub.contains(ip) || ip == sub.host(0) || ip == sub.broadcast() || Some(ip) == n.gateway {
             return self.err(&path, format!("{ip} is not a free host address of {net} ({sub})"), None);
         }
-        if let Some((_, other)) = used.iter().find(|(u, _)| *u == ip) {
+        if let Some(other) = used.get(&ip) {
             let msg = format!("{ip} is already given to `{other}`");
             return self.err(
                 &path,
@@ -371,7 +382,7 @@ impl Lower<'_> {
                 Some("the second container would fail to start: Address already in use".into()),
             );
         }
-        used.push((ip, name.to_string()));
+        used.insert(ip, name.to_string());
     }
 
     /// A `host:port` target of a program, after `${VAR}` interpolation from `env`.
@@ -1044,6 +1055,8 @@ pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnost
         nets: Vec::new(),
         ctr_names: vec![],
         services: vec![],
+        ctr_by_name: BTreeMap::new(),
+        ctrs_by_service: BTreeMap::new(),
         user_net: vec![],
         tools: vec![],
         partitions: vec![],
@@ -1056,8 +1069,11 @@ pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnost
         let n = c.replicas.unwrap_or(1);
         for k in 1..=n {
             let name = if n > 1 { format!("{key}-{k}") } else { key.clone() };
+            let service = c.service.clone().unwrap_or_else(|| key.clone());
+            l.ctr_by_name.entry(name.clone()).or_insert(l.ctr_names.len());
+            l.ctrs_by_service.entry(service.clone()).or_default().push(l.ctr_names.len());
             l.ctr_names.push(name.clone());
-            l.services.push(c.service.clone().unwrap_or_else(|| key.clone()));
+            l.services.push(service);
             instances.push((name, key.as_str(), c));
         }
         if n == 0 || (n > 1 && !c.ipv4_address.0.is_empty()) {
@@ -1070,7 +1086,7 @@ pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnost
         }
     }
     l.networks(sc);
-    let mut used_ips = Vec::new();
+    let mut used_ips = BTreeMap::new();
     let mut containers = Vec::new();
     for (name, key, c) in instances {
         if name == "host" || name.is_empty() {

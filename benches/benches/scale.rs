@@ -1,0 +1,90 @@
+//! Scale and memory: `cargo bench -p wharf-benches --bench scale`.
+//!
+//! Not a criterion bench: each size runs a few times and prints the best
+//! wall time, the events, and the heap bytes the finished world holds
+//! (measured with a counting global allocator). The three client modes
+//! differ only in what the clients do, so differences between them are the
+//! marginal cost of one TCP handshake and of one DNS query+answer.
+//! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs (about 3 GiB of RAM, minutes).
+
+use cap::Cap;
+use std::alloc::System;
+use std::time::Instant;
+use wharf::run::{run, Overrides};
+use wharf::scenario::load_str;
+use wharf_benches::{pairs_mode, PairMode};
+
+/// Counts live heap bytes (the `cap` crate's allocator, no limit set).
+#[global_allocator]
+static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
+
+fn live() -> usize {
+    ALLOC.allocated()
+}
+
+struct Measured {
+    secs: f64,
+    events: u64,
+    /// Heap bytes held by the finished world, its trace excluded.
+    world: usize,
+    /// Heap bytes of the trace records.
+    trace: usize,
+}
+
+fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
+    let loaded = load_str("pairs.ron", &pairs_mode(pairs, mode)).expect("valid");
+    let mut best = f64::MAX;
+    let mut m = None;
+    for _ in 0..repeats {
+        let before = live();
+        let t0 = Instant::now();
+        let mut r = run(&loaded, Overrides::default());
+        best = best.min(t0.elapsed().as_secs_f64());
+        let with_trace = live() - before;
+        drop(std::mem::take(&mut r.world.trace));
+        let world = live() - before;
+        m = Some(Measured { secs: 0.0, events: r.world.events, world, trace: with_trace - world });
+        drop(r);
+    }
+    let mut m = m.expect("repeats > 0");
+    m.secs = best;
+    m
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` asks every bench target; nothing to list here.
+    }
+    let mut sizes = vec![(100, 20), (10_000, 5), (100_000, 2)];
+    if std::env::var_os("WHARF_BENCH_MILLION").is_some() {
+        sizes.push((1_000_000, 1));
+    }
+    println!("pairs      mode  wall_ms   events  ns/event  world_B/pair  trace_B/pair  process_peak_MiB");
+    for (n, repeats) in sizes {
+        let idle = measure(n, PairMode::Idle, repeats);
+        let ip = measure(n, PairMode::Ip, repeats);
+        let name = measure(n, PairMode::Name, repeats);
+        for (label, m) in [("idle", &idle), ("ip", &ip), ("name", &name)] {
+            println!(
+                "{n:>9}  {label:>4}  {:>7.1}  {:>7}  {:>8.0}  {:>12}  {:>12}  {:>16.1}",
+                m.secs * 1e3,
+                m.events,
+                m.secs * 1e9 / m.events as f64,
+                m.world / n,
+                m.trace / n,
+                ALLOC.max_allocated() as f64 / (1 << 20) as f64
+            );
+        }
+        let per = |a: &Measured, b: &Measured| (a.secs - b.secs) * 1e9 / n as f64;
+        println!(
+            "{n:>9}  marginal: handshake {:.0} ns ({} events), DNS query+answer {:.0} ns ({} events); \
+             memory: {} B per container (idle world / 2n), {} B per open connection (ip - idle)",
+            per(&ip, &idle),
+            (ip.events - idle.events) / n as u64,
+            per(&name, &ip),
+            (name.events - ip.events) / n as u64,
+            idle.world / (2 * n),
+            (ip.world as i64 - idle.world as i64) / n as i64,
+        );
+    }
+}
