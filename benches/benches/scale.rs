@@ -5,7 +5,8 @@
 //! (measured with a counting global allocator). The three client modes
 //! differ only in what the clients do, so differences between them are the
 //! marginal cost of one TCP handshake and of one DNS query+answer.
-//! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs (about 3 GiB of RAM, minutes).
+//! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs (about 10 GiB of RAM, minutes);
+//! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
 
 use cap::Cap;
 use std::alloc::System;
@@ -51,6 +52,56 @@ fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
     m
 }
 
+/// Request/response with 10 … 10,000 clients: throughput, and the engine's
+/// cost per delivered packet (wall time over packets delivered).
+fn requests_scaling() {
+    println!("\nhosts  wall_ms    events  delivered_packets  ns/event  ns/packet  requests/s");
+    for (hosts, repeats) in [(11, 50), (101, 20), (1001, 5), (10_001, 2)] {
+        let loaded = load_str("requests.ron", &wharf_benches::requests(hosts, 10)).expect("valid");
+        let mut best = f64::MAX;
+        let (mut events, mut packets) = (0, 0);
+        for _ in 0..repeats {
+            let t0 = Instant::now();
+            let r = run(&loaded, Overrides::default());
+            best = best.min(t0.elapsed().as_secs_f64());
+            (events, packets) = (r.world.events, r.world.checks.delivered);
+        }
+        println!(
+            "{hosts:>5}  {:>7.2}  {events:>8}  {packets:>17}  {:>8.0}  {:>9.0}  {:>10.0}",
+            best * 1e3,
+            best * 1e9 / events as f64,
+            best * 1e9 / packets as f64,
+            (10 * (hosts - 1)) as f64 / best
+        );
+    }
+}
+
+/// The issue's memory target: 100,000 containers holding 1,000,000 open
+/// connections (50,000 servers, 50,000 pools of 20). `WHARF_BENCH_BIG=1`.
+fn hundred_thousand_containers() {
+    if std::env::var_os("WHARF_BENCH_BIG").is_none() {
+        return;
+    }
+    let loaded = load_str("pools.ron", &wharf_benches::pools(50_000, 20)).expect("valid");
+    let before = live();
+    let t0 = Instant::now();
+    let mut r = run(&loaded, Overrides::default());
+    let secs = t0.elapsed().as_secs_f64();
+    let with_trace = live() - before;
+    let open = r.world.established();
+    drop(std::mem::take(&mut r.world.trace));
+    let world = live() - before;
+    let gib = |b: usize| b as f64 / (1u64 << 30) as f64;
+    println!(
+        "\n100,000 containers, {open} connection endpoints (client + server side): {secs:.1} s, {} events; \
+         world {:.2} GiB, trace {:.2} GiB, process peak {:.2} GiB",
+        r.world.events,
+        gib(world),
+        gib(with_trace - world),
+        gib(ALLOC.max_allocated())
+    );
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` asks every bench target; nothing to list here.
@@ -87,4 +138,6 @@ fn main() {
             (ip.world as i64 - idle.world as i64) / n as i64,
         );
     }
+    requests_scaling();
+    hundred_thousand_containers();
 }

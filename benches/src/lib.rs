@@ -155,3 +155,31 @@ pub fn pairs_mode(pairs: usize, mode: PairMode) -> String {
     s.push_str("})");
     s
 }
+
+/// One server and `hosts - 1` clients on one user-defined network; each
+/// client resolves the server, connects, and does `round_trips` 64-byte
+/// requests 1 ms apart (the request/response workload of the peer bench).
+pub fn requests(hosts: usize, round_trips: usize) -> String {
+    let mut s = String::from("Scenario(name: \"requests\", until: \"10m\", max_events: 1000000000, networks: { \"n\": Bridge() }, containers: {\n\"server\": (networks: [\"n\"], program: Server(port: 80, service_time: \"0s\")),\n");
+    for i in 1..hosts {
+        let _ = writeln!(s, "\"c{i}\": (networks: [\"n\"], start_at: \"1s\", program: Client(target: \"server:80\", requests: (count: {round_trips}, interval: \"1ms\", size: 64))),");
+    }
+    s.push_str("})");
+    s
+}
+
+/// `servers` servers and as many connection pools of `size` connections,
+/// pool `i` to server `i`: `2 * servers` containers holding
+/// `servers * size` open connections at the end.
+pub fn pools(servers: usize, size: u32) -> String {
+    let mut s = String::from("Scenario(name: \"pools\", until: \"10s\", max_events: 1000000000, networks: { \"n\": Bridge(subnet: \"10.0.0.0/8\") }, containers: {\n");
+    for i in 0..servers {
+        let _ = writeln!(s, "\"s{i}\": (networks: [\"n\"], program: Server(port: 80)),");
+        let _ = writeln!(
+            s,
+            "\"p{i}\": (networks: [\"n\"], start_at: \"1s\", program: Pool(target: \"s{i}:80\", size: {size})),"
+        );
+    }
+    s.push_str("})");
+    s
+}

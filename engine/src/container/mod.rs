@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod health;
+pub mod pool;
 pub mod program;
 pub mod proxy;
 pub mod queue;

@@ -303,7 +303,13 @@ pub fn json_lines(w: &World) -> String {
         if let (Value::Object(m), Value::Object(f)) = (&mut v, fields(w, &r.ev)) {
             m.extend(f);
         }
-        let _ = writeln!(out, "{v}");
+        // Keys in sorted order whatever serde_json's `preserve_order` feature
+        // (which another crate in a build may turn on) says.
+        let sorted: std::collections::BTreeMap<String, Value> = match v {
+            Value::Object(m) => m.into_iter().collect(),
+            _ => unreachable!("json! of an object"),
+        };
+        let _ = writeln!(out, "{}", Value::from(serde_json::Map::from_iter(sorted)));
     }
     out
 }

@@ -52,7 +52,8 @@ fn targets(c: &s::Container) -> Vec<String> {
         s::Program::Proxy(p) => p.upstreams.clone(),
         s::Program::Producer { target, .. }
         | s::Program::Worker { target, .. }
-        | s::Program::UdpSender { target, .. } => vec![target.clone()],
+        | s::Program::UdpSender { target, .. }
+        | s::Program::Pool { target, .. } => vec![target.clone()],
         _ => vec![],
     }
 }

@@ -146,6 +146,25 @@ pub fn interpolate(text: &str, env: &BTreeMap<String, String>, warnings: &mut Ve
     Ok(out)
 }
 
+/// Rebuilds every mapping with its keys in sorted order. serde_json's `Map`
+/// iterates in key order by default but in insertion order when any crate in
+/// the build enables its `preserve_order` feature (Cargo unifies features
+/// across a workspace); sorting here makes the import independent of that.
+fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = std::mem::take(m).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (k, mut x) in entries {
+                sort_keys(&mut x);
+                m.insert(k, x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
 /// Reads `KEY=value` lines (comments and blanks ignored, quotes stripped).
 pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -686,6 +705,7 @@ pub fn import(
         }
     }
     let (first_file, first_src) = files.first().cloned().unwrap_or_default();
+    sort_keys(&mut merged);
     let root = merged.as_object().cloned().unwrap_or_default();
     for k in root.keys().filter(|k| {
         !k.starts_with("x-")

@@ -483,6 +483,19 @@ impl Lower<'_> {
                 })
             }
             s::Program::UdpServer { port } => ProgramSpec::UdpServer(*port),
+            s::Program::Pool { target, size, connect_timeout, retry } => {
+                let (host, port, _) = self.target(name, env, target)?;
+                if *size == Some(0) {
+                    self.err(&["containers", name, "size"], "a pool needs at least one connection", None);
+                }
+                ProgramSpec::Pool(crate::container::pool::PoolConfig {
+                    host,
+                    port,
+                    size: size.unwrap_or(10),
+                    connect_timeout: connect_timeout.map(|d| d.0),
+                    retry: retry.map_or(Dur::secs(1), |d| d.0),
+                })
+            }
             s::Program::UdpSender { target, count, interval, size } => {
                 let (host, port, _) = self.target(name, env, target)?;
                 ProgramSpec::UdpSender(tools::UdpSenderConfig {

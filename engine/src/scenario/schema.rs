@@ -416,6 +416,19 @@ pub enum Program {
     UdpServer {
         port: u16,
     },
+    /// A connection pool (HikariCP defaults): keeps `size` connections open.
+    Pool {
+        target: String,
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        size: Option<u32>,
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        connect_timeout: Option<D>,
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry: Option<D>,
+    },
     UdpSender {
         target: String,
         count: u32,

@@ -41,6 +41,7 @@ pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
         ProgramSpec::Worker(c) => Box::new(crate::container::queue::Worker::new(*c)),
         ProgramSpec::UdpServer(port) => Box::new(crate::container::tools::UdpServer { port: *port }),
         ProgramSpec::UdpSender(c) => Box::new(crate::container::tools::UdpSender::new(*c)),
+        ProgramSpec::Pool(c) => Box::new(crate::container::pool::Pool::new(*c)),
         ProgramSpec::Exit { after, code } => Box::new(Job { after: *after, code: *code }),
     }
 }

@@ -168,6 +168,7 @@ pub enum ProgramSpec {
     Worker(crate::container::queue::WorkerConfig),
     UdpServer(u16),
     UdpSender(crate::container::tools::UdpSenderConfig),
+    Pool(crate::container::pool::PoolConfig),
     /// A process that exits by itself after a delay with a code (a job, a crash).
     Exit {
         after: Delay,
