@@ -225,7 +225,9 @@ pub struct World {
     pub(super) dials: SlotMap<DialId, Dial>,
     pub(super) queries: SlotMap<QueryId, Query>,
     pub(super) stacks: Vec<Stack>,
-    pub(super) demux: BTreeMap<(StackId, SockAddr, SockAddr), ConnId>,
+    /// Lookup only, never iterated; a fixed hasher (no OS-seeded state), so
+    /// it cannot make a run depend on anything but its inputs.
+    pub(super) demux: rustc_hash::FxHashMap<(StackId, SockAddr, SockAddr), ConnId>,
     pub dns: Registry<NetId, CtrId>,
     pub syms: Symbols,
     pub trace: Vec<Record>,
@@ -284,7 +286,7 @@ impl World {
                 udp: BTreeMap::new(),
                 next_port: crate::proto::tcp::EPHEMERAL_FIRST,
             }],
-            demux: BTreeMap::new(),
+            demux: rustc_hash::FxHashMap::default(),
             dns: Registry::default(),
             syms: spec.syms,
             trace: Vec::new(),
