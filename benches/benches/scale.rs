@@ -2,9 +2,9 @@
 //!
 //! Not a criterion bench: each size runs a few times and prints the best
 //! wall time, the events, and the heap bytes the finished world holds
-//! (measured with a counting global allocator). The three client modes
-//! differ only in what the clients do, so differences between them are the
-//! marginal cost of one TCP handshake and of one DNS query+answer.
+//! (measured with a counting global allocator); then the marginal cost of a
+//! connection (pools of 20 versus 10, by IP and by name: one TCP handshake,
+//! one DNS query+answer), and request/response throughput.
 //! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs (about 10 GiB of RAM, minutes);
 //! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
 
@@ -52,6 +52,37 @@ fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
     m
 }
 
+/// The marginal cost of one connection: pools of 20 versus pools of 10
+/// (the same containers; `conns` more connections), by IP (a handshake) and
+/// by name (a DNS query and answer first).
+fn per_connection() {
+    println!("\nconnections  handshake_ns  events  dns_query+answer_ns  events");
+    for (conns, repeats) in [(100usize, 200), (10_000, 10), (100_000, 3)] {
+        let best = |size: u32, by_ip: bool| {
+            let l = load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid");
+            let mut best = f64::MAX;
+            let mut events = 0;
+            for _ in 0..repeats {
+                let t0 = Instant::now();
+                let r = run(&l, Overrides::default());
+                best = best.min(t0.elapsed().as_secs_f64());
+                events = r.world.events;
+            }
+            (best, events)
+        };
+        let (ip10, e_ip10) = best(10, true);
+        let (ip20, e_ip20) = best(20, true);
+        let (name10, e_name10) = best(10, false);
+        let (name20, e_name20) = best(20, false);
+        let per = |d: f64| d * 1e9 / conns as f64;
+        let hs = per(ip20 - ip10);
+        let dns = per(name20 - name10) - hs;
+        let (e_hs, e_dns) =
+            ((e_ip20 - e_ip10) / conns as u64, (e_name20 - e_name10 - (e_ip20 - e_ip10)) / conns as u64);
+        println!("{conns:>11}  {hs:>12.0}  {e_hs:>6}  {dns:>19.0}  {e_dns:>6}");
+    }
+}
+
 /// Request/response with 10 … 10,000 clients: throughput, and the engine's
 /// cost per delivered packet (wall time over packets delivered).
 fn requests_scaling() {
@@ -82,7 +113,7 @@ fn hundred_thousand_containers() {
     if std::env::var_os("WHARF_BENCH_BIG").is_none() {
         return;
     }
-    let loaded = load_str("pools.ron", &wharf_benches::pools(50_000, 20)).expect("valid");
+    let loaded = load_str("pools.ron", &wharf_benches::pools(50_000, 20, false)).expect("valid");
     let before = live();
     let t0 = Instant::now();
     let mut r = run(&loaded, Overrides::default());
@@ -126,18 +157,13 @@ fn main() {
                 ALLOC.max_allocated() as f64 / (1 << 20) as f64
             );
         }
-        let per = |a: &Measured, b: &Measured| (a.secs - b.secs) * 1e9 / n as f64;
         println!(
-            "{n:>9}  marginal: handshake {:.0} ns ({} events), DNS query+answer {:.0} ns ({} events); \
-             memory: {} B per container (idle world / 2n), {} B per open connection (ip - idle)",
-            per(&ip, &idle),
-            (ip.events - idle.events) / n as u64,
-            per(&name, &ip),
-            (name.events - ip.events) / n as u64,
+            "{n:>9}  memory: {} B per container (idle world / 2n), {} B per open connection (ip - idle)",
             idle.world / (2 * n),
             (ip.world as i64 - idle.world as i64) / n as i64,
         );
     }
+    per_connection();
     requests_scaling();
     hundred_thousand_containers();
 }

@@ -169,15 +169,20 @@ pub fn requests(hosts: usize, round_trips: usize) -> String {
 }
 
 /// `servers` servers and as many connection pools of `size` connections,
-/// pool `i` to server `i`: `2 * servers` containers holding
-/// `servers * size` open connections at the end.
-pub fn pools(servers: usize, size: u32) -> String {
+/// pool `i` to server `i` (by name, or by its static IP with `by_ip`):
+/// `2 * servers` containers holding `servers * size` open connections.
+pub fn pools(servers: usize, size: u32, by_ip: bool) -> String {
     let mut s = String::from("Scenario(name: \"pools\", until: \"10s\", max_events: 1000000000, networks: { \"n\": Bridge(subnet: \"10.0.0.0/8\") }, containers: {\n");
     for i in 0..servers {
-        let _ = writeln!(s, "\"s{i}\": (networks: [\"n\"], program: Server(port: 80)),");
+        let ip = server_ip(i);
+        let target = if by_ip { ip.clone() } else { format!("s{i}") };
         let _ = writeln!(
             s,
-            "\"p{i}\": (networks: [\"n\"], start_at: \"1s\", program: Pool(target: \"s{i}:80\", size: {size})),"
+            "\"s{i}\": (networks: [\"n\"], ipv4_address: {{ \"n\": \"{ip}\" }}, program: Server(port: 80)),"
+        );
+        let _ = writeln!(
+            s,
+            "\"p{i}\": (networks: [\"n\"], start_at: \"1s\", program: Pool(target: \"{target}:80\", size: {size})),"
         );
     }
     s.push_str("})");

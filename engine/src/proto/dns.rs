@@ -87,9 +87,12 @@ impl<N: Ord + Copy, C: Ord + Copy> Registry<N, C> {
     /// Resolves `name` for an asker attached to `nets` (in attachment order).
     /// Returns the winning network and its addresses, unshuffled.
     pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Vec<Ip>)> {
-        let key = name.trim_end_matches('.').to_ascii_lowercase();
+        let name = name.trim_end_matches('.');
+        // Names are registered lower-cased; most queries already are.
+        let key: std::borrow::Cow<str> =
+            if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase().into() } else { name.into() };
         nets.iter().find_map(|&n| {
-            let v = self.names.get(&n)?.get(key.as_str())?;
+            let v = self.names.get(&n)?.get(key.as_ref())?;
             Some((n, v.iter().map(|(_, ip)| *ip).collect()))
         })
     }

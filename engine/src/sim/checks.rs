@@ -45,10 +45,11 @@ impl World {
     }
 
     /// DNS scope: every address answered for `asker` is reachable by it.
-    pub(super) fn check_dns_answer(&mut self, asker: CtrId, name: &str, ips: &[Ip]) {
+    pub(super) fn check_dns_answer(&mut self, asker: CtrId, name: crate::id::Sym, ips: &[Ip]) {
         if !self.checks.enabled {
             return;
         }
+        let name = self.syms.get(name).to_string();
         let owner = self.net_owner(asker);
         let nets: Vec<NetId> = self.ctrs[owner].endpoints.iter().map(|e| e.net).collect();
         for ip in ips {

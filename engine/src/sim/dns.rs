@@ -130,9 +130,8 @@ impl World {
 
     /// What the nameserver answers, and when; `None`: it never answers.
     fn answer_for(&mut self, ctr: CtrId, name: crate::id::Sym, server: Ip) -> Option<(Rcode, Vec<Ip>, Dur)> {
-        let n = self.syms.get(name).to_string();
         if server == UPSTREAM_DNS {
-            let (rc, ips, d) = self.upstream_answer(&n)?;
+            let (rc, ips, d) = self.upstream_answer(self.syms.get(name))?;
             return Some((rc, ips, d));
         }
         let extra = match self.dns_outage {
@@ -142,8 +141,8 @@ impl World {
             None => Dur::ZERO,
         };
         let nets = self.user_nets(ctr);
-        if let Some((_, mut ips)) = self.dns.resolve(&nets, &n) {
-            self.check_dns_answer(ctr, &n, &ips);
+        if let Some((_, mut ips)) = self.dns.resolve(&nets, self.syms.get(name)) {
+            self.check_dns_answer(ctr, name, &ips);
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
         }
@@ -151,7 +150,7 @@ impl World {
         if !external {
             return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY));
         }
-        match self.upstream_answer(&n) {
+        match self.upstream_answer(self.syms.get(name)) {
             Some((rc, ips, d)) => Some((rc, ips, d + EMBEDDED_LATENCY)),
             None if self.upstream == Upstream::NotConfigured => Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
             None => Some((Rcode::ServFail, vec![], FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS)))),
