@@ -65,31 +65,19 @@ impl Hold for wharf::sim::queue::Queue {
 #[derive(Default)]
 pub struct BinaryHeapQueue {
     heap: std::collections::BinaryHeap<std::cmp::Reverse<(u64, u64)>>,
-    slab: Vec<wharf::sim::event::Event>,
-    free: Vec<u32>,
+    slab: wharf::sim::queue::Slab,
     seq: u64,
 }
 
 impl Hold for BinaryHeapQueue {
     fn push(&mut self, at: u64, ev: wharf::sim::event::Event) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = ev;
-                u64::from(s)
-            }
-            None => {
-                self.slab.push(ev);
-                self.slab.len() as u64 - 1
-            }
-        };
+        let slot = self.slab.insert(ev);
         self.heap.push(std::cmp::Reverse((at, (self.seq << 24) | slot)));
         self.seq += 1;
     }
     fn pop(&mut self) -> Option<(u64, wharf::sim::event::Event)> {
         let std::cmp::Reverse((at, key)) = self.heap.pop()?;
-        let slot = (key & 0xff_ffff) as u32;
-        self.free.push(slot);
-        Some((at, self.slab[slot as usize]))
+        Some((at, self.slab.take((key & 0xff_ffff) as usize)))
     }
 }
 

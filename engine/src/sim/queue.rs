@@ -32,9 +32,46 @@ pub struct Queue {
     heap: Vec<u128>,
     /// The root was popped but not yet removed (see the module doc).
     hole: bool,
-    slab: Vec<Event>,
-    free: Vec<u32>,
+    slab: Slab,
     seq: u64,
+}
+
+/// Pending events' payloads, addressed by slot; freed slots are reused
+/// first, so a hold (pop then push) writes the slot it just read.
+#[derive(Default)]
+pub struct Slab {
+    items: Vec<Event>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    /// Stores `ev`; returns its slot.
+    pub fn insert(&mut self, ev: Event) -> u64 {
+        match self.free.pop() {
+            Some(s) => {
+                self.items[s as usize] = ev;
+                u64::from(s)
+            }
+            None => {
+                self.items.push(ev);
+                self.items.len() as u64 - 1
+            }
+        }
+    }
+
+    /// Reads the event in `slot` and frees the slot.
+    pub fn take(&mut self, slot: usize) -> Event {
+        self.free.push(slot as u32);
+        self.items[slot]
+    }
+
+    pub fn get(&self, slot: usize) -> &Event {
+        &self.items[slot]
+    }
+
+    pub fn capacity_used(&self) -> usize {
+        self.items.len()
+    }
 }
 
 #[inline]
@@ -49,16 +86,7 @@ fn slot_of(k: u128) -> usize {
 
 impl Queue {
     pub fn push(&mut self, at: Time, ev: Event) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = ev;
-                u64::from(s)
-            }
-            None => {
-                self.slab.push(ev);
-                self.slab.len() as u64 - 1
-            }
-        };
+        let slot = self.slab.insert(ev);
         assert!(slot <= SLOT_MASK, "more than 2^24 events pending at once");
         let key = (u128::from(at.0) << 64) | u128::from((self.seq << SLOT_BITS) | slot);
         self.seq += 1;
@@ -78,9 +106,7 @@ impl Queue {
         self.settle();
         let &k = self.heap.get(PAD)?;
         self.hole = true;
-        let slot = slot_of(k);
-        self.free.push(slot as u32);
-        Some((Time(time_of(k)), self.slab[slot]))
+        Some((Time(time_of(k)), self.slab.take(slot_of(k))))
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {
@@ -91,7 +117,7 @@ impl Queue {
     /// How many pending events satisfy `f` (for end-of-run checks).
     pub fn count(&mut self, f: impl Fn(&Event) -> bool) -> usize {
         self.settle();
-        self.heap.iter().skip(PAD).filter(|&&k| f(&self.slab[slot_of(k)])).count()
+        self.heap.iter().skip(PAD).filter(|&&k| f(self.slab.get(slot_of(k)))).count()
     }
 
     pub fn len(&self) -> usize {
@@ -195,7 +221,7 @@ mod tests {
         q.push(Time(3), Event::Action(4));
         let order: Vec<(u64, Event)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.0, e)).collect();
         assert_eq!(order, [(2, Event::Action(2)), (3, Event::Action(3)), (3, Event::Action(4))]);
-        assert_eq!(q.slab.len(), 3, "a freed slot is reused");
+        assert_eq!(q.slab.capacity_used(), 3, "a freed slot is reused");
         assert_eq!(std::mem::size_of::<u128>(), 16);
     }
 
