@@ -51,6 +51,23 @@ fn scenario_runs(c: &mut Criterion) {
         });
     }
     g.finish();
+    // Marginal cost of a connection: pools of 20 minus pools of 10 (the same
+    // containers, C more connections), by IP (handshake) and by name (DNS
+    // query and answer, then the handshake). Divide the difference of the
+    // medians by C; the README's table does.
+    let mut g = c.benchmark_group("connections");
+    g.sample_size(10);
+    for conns in [100usize, 10_000] {
+        for (mode, by_ip) in [("ip", true), ("name", false)] {
+            for size in [10u32, 20] {
+                let l = load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid");
+                g.bench_with_input(BenchmarkId::new(format!("{conns}/{mode}"), size), &l, |b, l| {
+                    b.iter(|| run(l, Overrides::default()).world.events)
+                });
+            }
+        }
+    }
+    g.finish();
     let mut g = c.benchmark_group("scenario");
     g.sample_size(10);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
