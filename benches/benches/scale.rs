@@ -5,7 +5,8 @@
 //! (measured with a counting global allocator); then the marginal cost of a
 //! connection (pools of 20 versus 10, by IP and by name: one TCP handshake,
 //! one DNS query+answer), and request/response throughput.
-//! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs (about 10 GiB of RAM, minutes);
+//! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs and 1,000,000 pooled
+//! connections (about 10 GiB of RAM, several minutes);
 //! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
 
 use cap::Cap;
@@ -57,7 +58,11 @@ fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
 /// by name (a DNS query and answer first).
 fn per_connection() {
     println!("\nconnections  handshake_ns  events  dns_query+answer_ns  events");
-    for (conns, repeats) in [(100usize, 200), (10_000, 10), (100_000, 3)] {
+    let mut sizes = vec![(100usize, 200), (10_000, 10), (100_000, 3)];
+    if std::env::var_os("WHARF_BENCH_MILLION").is_some() {
+        sizes.push((1_000_000, 1));
+    }
+    for (conns, repeats) in sizes {
         let best = |size: u32, by_ip: bool| {
             let l = load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid");
             let mut best = f64::MAX;
