@@ -7,8 +7,9 @@
 //!
 //! Layout: an implicit 4-ary heap of 16-byte keys — the time in the high
 //! word, and one word holding the sequence number (high 40 bits) and a slot
-//! (low 24 bits) in a payload slab — so a node's four children share one
-//! 64-byte cache line and the heap is half as deep as a binary one. Keys are
+//! (low 24 bits) in a payload slab — so a node's four children are 64
+//! contiguous bytes (one or two cache lines: the Vec is 16-byte aligned) and
+//! the heap is half as deep as a binary one. Keys are
 //! distinct (the sequence is unique), so the order is total and exact.
 //!
 //! Fused pop-and-push: `pop` leaves the taken root in place (a "hole"); if
