@@ -12,8 +12,8 @@
 use cap::Cap;
 use std::alloc::System;
 use std::time::Instant;
-use wharf::run::{run, Overrides};
-use wharf::scenario::load_str;
+use wharf::run::{run, Overrides, RunResult};
+use wharf::scenario::{load_str, Loaded};
 use wharf_benches::{pairs_mode, PairMode};
 
 /// Counts live heap bytes (the `cap` crate's allocator, no limit set).
@@ -33,24 +33,28 @@ struct Measured {
     trace: usize,
 }
 
+/// Runs `loaded` `repeats` times: the best wall time, and the last result
+/// (earlier ones are dropped, so the heap then holds only that one).
+fn best_of(loaded: &Loaded, repeats: usize) -> (f64, RunResult) {
+    let mut best = f64::MAX;
+    let mut last = None;
+    for _ in 0..repeats {
+        let t0 = Instant::now();
+        let r = run(loaded, Overrides::default());
+        best = best.min(t0.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    (best, last.expect("repeats > 0"))
+}
+
 fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
     let loaded = load_str("pairs.ron", &pairs_mode(pairs, mode)).expect("valid");
-    let mut best = f64::MAX;
-    let mut m = None;
-    for _ in 0..repeats {
-        let before = live();
-        let t0 = Instant::now();
-        let mut r = run(&loaded, Overrides::default());
-        best = best.min(t0.elapsed().as_secs_f64());
-        let with_trace = live() - before;
-        drop(std::mem::take(&mut r.world.trace));
-        let world = live() - before;
-        m = Some(Measured { secs: 0.0, events: r.world.events, world, trace: with_trace - world });
-        drop(r);
-    }
-    let mut m = m.expect("repeats > 0");
-    m.secs = best;
-    m
+    let before = live();
+    let (secs, mut r) = best_of(&loaded, repeats);
+    let with_trace = live() - before;
+    drop(std::mem::take(&mut r.world.trace));
+    let world = live() - before;
+    Measured { secs, events: r.world.events, world, trace: with_trace - world }
 }
 
 /// The marginal cost of one connection: pools of 20 versus pools of 10
@@ -65,15 +69,8 @@ fn per_connection() {
     for (conns, repeats) in sizes {
         let best = |size: u32, by_ip: bool| {
             let l = load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid");
-            let mut best = f64::MAX;
-            let mut events = 0;
-            for _ in 0..repeats {
-                let t0 = Instant::now();
-                let r = run(&l, Overrides::default());
-                best = best.min(t0.elapsed().as_secs_f64());
-                events = r.world.events;
-            }
-            (best, events)
+            let (secs, r) = best_of(&l, repeats);
+            (secs, r.world.events)
         };
         let (ip10, e_ip10) = best(10, true);
         let (ip20, e_ip20) = best(20, true);
@@ -94,14 +91,8 @@ fn requests_scaling() {
     println!("\nhosts  wall_ms    events  delivered_packets  ns/event  ns/packet  requests/s");
     for (hosts, repeats) in [(11, 50), (101, 20), (1001, 5), (10_001, 2)] {
         let loaded = load_str("requests.ron", &wharf_benches::requests(hosts, 10)).expect("valid");
-        let mut best = f64::MAX;
-        let (mut events, mut packets) = (0, 0);
-        for _ in 0..repeats {
-            let t0 = Instant::now();
-            let r = run(&loaded, Overrides::default());
-            best = best.min(t0.elapsed().as_secs_f64());
-            (events, packets) = (r.world.events, r.world.checks.delivered);
-        }
+        let (best, r) = best_of(&loaded, repeats);
+        let (events, packets) = (r.world.events, r.world.checks.delivered);
         println!(
             "{hosts:>5}  {:>7.2}  {events:>8}  {packets:>17}  {:>8.0}  {:>9.0}  {:>10.0}",
             best * 1e3,

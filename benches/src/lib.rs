@@ -121,18 +121,27 @@ pub fn server_ip(i: usize) -> String {
     format!("{}.{}.{}.{}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255)
 }
 
+/// The opening of a generated scenario with one network `n` on 10.0.0.0/8
+/// (room for two million containers) and generous bounds.
+fn header(name: &str, until: &str) -> String {
+    format!("Scenario(name: \"{name}\", until: \"{until}\", max_events: 1000000000, networks: {{ \"n\": Bridge(subnet: \"10.0.0.0/8\") }}, containers: {{\n")
+}
+
+/// Writes server `s{i}` on its static address [`server_ip`]; returns it.
+fn static_server(s: &mut String, i: usize) -> String {
+    let ip = server_ip(i);
+    let _ =
+        writeln!(s, "\"s{i}\": (networks: [\"n\"], ipv4_address: {{ \"n\": \"{ip}\" }}, program: Server(port: 80)),");
+    ip
+}
+
 /// `pairs` servers and `pairs` clients on one network; the connections stay
-/// open to the end. The three modes differ only in what the clients do, so
-/// differences between them are the marginal cost of a handshake and of a
-/// DNS lookup.
+/// open to the end. The three modes differ only in what the clients do (the
+/// scale bench's memory per container and per connection).
 pub fn pairs_mode(pairs: usize, mode: PairMode) -> String {
-    let mut s = String::from("Scenario(name: \"pairs\", until: \"10s\", max_events: 1000000000, networks: { \"n\": Bridge(subnet: \"10.0.0.0/8\") }, containers: {\n");
+    let mut s = header("pairs", "10s");
     for i in 0..pairs {
-        let ip = server_ip(i);
-        let _ = writeln!(
-            s,
-            "\"s{i}\": (networks: [\"n\"], ipv4_address: {{ \"n\": \"{ip}\" }}, program: Server(port: 80)),"
-        );
+        let ip = static_server(&mut s, i);
         let program = match mode {
             PairMode::Idle => String::new(),
             PairMode::Ip => format!(", program: Client(target: \"{ip}:80\")"),
@@ -160,14 +169,10 @@ pub fn requests(hosts: usize, round_trips: usize) -> String {
 /// pool `i` to server `i` (by name, or by its static IP with `by_ip`):
 /// `2 * servers` containers holding `servers * size` open connections.
 pub fn pools(servers: usize, size: u32, by_ip: bool) -> String {
-    let mut s = String::from("Scenario(name: \"pools\", until: \"10s\", max_events: 1000000000, networks: { \"n\": Bridge(subnet: \"10.0.0.0/8\") }, containers: {\n");
+    let mut s = header("pools", "10s");
     for i in 0..servers {
-        let ip = server_ip(i);
-        let target = if by_ip { ip.clone() } else { format!("s{i}") };
-        let _ = writeln!(
-            s,
-            "\"s{i}\": (networks: [\"n\"], ipv4_address: {{ \"n\": \"{ip}\" }}, program: Server(port: 80)),"
-        );
+        let ip = static_server(&mut s, i);
+        let target = if by_ip { ip } else { format!("s{i}") };
         let _ = writeln!(
             s,
             "\"p{i}\": (networks: [\"n\"], start_at: \"1s\", program: Pool(target: \"{target}:80\", size: {size})),"

@@ -294,22 +294,19 @@ fn fields(w: &World, ev: &Ev) -> Value {
 pub fn json_lines(w: &World) -> String {
     let mut out = String::new();
     for r in &w.trace {
-        let mut v = json!({
-            "v": JSON_SCHEMA_VERSION,
-            "t_ns": r.t.0,
-            "container": r.ctr.map(|c| w.ctrs[c].name.clone()),
-            "event": kind(&r.ev),
-        });
-        if let (Value::Object(m), Value::Object(f)) = (&mut v, fields(w, &r.ev)) {
+        // A BTreeMap, so keys come out sorted whatever serde_json's
+        // `preserve_order` feature (another crate in a build may turn it on) says.
+        let mut m: std::collections::BTreeMap<String, Value> = [
+            ("v".to_string(), json!(JSON_SCHEMA_VERSION)),
+            ("t_ns".to_string(), json!(r.t.0)),
+            ("container".to_string(), json!(r.ctr.map(|c| w.ctrs[c].name.clone()))),
+            ("event".to_string(), json!(kind(&r.ev))),
+        ]
+        .into();
+        if let Value::Object(f) = fields(w, &r.ev) {
             m.extend(f);
         }
-        // Keys in sorted order whatever serde_json's `preserve_order` feature
-        // (which another crate in a build may turn on) says.
-        let sorted: std::collections::BTreeMap<String, Value> = match v {
-            Value::Object(m) => m.into_iter().collect(),
-            _ => unreachable!("json! of an object"),
-        };
-        let _ = writeln!(out, "{}", Value::from(serde_json::Map::from_iter(sorted)));
+        let _ = writeln!(out, "{}", serde_json::to_string(&m).unwrap_or_default());
     }
     out
 }
