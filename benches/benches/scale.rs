@@ -8,6 +8,7 @@
 //! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs and 1,000,000 pooled
 //! connections (about 10 GiB of RAM, several minutes);
 //! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
+//! `WHARF_BENCH_ONLY=memory|connections|requests` runs one part.
 
 use cap::Cap;
 use std::alloc::System;
@@ -129,10 +130,29 @@ fn hundred_thousand_containers() {
     );
 }
 
+/// Is `part` selected (`WHARF_BENCH_ONLY` unset, or naming it)?
+fn part(part: &str) -> bool {
+    std::env::var("WHARF_BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return; // `cargo bench -- --list` asks every bench target; nothing to list here.
     }
+    if part("memory") {
+        memory();
+    }
+    if part("connections") {
+        per_connection();
+    }
+    if part("requests") {
+        requests_scaling();
+    }
+    hundred_thousand_containers();
+}
+
+/// Memory per container and per open connection, and the cost of pairs.
+fn memory() {
     let mut sizes = vec![(100, 20), (10_000, 5), (100_000, 2)];
     if std::env::var_os("WHARF_BENCH_MILLION").is_some() {
         sizes.push((1_000_000, 1));
@@ -159,7 +179,4 @@ fn main() {
             (ip.world as i64 - idle.world as i64) / n as i64,
         );
     }
-    per_connection();
-    requests_scaling();
-    hundred_thousand_containers();
 }

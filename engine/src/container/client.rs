@@ -10,7 +10,6 @@
 use super::program::{Cmd, Ctx, Input, Msg, Op, Program, Report};
 use crate::id::{ConnId, Sym};
 use crate::time::{Dur, Time};
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Retry {
@@ -90,20 +89,13 @@ pub struct Client {
     next_id: u32,
     answered: u32,
     lost: u32,
-    outstanding: BTreeMap<u32, Time>,
+    /// Ids of requests sent and not yet answered (a few; no allocation per request).
+    outstanding: Vec<u32>,
 }
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
-        Client {
-            cfg,
-            state: State::Connecting,
-            attempt: 0,
-            next_id: 0,
-            answered: 0,
-            lost: 0,
-            outstanding: BTreeMap::new(),
-        }
+        Client { cfg, state: State::Connecting, attempt: 0, next_id: 0, answered: 0, lost: 0, outstanding: Vec::new() }
     }
 
     fn connect(&mut self, cx: &mut Ctx<'_>) {
@@ -128,6 +120,12 @@ impl Client {
         cx.timer(delay, TOKEN_RETRY);
     }
 
+    /// Removes request `id` from the outstanding ones; was it there?
+    fn take_outstanding(&mut self, id: u32) -> bool {
+        let found = self.outstanding.iter().position(|&o| o == id);
+        found.map(|i| self.outstanding.swap_remove(i)).is_some()
+    }
+
     fn send_next(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
         let Some(r) = self.cfg.requests else { return };
         if self.answered + self.lost + self.outstanding.len() as u32 >= r.count {
@@ -135,7 +133,7 @@ impl Client {
         }
         let id = self.next_id;
         self.next_id += 1;
-        self.outstanding.insert(id, cx.now);
+        self.outstanding.push(id);
         cx.send(conn, Msg::Request { id, op: Op::Get, size: r.size, sent_at: cx.now });
         if let Some(t) = r.timeout {
             cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
@@ -177,7 +175,7 @@ impl Client {
             (t, State::Open(conn)) if t >= TOKEN_TIMEOUT_BASE => {
                 let conn = *conn;
                 let id = (t - TOKEN_TIMEOUT_BASE) as u32;
-                if self.outstanding.remove(&id).is_some() {
+                if self.take_outstanding(id) {
                     self.lost += 1;
                     cx.report(Report::RequestTimedOut { id });
                     self.maybe_done(cx, conn);
@@ -208,7 +206,7 @@ impl Program for Client {
                 }
             }
             Input::Received { conn, msg: Msg::Response { id, .. } } => {
-                if self.outstanding.remove(&id).is_some() {
+                if self.take_outstanding(id) {
                     self.answered += 1;
                 }
                 self.maybe_done(cx, conn);

@@ -17,6 +17,7 @@ use crate::dist::Delay;
 use crate::id::{ConnId, Sym};
 use crate::net::addr::Ip;
 use crate::time::Dur;
+use slotmap::Key;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,10 +77,10 @@ const TAG_BACKEND: u64 = 2;
 
 pub struct Server {
     cfg: Config,
-    next_token: u64,
     received: u32,
     serving: bool,
-    working: BTreeMap<u64, (ConnId, Msg)>,
+    /// Requests being served; a slot's key (as u64) is its timer token.
+    working: slotmap::SlotMap<slotmap::DefaultKey, (ConnId, Msg)>,
     backend: Option<ConnId>,
     /// Backend request id → the downstream request waiting for it.
     waiting: BTreeMap<u32, (ConnId, Msg)>,
@@ -91,10 +92,9 @@ impl Server {
     pub fn new(cfg: Config) -> Server {
         Server {
             cfg,
-            next_token: 0,
             received: 0,
             serving: false,
-            working: BTreeMap::new(),
+            working: slotmap::SlotMap::new(),
             backend: None,
             waiting: BTreeMap::new(),
             next_backend_id: 0,
@@ -137,9 +137,8 @@ impl Server {
 
     fn on_request(&mut self, cx: &mut Ctx<'_>, conn: ConnId, msg: Msg) {
         if let Msg::Request { op: Op::TlsHello, id, sent_at, .. } = msg {
-            let token = self.next_token;
-            self.next_token += 1;
-            self.working.insert(token, (conn, Msg::Request { id, op: Op::TlsHello, size: 0, sent_at }));
+            let key = self.working.insert((conn, Msg::Request { id, op: Op::TlsHello, size: 0, sent_at }));
+            let token = key.data().as_ffi();
             return cx.timer(self.cfg.tls.unwrap_or(Dur::ZERO), token);
         }
         self.received += 1;
@@ -150,9 +149,7 @@ impl Server {
         if self.cfg.backend.is_some() {
             return self.call_backend(cx, conn, msg);
         }
-        let token = self.next_token;
-        self.next_token += 1;
-        self.working.insert(token, (conn, msg));
+        let token = self.working.insert((conn, msg)).data().as_ffi();
         let d = self.cfg.service_time.sample(cx.rng);
         cx.timer(d, token);
     }
@@ -197,7 +194,8 @@ impl Server {
                 }
             }
             t => {
-                if let Some((conn, msg)) = self.working.remove(&t) {
+                let key = slotmap::KeyData::from_ffi(t).into();
+                if let Some((conn, msg)) = self.working.remove(key) {
                     let status =
                         if matches!(msg, Msg::Request { op: Op::TlsHello, .. }) { 200 } else { self.cfg.status };
                     self.respond(cx, conn, msg, status);
@@ -291,8 +289,9 @@ mod tests {
         let conn = ConnId::default();
         let req = |id| Input::Received { conn, msg: Msg::get(id, 10, Time::ZERO) };
         let c = step(&mut s, req(0));
-        assert_eq!(c, [Cmd::Timer { after: Dur::millis(2), token: 0 }]);
-        let c = step(&mut s, Input::Timer(0));
+        let [Cmd::Timer { after, token }] = c[..] else { panic!("one timer expected, got {c:?}") };
+        assert_eq!(after, Dur::millis(2));
+        let c = step(&mut s, Input::Timer(token));
         assert!(matches!(c[0], Cmd::Send { msg: Msg::Response { id: 0, status: 200, .. }, .. }));
         assert_eq!(step(&mut s, req(1)), [Cmd::Exit { code: 139 }]);
     }

@@ -192,6 +192,7 @@ impl World {
         }
         .map_err(|e| ipam_message(e, fixed, &n.name))?;
         n.holders.insert(ip, ctr);
+        self.topo += 1;
         if n.kind.user_defined() {
             let netname = n.name.clone();
             let c = &self.ctrs[ctr];
@@ -218,6 +219,7 @@ impl World {
         let ep = c.endpoints.remove(pos);
         let n = &mut self.nets[net];
         n.holders.remove(&ep.ip);
+        self.topo += 1;
         if let Some(p) = n.pool.as_mut() {
             p.release(ep.ip);
         }
@@ -236,7 +238,10 @@ impl World {
             return;
         }
         let c = &mut self.ctrs[ctr];
-        c.procs = vec![super::world::Proc { prog: Some(super::programs::instantiate(&c.spec.program)), alive: true }];
+        c.procs = smallvec::smallvec![super::world::Proc {
+            prog: Some(super::programs::instantiate(&c.spec.program)),
+            alive: true
+        }];
         self.record(Some(ctr), Ev::ProgramStarted);
         self.deliver_input(ctr, 0, Input::Start);
     }

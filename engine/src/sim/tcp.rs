@@ -32,7 +32,7 @@ impl World {
     ) -> bool {
         self.checks.attempts += 1;
         let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
-        let (to, net) = match self.route(from, dst.ip) {
+        let (to, net) = match self.route_flow(flow, from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
             Route::Drop { reason, net, .. } => {
                 if self.capturing() {
@@ -92,6 +92,23 @@ impl World {
         self.push_packet(at, Packet { src, dst, seg, to, net });
         self.maybe_duplicate(net, at, Packet { src, dst, seg, to, net });
         true
+    }
+
+    /// `route`, through the connection's cache when the segment belongs to one.
+    fn route_flow(&mut self, flow: Option<ConnId>, from: StackId, dst: Ip) -> Route {
+        let Some(conn) = flow else {
+            return self.route(from, dst);
+        };
+        if let Some(c) = self.conns.get(conn) {
+            if c.route_gen == self.topo {
+                return Route::Deliver { to: c.route_to, net: c.route_net, src: c.local.ip };
+            }
+        }
+        let r = self.route(from, dst);
+        if let (Route::Deliver { to, net, .. }, Some(c)) = (r, self.conns.get_mut(conn)) {
+            (c.route_gen, c.route_to, c.route_net) = (self.topo, to, net);
+        }
+        r
     }
 
     /// Records and counts a dropped transmission.
@@ -177,6 +194,9 @@ impl World {
             rx_seq: 0,
             drops: 0,
             last_drop: None,
+            route_gen: 0,
+            route_to: StackId::HOST,
+            route_net: None,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -187,7 +207,7 @@ impl World {
     fn send_syn(&mut self, conn: ConnId, n: u8) {
         let c = &self.conns[conn];
         let (who, stack, remote) = (Some(c.owner), c.stack, c.remote);
-        if let Route::NoNeighbour { net, src } = self.route(stack, remote.ip) {
+        if let Route::NoNeighbour { net, src } = self.route_flow(Some(conn), stack, remote.ip) {
             self.conns[conn].state = TcpState::ArpWait;
             self.capture_arp(net, src, remote.ip, 1);
             self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
@@ -306,6 +326,9 @@ impl World {
             rx_seq: 0,
             drops: 0,
             last_drop: None,
+            route_gen: 0,
+            route_to: StackId::HOST,
+            route_net: None,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);

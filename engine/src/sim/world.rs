@@ -90,8 +90,9 @@ pub struct Container {
     pub endpoints: Vec<Endpoint>,
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
     pub nets: Vec<NetId>,
-    /// Processes: 0 is the main program, later ones are `docker exec` sessions.
-    pub procs: Vec<Proc>,
+    /// Processes: 0 is the main program, later ones are `docker exec`
+    /// sessions. The main one is inline (no pointer to chase per input).
+    pub procs: smallvec::SmallVec<[Proc; 1]>,
     pub rng: Box<Rng>,
     pub dns_rng: Box<Rng>,
     pub cache: Cache,
@@ -176,6 +177,11 @@ pub struct Conn {
     /// SYNs of this connect dropped on the way, and the last reason.
     pub drops: u16,
     pub last_drop: Option<super::record::DropReason>,
+    /// Where this connection's segments go, valid while `route_gen` equals
+    /// `World::topo` (0: not computed). Saves the fabric lookup per segment.
+    pub route_gen: u32,
+    pub route_to: StackId,
+    pub route_net: Option<NetId>,
 }
 
 pub struct Dial {
@@ -228,6 +234,10 @@ pub struct World {
     /// Lookup only, never iterated; a fixed hasher (no OS-seeded state), so
     /// it cannot make a run depend on anything but its inputs.
     pub(super) demux: rustc_hash::FxHashMap<(StackId, SockAddr, SockAddr), ConnId>,
+    /// Topology generation: bumped whenever anything `route` reads changes
+    /// (an endpoint attached or detached, a partition started or healed);
+    /// connections' cached routes from an older generation are recomputed.
+    pub(super) topo: u32,
     pub dns: Registry<NetId, CtrId>,
     pub syms: Symbols,
     pub trace: Vec<Record>,
@@ -287,6 +297,7 @@ impl World {
                 next_port: crate::proto::tcp::EPHEMERAL_FIRST,
             }],
             demux: rustc_hash::FxHashMap::default(),
+            topo: 1,
             dns: Registry::default(),
             syms: spec.syms,
             trace: Vec::new(),
@@ -402,7 +413,7 @@ impl World {
                 started_at: Time::ZERO,
                 endpoints: Vec::new(),
                 nets,
-                procs: Vec::new(),
+                procs: smallvec::SmallVec::new(),
                 health: None,
                 manually_stopped: false,
                 last_ips: BTreeMap::new(),
