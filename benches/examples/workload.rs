@@ -4,10 +4,16 @@
 //! then `perf record -g target/release/wharf run -q /tmp/r.ron`.
 //!
 //! Workloads: `requests HOSTS`, `pools SERVERS SIZE ip|name`, `pairs N`,
-//! `mesh N`.
+//! `mesh N`. With `--run N` first it runs the workload N times in-process
+//! instead (no output; what the benches time), e.g. under `perf record`.
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut runs = 0;
+    if args.first().map(String::as_str) == Some("--run") {
+        runs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+        args.drain(..2.min(args.len()));
+    }
     let num = |i: usize| args.get(i).and_then(|s| s.parse::<usize>().ok());
     let text = match (args.first().map(String::as_str), num(1), num(2)) {
         (Some("requests"), Some(h), _) => wharf_benches::requests(h, 10),
@@ -21,5 +27,13 @@ fn main() {
             std::process::exit(2);
         }
     };
-    print!("{text}");
+    if runs == 0 {
+        print!("{text}");
+        return;
+    }
+    let loaded = wharf::scenario::load_str("workload.ron", &text).expect("generated scenarios are valid");
+    for _ in 0..runs {
+        let r = wharf::run::run(&loaded, wharf::run::Overrides::default());
+        eprintln!("{} events", r.world.events);
+    }
 }

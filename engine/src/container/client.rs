@@ -89,13 +89,22 @@ pub struct Client {
     next_id: u32,
     answered: u32,
     lost: u32,
-    /// Ids of requests sent and not yet answered (a few; no allocation per request).
-    outstanding: Vec<u32>,
+    /// Ids of requests sent and not yet answered (usually one or two: kept
+    /// inline, no allocation or pointer per request).
+    outstanding: smallvec::SmallVec<[u32; 4]>,
 }
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
-        Client { cfg, state: State::Connecting, attempt: 0, next_id: 0, answered: 0, lost: 0, outstanding: Vec::new() }
+        Client {
+            cfg,
+            state: State::Connecting,
+            attempt: 0,
+            next_id: 0,
+            answered: 0,
+            lost: 0,
+            outstanding: smallvec::SmallVec::new(),
+        }
     }
 
     fn connect(&mut self, cx: &mut Ctx<'_>) {

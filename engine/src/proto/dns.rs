@@ -9,7 +9,9 @@
 
 use crate::net::addr::Ip;
 use crate::time::{Dur, Time};
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
+use std::hash::Hash;
 
 /// TTL Docker's embedded DNS stamps on every answer.
 pub const EMBEDDED_TTL: Dur = Dur::secs(600);
@@ -38,26 +40,31 @@ impl Rcode {
 }
 
 /// Names registered per network. `N` is the network key, `C` the holder key.
+///
+/// The maps are hash maps with a fixed hasher (no OS-seeded state) and are
+/// only looked up, never iterated, so their order cannot reach a trace; the
+/// holders of one name keep registration order in a Vec.
 #[derive(Clone, Debug)]
-pub struct Registry<N: Ord + Copy, C: Ord + Copy> {
+pub struct Registry<N: Hash + Eq + Copy, C: Hash + Eq + Copy> {
     /// Per network: lower-cased name → holders in registration order.
-    names: BTreeMap<N, BTreeMap<String, Vec<(C, Ip)>>>,
+    names: FxHashMap<N, FxHashMap<String, Vec<(C, Ip)>>>,
     /// The names each holder registered on each network (for `leave`).
-    held: BTreeMap<(N, C), Vec<String>>,
+    held: FxHashMap<(N, C), Vec<String>>,
 }
 
-impl<N: Ord + Copy, C: Ord + Copy> Default for Registry<N, C> {
+impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Default for Registry<N, C> {
     fn default() -> Self {
-        Registry { names: BTreeMap::new(), held: BTreeMap::new() }
+        Registry { names: FxHashMap::default(), held: FxHashMap::default() }
     }
 }
 
-impl<N: Ord + Copy, C: Ord + Copy> Registry<N, C> {
+impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
     /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`.
-    pub fn join<'a>(&mut self, net: N, holder: C, ip: Ip, names: impl Iterator<Item = &'a str>) {
+    pub fn join(&mut self, net: N, holder: C, ip: Ip, names: impl IntoIterator<Item = impl Into<String>>) {
         let on_net = self.names.entry(net).or_default();
         for n in names {
-            let key = n.to_ascii_lowercase();
+            let mut key: String = n.into();
+            key.make_ascii_lowercase();
             let v = match on_net.get_mut(key.as_str()) {
                 Some(v) => v,
                 None => on_net.entry(key.clone()).or_default(),
@@ -169,8 +176,8 @@ mod tests {
     #[test]
     fn first_network_that_knows_the_name_wins() {
         let mut r: Registry<u8, u8> = Registry::default();
-        r.join(1, 10, ip("172.18.0.2"), ["db", "Database"].into_iter());
-        r.join(2, 11, ip("172.19.0.2"), ["db"].into_iter());
+        r.join(1, 10, ip("172.18.0.2"), ["db", "Database"]);
+        r.join(2, 11, ip("172.19.0.2"), ["db"]);
         assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, vec![ip("172.19.0.2")])));
         assert_eq!(r.resolve(&[1], "database."), Some((1, vec![ip("172.18.0.2")])));
         assert_eq!(r.resolve(&[3], "db"), None, "scope is the asker's networks only");
@@ -179,8 +186,8 @@ mod tests {
     #[test]
     fn several_holders_and_leave() {
         let mut r: Registry<u8, u8> = Registry::default();
-        r.join(1, 10, ip("10.0.0.2"), ["web"].into_iter());
-        r.join(1, 11, ip("10.0.0.3"), ["web"].into_iter());
+        r.join(1, 10, ip("10.0.0.2"), ["web"]);
+        r.join(1, 11, ip("10.0.0.3"), ["web"]);
         assert_eq!(r.resolve(&[1], "web").unwrap().1.len(), 2);
         r.leave(1, 10);
         assert_eq!(r.resolve(&[1], "web"), Some((1, vec![ip("10.0.0.3")])));

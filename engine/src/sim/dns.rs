@@ -31,7 +31,7 @@ impl World {
     pub(super) fn resolve_and_connect(&mut self, dial: DialId) {
         let d = &self.dials[dial];
         let (ctr, name) = (d.ctr, d.host);
-        if let Ok(ip) = self.syms.get(name).parse::<Ip>() {
+        if let Some(ip) = self.syms.ip(name) {
             return self.tcp_connect(dial, ip);
         }
         self.getaddrinfo(ctr, name, Waiter::Dial(dial));
@@ -40,14 +40,13 @@ impl World {
     /// getaddrinfo inside container `ctr`: /etc/hosts, the program's cache,
     /// then a query to the container's nameserver.
     pub(super) fn getaddrinfo(&mut self, ctr: CtrId, name_sym: Sym, waiter: Waiter) {
-        let name = self.syms.get(name_sym).to_string();
-        if let Ok(ip) = name.parse::<Ip>() {
+        if let Some(ip) = self.syms.ip(name_sym) {
             return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Literal);
         }
-        if let Some(ip) = self.etc_hosts(ctr, &name) {
+        if let Some(ip) = self.etc_hosts(ctr, self.syms.get(name_sym)) {
             return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Hosts);
         }
-        if let Some(hit) = self.ctrs[ctr].cache.get(self.now, &name).cloned() {
+        if let Some(hit) = self.ctrs[ctr].cache.get(self.now, self.syms.get(name_sym)).cloned() {
             return self.resolved(ctr, name_sym, waiter, hit, Resolution::Cache);
         }
         let owner = &self.ctrs[self.net_owner(ctr)];
@@ -72,7 +71,7 @@ impl World {
     }
 
     /// The user-defined networks a container is attached to now, in order.
-    fn user_nets(&self, ctr: CtrId) -> Vec<NetId> {
+    fn user_nets(&self, ctr: CtrId) -> smallvec::SmallVec<[NetId; 4]> {
         self.ctrs[self.net_owner(ctr)]
             .endpoints
             .iter()
@@ -84,8 +83,7 @@ impl World {
     /// /etc/hosts: the container's own names, `extra_hosts`, `--link` entries.
     fn etc_hosts(&self, ctr: CtrId, name: &str) -> Option<Ip> {
         let c = &self.ctrs[ctr];
-        let lname = name.to_ascii_lowercase();
-        if lname == "localhost" {
+        if name.eq_ignore_ascii_case("localhost") {
             return Some(LOOPBACK);
         }
         let own = [Some(c.name.as_str()), c.spec.hostname.as_deref(), Some(c.short_id.as_str())];
@@ -189,9 +187,8 @@ impl World {
             self.capture(iface, SockAddr::new(query.server, 53), dst, what, String::new());
         }
         self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });
-        let name = self.syms.get(query.name).to_string();
         let now = self.now;
-        self.ctrs[query.ctr].cache.store(now, &name, &result);
+        self.ctrs[query.ctr].cache.store(now, self.syms.get(query.name), &result);
         self.resolved(query.ctr, query.name, query.waiter, result, Resolution::Dns);
     }
 

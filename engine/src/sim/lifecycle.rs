@@ -194,15 +194,12 @@ impl World {
         n.holders.insert(ip, ctr);
         self.topo += 1;
         if n.kind.user_defined() {
-            let netname = n.name.clone();
             let c = &self.ctrs[ctr];
-            let mut names: Vec<String> = vec![c.name.clone(), c.short_id.clone()];
-            names.extend(c.spec.hostname.clone());
-            names.extend(c.spec.service.clone());
-            names.extend(aliases);
-            let dotted: Vec<String> = names.iter().map(|x| format!("{x}.{netname}")).collect();
-            names.extend(dotted);
-            self.dns.join(net, ctr, ip, names.iter().map(String::as_str));
+            let plain = [Some(&c.name), Some(&c.short_id), c.spec.hostname.as_ref(), c.spec.service.as_ref()];
+            let plain: Vec<&str> = plain.into_iter().flatten().chain(&aliases).map(String::as_str).collect();
+            let dotted = plain.iter().map(|x| format!("{x}.{}", n.name));
+            let names: Vec<String> = plain.iter().map(|x| x.to_string()).chain(dotted).collect();
+            self.dns.join(net, ctr, ip, names);
         }
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });

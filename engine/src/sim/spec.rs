@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 pub struct Symbols {
     map: BTreeMap<String, Sym>,
     names: Vec<String>,
+    /// Each symbol parsed as an IPv4 literal, once (a connect to an address
+    /// need not parse its text again).
+    ips: Vec<Option<Ip>>,
 }
 
 impl Symbols {
@@ -25,11 +28,16 @@ impl Symbols {
         }
         let k = Sym(self.names.len() as u32);
         self.names.push(s.to_string());
+        self.ips.push(s.parse().ok());
         self.map.insert(s.to_string(), k);
         k
     }
     pub fn get(&self, k: Sym) -> &str {
         &self.names[k.0 as usize]
+    }
+    /// The symbol as an IPv4 literal, if it is one.
+    pub fn ip(&self, k: Sym) -> Option<Ip> {
+        self.ips[k.0 as usize]
     }
 }
 

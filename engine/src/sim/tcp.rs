@@ -174,9 +174,15 @@ impl World {
         let stack = self.ctrs[ctr].stack;
         let remote = SockAddr::new(ip, port);
         self.dials[dial].addr = Some(remote);
-        let src = match self.route(stack, ip) {
+        let route = self.route(stack, ip);
+        let src = match route {
             Route::Unroutable => return self.dial_fail(dial, Errno::Enetunreach),
             Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
+        };
+        // The route just computed is this connection's first cached one.
+        let (route_gen, route_to, route_net) = match route {
+            Route::Deliver { to, net, .. } => (self.topo, to, net),
+            _ => (0, StackId::HOST, None),
         };
         let local = SockAddr::new(src, self.ephemeral_port(stack));
         let conn = self.conns.insert(Conn {
@@ -194,9 +200,9 @@ impl World {
             rx_seq: 0,
             drops: 0,
             last_drop: None,
-            route_gen: 0,
-            route_to: StackId::HOST,
-            route_net: None,
+            route_gen,
+            route_to,
+            route_net,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
