@@ -3,7 +3,7 @@
 //! `cargo run --release -p wharf-benches --example workload -- requests 10001 > /tmp/r.ron`
 //! then `perf record -g target/release/wharf run -q /tmp/r.ron`.
 //!
-//! Workloads: `requests HOSTS`, `pools SERVERS SIZE ip|name`, `pairs N`,
+//! Workloads: `requests HOSTS`, `pools SERVERS SIZE ip|name`, `pairs N [idle|ip|name]`,
 //! `mesh N`. With `--run N` first it runs the workload N times in-process
 //! instead (no output; what the benches time), e.g. under `perf record`.
 
@@ -20,10 +20,17 @@ fn main() {
         (Some("pools"), Some(s), Some(size)) => {
             wharf_benches::pools(s, size as u32, args.get(3).map(String::as_str) == Some("ip"))
         }
-        (Some("pairs"), Some(n), _) => wharf_benches::pairs(n, 1),
+        (Some("pairs"), Some(n), _) => {
+            let mode = match args.get(2).map(String::as_str) {
+                Some("idle") => wharf_benches::PairMode::Idle,
+                Some("name") => wharf_benches::PairMode::Name,
+                _ => wharf_benches::PairMode::Ip,
+            };
+            wharf_benches::pairs_mode(n, mode)
+        }
         (Some("mesh"), Some(n), _) => wharf_benches::mesh(n),
         _ => {
-            eprintln!("usage: workload requests HOSTS | pools SERVERS SIZE ip|name | pairs N | mesh N");
+            eprintln!("usage: workload requests HOSTS | pools SERVERS SIZE ip|name | pairs N [idle|ip|name] | mesh N");
             std::process::exit(2);
         }
     };

@@ -10,6 +10,7 @@
 use crate::net::addr::Ip;
 use crate::time::{Dur, Time};
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
@@ -41,51 +42,61 @@ impl Rcode {
 
 /// Names registered per network. `N` is the network key, `C` the holder key.
 ///
-/// The maps are hash maps with a fixed hasher (no OS-seeded state) and are
-/// only looked up, never iterated, so their order cannot reach a trace; the
-/// holders of one name keep registration order in a Vec.
+/// Names are interned (lower-cased, once per distinct name; a restart that
+/// registers the same names again allocates nothing) and the tables are keyed
+/// by (network, name id). The hash maps use a fixed hasher (no OS-seeded
+/// state) and are only looked up, never iterated, so their order cannot reach
+/// a trace; the holders of one name keep registration order.
 #[derive(Clone, Debug)]
 pub struct Registry<N: Hash + Eq + Copy, C: Hash + Eq + Copy> {
-    /// Per network: lower-cased name → holders in registration order.
-    names: FxHashMap<N, FxHashMap<String, Vec<(C, Ip)>>>,
-    /// The names each holder registered on each network (for `leave`).
-    held: FxHashMap<(N, C), Vec<String>>,
+    /// Lower-cased name → its id.
+    ids: FxHashMap<Box<str>, u32>,
+    /// (network, name id) → holders in registration order (usually one).
+    names: FxHashMap<(N, u32), SmallVec<[(C, Ip); 1]>>,
+    /// The name ids each holder registered on each network (for `leave`).
+    held: FxHashMap<(N, C), SmallVec<[u32; 4]>>,
 }
 
 impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Default for Registry<N, C> {
     fn default() -> Self {
-        Registry { names: FxHashMap::default(), held: FxHashMap::default() }
+        Registry { ids: FxHashMap::default(), names: FxHashMap::default(), held: FxHashMap::default() }
     }
 }
 
 impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
     /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`.
-    pub fn join(&mut self, net: N, holder: C, ip: Ip, names: impl IntoIterator<Item = impl Into<String>>) {
-        let on_net = self.names.entry(net).or_default();
+    pub fn join(&mut self, net: N, holder: C, ip: Ip, names: impl IntoIterator<Item = impl AsRef<str>>) {
+        let mut lower = String::new();
         for n in names {
-            let mut key: String = n.into();
-            key.make_ascii_lowercase();
-            let v = match on_net.get_mut(key.as_str()) {
-                Some(v) => v,
-                None => on_net.entry(key.clone()).or_default(),
+            lower.clear();
+            lower.push_str(n.as_ref());
+            lower.make_ascii_lowercase();
+            let id = match self.ids.get(lower.as_str()) {
+                Some(&id) => id,
+                None => {
+                    let id = self.ids.len() as u32;
+                    self.ids.insert(lower.as_str().into(), id);
+                    id
+                }
             };
+            let v = self.names.entry((net, id)).or_default();
             if !v.iter().any(|(c, _)| *c == holder) {
                 v.push((holder, ip));
-                self.held.entry((net, holder)).or_default().push(key);
+                self.held.entry((net, holder)).or_default().push(id);
             }
         }
     }
 
     /// Removes every name `holder` had on `net`.
     pub fn leave(&mut self, net: N, holder: C) {
-        let (Some(keys), Some(on_net)) = (self.held.remove(&(net, holder)), self.names.get_mut(&net)) else {
+        let Some(ids) = self.held.remove(&(net, holder)) else {
             return;
         };
-        for k in keys {
-            if let Some(v) = on_net.get_mut(k.as_str()) {
+        for id in ids {
+            if let Some(v) = self.names.get_mut(&(net, id)) {
                 v.retain(|(c, _)| *c != holder);
                 if v.is_empty() {
-                    on_net.remove(k.as_str());
+                    self.names.remove(&(net, id));
                 }
             }
         }
@@ -98,8 +109,9 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
         // Names are registered lower-cased; most queries already are.
         let key: std::borrow::Cow<str> =
             if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase().into() } else { name.into() };
+        let &id = self.ids.get(key.as_ref())?;
         nets.iter().find_map(|&n| {
-            let v = self.names.get(&n)?.get(key.as_ref())?;
+            let v = self.names.get(&(n, id))?;
             Some((n, v.iter().map(|(_, ip)| *ip).collect()))
         })
     }

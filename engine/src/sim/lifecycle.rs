@@ -197,8 +197,8 @@ impl World {
             let c = &self.ctrs[ctr];
             let plain = [Some(&c.name), Some(&c.short_id), c.spec.hostname.as_ref(), c.spec.service.as_ref()];
             let plain: Vec<&str> = plain.into_iter().flatten().chain(&aliases).map(String::as_str).collect();
-            let dotted = plain.iter().map(|x| format!("{x}.{}", n.name));
-            let names: Vec<String> = plain.iter().map(|x| x.to_string()).chain(dotted).collect();
+            let dotted = plain.iter().map(|x| std::borrow::Cow::Owned(format!("{x}.{}", n.name)));
+            let names = plain.iter().map(|&x| std::borrow::Cow::Borrowed(x)).chain(dotted);
             self.dns.join(net, ctr, ip, names);
         }
         let c = &mut self.ctrs[ctr];

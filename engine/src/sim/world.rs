@@ -574,3 +574,19 @@ impl World {
         self.net_order.iter().copied().find(|&n| self.nets[n].name == name)
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    /// The hot structures' sizes are part of the performance design (README,
+    /// Performance): a queue payload is one 64-byte slab slot, a trace record
+    /// 48 bytes, a container slot stays small enough for 10,000 to be
+    /// cache-friendly. A field that grows one of them fails here first.
+    #[test]
+    fn hot_structures_stay_within_their_budgets() {
+        use std::mem::size_of;
+        assert!(size_of::<super::Event>() <= 64, "Event is {} bytes", size_of::<super::Event>());
+        assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
+        assert!(size_of::<super::Conn>() <= 96, "Conn is {} bytes", size_of::<super::Conn>());
+        assert!(size_of::<super::Container>() <= 384, "Container is {} bytes", size_of::<super::Container>());
+    }
+}
