@@ -40,6 +40,9 @@ impl Rcode {
     }
 }
 
+/// The holders of one name on one network, in registration order.
+type Holders<C> = SmallVec<[(C, Ip); 1]>;
+
 /// Names registered per network. `N` is the network key, `C` the holder key.
 ///
 /// Names are interned (lower-cased, once per distinct name; a restart that
@@ -52,7 +55,7 @@ pub struct Registry<N: Hash + Eq + Copy, C: Hash + Eq + Copy> {
     /// Lower-cased name → its id.
     ids: FxHashMap<Box<str>, u32>,
     /// (network, name id) → holders in registration order (usually one).
-    names: FxHashMap<(N, u32), SmallVec<[(C, Ip); 1]>>,
+    names: FxHashMap<(N, u32), Holders<C>>,
     /// The name ids each holder registered on each network (for `leave`).
     held: FxHashMap<(N, C), SmallVec<[u32; 4]>>,
 }
