@@ -5,7 +5,8 @@
 //!
 //! Workloads: `requests HOSTS`, `pools SERVERS SIZE ip|name`, `pairs N [idle|ip|name]`,
 //! `mesh N`. With `--run N` first it runs the workload N times in-process
-//! instead (no output; what the benches time), e.g. under `perf record`.
+//! instead and prints the best wall time of a run (what the benches time),
+//! e.g. to compare two builds or under `perf record`.
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -39,8 +40,13 @@ fn main() {
         return;
     }
     let loaded = wharf::scenario::load_str("workload.ron", &text).expect("generated scenarios are valid");
+    let mut best = f64::MAX;
+    let mut events = 0;
     for _ in 0..runs {
+        let t0 = std::time::Instant::now();
         let r = wharf::run::run(&loaded, wharf::run::Overrides::default());
-        eprintln!("{} events", r.world.events);
+        best = best.min(t0.elapsed().as_secs_f64());
+        events = r.world.events;
     }
+    eprintln!("{events} events; best of {runs} runs: {:.3} ms", best * 1e3);
 }
