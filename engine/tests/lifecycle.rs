@@ -138,3 +138,25 @@ fn docker_restart_of_a_process_that_ignores_sigterm_waits_for_the_grace_period()
         ]
     );
 }
+
+/// A connection's cached route must not outlive the topology: once the
+/// server is disconnected from the network, the client's next request on
+/// the open connection finds nobody at that address (dropped, never
+/// served), although the connection's route was cached while it was there.
+#[test]
+fn network_disconnect_invalidates_cached_routes_of_open_connections() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "12s", networks: { "n": Bridge() }, containers: {
+            "api": (networks: ["n"], program: Server(port: 80)),
+            "web": (networks: ["n"], start_at: "1s",
+                    program: Client(target: "api:80", requests: (count: 8, interval: "1s", timeout: "500ms"))),
+        }, actions: [("4500ms", Disconnect("api", "n"))])"#,
+    );
+    let cut = Time::ZERO + Dur::millis(4500);
+    let served_before = of(&r, "api").filter(|(t, e)| *t < cut && matches!(e, Ev::Served { .. })).count();
+    assert!(served_before >= 3, "requests were served before the disconnect ({served_before})");
+    let served_after = of(&r, "api").filter(|(t, e)| *t > cut && matches!(e, Ev::Served { .. })).count();
+    assert_eq!(served_after, 0, "nothing reaches a disconnected server");
+    let dropped_after = of(&r, "web").filter(|(t, e)| *t > cut && matches!(e, Ev::Dropped { .. })).count();
+    assert!(dropped_after > 0, "the client's requests after the disconnect are dropped");
+}
