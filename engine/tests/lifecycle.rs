@@ -160,3 +160,29 @@ fn network_disconnect_invalidates_cached_routes_of_open_connections() {
     let dropped_after = of(&r, "web").filter(|(t, e)| *t > cut && matches!(e, Ev::Dropped { .. })).count();
     assert!(dropped_after > 0, "the client's requests after the disconnect are dropped");
 }
+
+/// The resolver's 5 s timeout: an answer slower than that is retried (a
+/// second query), a faster one is not — whether or not the engine schedules
+/// the timer that could only be stale.
+#[test]
+fn a_dns_answer_slower_than_the_resolver_timeout_is_asked_again() {
+    let attempts = |slow: &str| -> Vec<(Time, u8)> {
+        let r = run_src(&format!(
+            r#"Scenario(name: "t", until: "30s", networks: {{ "n": Bridge() }}, containers: {{
+                "api": (networks: ["n"], program: Server(port: 80)),
+                "web": (networks: ["n"], start_at: "1s", program: Client(target: "api:80")),
+            }}, actions: [("500ms", DnsOutage(mode: Slow("{slow}"), for: "20s"))])"#
+        ));
+        of(&r, "web")
+            .filter_map(|(t, e)| match e {
+                Ev::DnsQuery { attempt, .. } => Some((t, *attempt)),
+                _ => None,
+            })
+            .collect()
+    };
+    let fast = attempts("1s");
+    assert_eq!(fast.iter().map(|a| a.1).collect::<Vec<_>>(), [1], "answered in time: one query");
+    let slow = attempts("6s");
+    assert_eq!(slow.iter().map(|a| a.1).collect::<Vec<_>>(), [1, 2], "timed out: asked again");
+    assert_eq!(slow[1].0, slow[0].0 + Dur::secs(5), "after glibc's 5 s timeout");
+}
