@@ -114,7 +114,7 @@ impl World {
         // The answer travels over the container's loopback, where nothing
         // drops it, and removes the query when it arrives: a timeout due
         // later could only ever be stale, so it is not scheduled.
-        if !answer.as_ref().is_some_and(|&(_, _, delay)| delay < GLIBC_TIMEOUT) {
+        if answer.as_ref().is_none_or(|&(_, _, delay)| delay >= GLIBC_TIMEOUT) {
             self.at(GLIBC_TIMEOUT, Event::DnsTimeout { query: q, attempt });
         }
         let Some((rcode, ips, delay)) = answer else {
