@@ -13,9 +13,9 @@
 use cap::Cap;
 use std::alloc::System;
 use std::time::Instant;
-use wharf::run::{run, Overrides, RunResult};
+use wharf::run::{run, Overrides};
 use wharf::scenario::{load_str, Loaded};
-use wharf_benches::{pairs_mode, PairMode};
+use wharf_benches::{best_of, pairs_mode, PairMode};
 
 /// Counts live heap bytes (the `cap` crate's allocator, no limit set).
 #[global_allocator]
@@ -34,25 +34,11 @@ struct Measured {
     trace: usize,
 }
 
-/// Runs `loaded` `repeats` times: the best wall time, and the last result
-/// (earlier ones are dropped, so the heap then holds only that one).
-fn best_of(loaded: &Loaded, repeats: usize) -> (f64, RunResult) {
-    let mut best = f64::MAX;
-    let mut last = None;
-    for _ in 0..repeats {
-        let t0 = Instant::now();
-        let r = run(loaded, Overrides::default());
-        best = best.min(t0.elapsed().as_secs_f64());
-        last = Some(r);
-    }
-    (best, last.expect("repeats > 0"))
-}
-
 /// Like [`best_of`], but times only what follows the containers' start at
 /// 1 s (the pools' or clients' programs: connects, handshakes, lookups,
-/// requests): the network attach of every container runs untimed first, so its cost and its noise stay out of
-/// the difference between two pool sizes. Returns the best time and the
-/// events timed.
+/// requests): the network attach of every container runs untimed first, so
+/// its cost and its noise stay out of the difference between two pool
+/// sizes. Returns the best time and the events timed.
 fn best_after_start(loaded: &Loaded, repeats: usize) -> (f64, u64) {
     let mut best = (f64::MAX, 0);
     for _ in 0..repeats {

@@ -40,13 +40,6 @@ fn main() {
         return;
     }
     let loaded = wharf::scenario::load_str("workload.ron", &text).expect("generated scenarios are valid");
-    let mut best = f64::MAX;
-    let mut events = 0;
-    for _ in 0..runs {
-        let t0 = std::time::Instant::now();
-        let r = wharf::run::run(&loaded, wharf::run::Overrides::default());
-        best = best.min(t0.elapsed().as_secs_f64());
-        events = r.world.events;
-    }
-    eprintln!("{events} events; best of {runs} runs: {:.3} ms", best * 1e3);
+    let (best, r) = wharf_benches::best_of(&loaded, runs);
+    eprintln!("{} events; best of {runs} runs: {:.3} ms", r.world.events, best * 1e3);
 }

@@ -46,7 +46,7 @@ type Holders<C> = SmallVec<[(C, Ip); 1]>;
 /// Names registered per network. `N` is the network key, `C` the holder key.
 ///
 /// Names are interned (lower-cased, once per distinct name; a restart that
-/// registers the same names again allocates nothing) and the tables are keyed
+/// registers the same names again allocates no new strings) and the tables are keyed
 /// by (network, name id). The hash maps use a fixed hasher (no OS-seeded
 /// state) and are only looked up, never iterated, so their order cannot reach
 /// a trace; the holders of one name keep registration order.

@@ -23,7 +23,42 @@ pub enum Route {
     Unroutable,
 }
 
+/// A connection's delivery route, cached with the topology generation
+/// (`World::topo`) it was computed in; any other generation means "compute
+/// again". Only deliveries are cached: a drop is recomputed (and recorded)
+/// every time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CachedRoute {
+    generation: u64,
+    to: StackId,
+    net: Option<NetId>,
+}
+
+impl CachedRoute {
+    /// Not computed (generations start at 1).
+    pub const NONE: CachedRoute = CachedRoute { generation: 0, to: StackId::HOST, net: None };
+
+    /// What to cache of `r`, computed in `generation`.
+    pub fn of(r: Route, generation: u64) -> CachedRoute {
+        match r {
+            Route::Deliver { to, net, .. } => CachedRoute { generation, to, net },
+            _ => CachedRoute::NONE,
+        }
+    }
+
+    /// The cached destination and network, if computed in `generation`.
+    pub fn get(self, generation: u64) -> Option<(StackId, Option<NetId>)> {
+        (self.generation == generation).then_some((self.to, self.net))
+    }
+}
+
 impl World {
+    /// Something `route` reads changed (an endpoint attached or detached, a
+    /// partition started or healed): every connection's cached route is stale.
+    pub(super) fn topology_changed(&mut self) {
+        self.topo += 1;
+    }
+
     /// Is `ip` one of the Docker host's own addresses (for outputs)?
     pub fn is_host_ip_pub(&self, ip: Ip) -> bool {
         self.is_host_ip(ip)

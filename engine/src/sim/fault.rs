@@ -66,7 +66,7 @@ impl World {
             return;
         }
         self.active_partitions.push(i);
-        self.topo += 1;
+        self.topology_changed();
         let p = self.partitions[i].clone();
         let names =
             |v: &[usize]| v.iter().map(|&k| self.ctrs[self.ctr_order[k]].name.clone()).collect::<Vec<_>>().join(",");
@@ -121,7 +121,7 @@ impl World {
         match self.heals[i as usize] {
             Heal::Partition(p) => {
                 self.active_partitions.retain(|&x| x != p);
-                self.topo += 1;
+                self.topology_changed();
                 let name = self.partitions[p].name.clone();
                 self.fault_record(format!("partition {name} healed"));
             }

@@ -192,7 +192,6 @@ impl World {
         }
         .map_err(|e| ipam_message(e, fixed, &n.name))?;
         n.holders.insert(ip, ctr);
-        self.topo += 1;
         if n.kind.user_defined() {
             let c = &self.ctrs[ctr];
             let plain = [Some(&c.name), Some(&c.short_id), c.spec.hostname.as_ref(), c.spec.service.as_ref()];
@@ -204,6 +203,7 @@ impl World {
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });
         c.last_ips.insert(net, ip);
+        self.topology_changed();
         self.record(Some(ctr), Ev::NetConnect { net, ip });
         Ok(())
     }
@@ -216,10 +216,10 @@ impl World {
         let ep = c.endpoints.remove(pos);
         let n = &mut self.nets[net];
         n.holders.remove(&ep.ip);
-        self.topo += 1;
         if let Some(p) = n.pool.as_mut() {
             p.release(ep.ip);
         }
+        self.topology_changed();
         self.dns.leave(net, ctr);
         self.record(Some(ctr), Ev::NetDisconnect { net, ip: ep.ip });
     }

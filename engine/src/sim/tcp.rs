@@ -1,7 +1,7 @@
 //! TCP handlers: connect, the handshake, RST, FIN, data (docker-facts §6).
 
 use super::event::{Event, Packet, Seg};
-use super::fabric::Route;
+use super::fabric::{CachedRoute, Route};
 use super::record::{DropReason, Ev, Flags};
 use super::world::{Conn, TcpState, World};
 use crate::container::program::{Input, Msg};
@@ -100,13 +100,13 @@ impl World {
             return self.route(from, dst);
         };
         if let Some(c) = self.conns.get(conn) {
-            if c.route_gen == self.topo {
-                return Route::Deliver { to: c.route_to, net: c.route_net, src: c.local.ip };
+            if let Some((to, net)) = c.route.get(self.topo) {
+                return Route::Deliver { to, net, src: c.local.ip };
             }
         }
         let r = self.route(from, dst);
-        if let (Route::Deliver { to, net, .. }, Some(c)) = (r, self.conns.get_mut(conn)) {
-            (c.route_gen, c.route_to, c.route_net) = (self.topo, to, net);
+        if let Some(c) = self.conns.get_mut(conn) {
+            c.route = CachedRoute::of(r, self.topo);
         }
         r
     }
@@ -179,11 +179,6 @@ impl World {
             Route::Unroutable => return self.dial_fail(dial, Errno::Enetunreach),
             Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
         };
-        // The route just computed is this connection's first cached one.
-        let (route_gen, route_to, route_net) = match route {
-            Route::Deliver { to, net, .. } => (self.topo, to, net),
-            _ => (0, StackId::HOST, None),
-        };
         let local = SockAddr::new(src, self.ephemeral_port(stack));
         let conn = self.conns.insert(Conn {
             stack,
@@ -200,9 +195,8 @@ impl World {
             rx_seq: 0,
             drops: 0,
             last_drop: None,
-            route_gen,
-            route_to,
-            route_net,
+            // The route just computed is this connection's first cached one.
+            route: CachedRoute::of(route, self.topo),
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -332,9 +326,7 @@ impl World {
             rx_seq: 0,
             drops: 0,
             last_drop: None,
-            route_gen: 0,
-            route_to: StackId::HOST,
-            route_net: None,
+            route: CachedRoute::NONE,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);

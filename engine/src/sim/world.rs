@@ -177,11 +177,8 @@ pub struct Conn {
     /// SYNs of this connect dropped on the way, and the last reason.
     pub drops: u16,
     pub last_drop: Option<super::record::DropReason>,
-    /// Where this connection's segments go, valid while `route_gen` equals
-    /// `World::topo` (0: not computed). Saves the fabric lookup per segment.
-    pub route_gen: u32,
-    pub route_to: StackId,
-    pub route_net: Option<NetId>,
+    /// Where this connection's segments go (saves the fabric lookup per segment).
+    pub route: super::fabric::CachedRoute,
 }
 
 pub struct Dial {
@@ -234,10 +231,9 @@ pub struct World {
     /// Lookup only, never iterated; a fixed hasher (no OS-seeded state), so
     /// it cannot make a run depend on anything but its inputs.
     pub(super) demux: rustc_hash::FxHashMap<(StackId, SockAddr, SockAddr), ConnId>,
-    /// Topology generation: bumped whenever anything `route` reads changes
-    /// (an endpoint attached or detached, a partition started or healed);
-    /// connections' cached routes from an older generation are recomputed.
-    pub(super) topo: u32,
+    /// Topology generation (`topology_changed`): connections' cached routes
+    /// from an older generation are recomputed.
+    pub(super) topo: u64,
     pub dns: Registry<NetId, CtrId>,
     pub syms: Symbols,
     pub trace: Vec<Record>,
