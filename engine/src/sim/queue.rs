@@ -7,10 +7,13 @@
 //!
 //! Layout: an implicit 4-ary heap of 16-byte keys — the time in the high
 //! word, and one word holding the sequence number (high 40 bits) and a slot
-//! (low 24 bits) in a payload slab — so a node's four children are 64
-//! contiguous bytes (one or two cache lines: the Vec is 16-byte aligned) and
-//! the heap is half as deep as a binary one. Keys are
-//! distinct (the sequence is unique), so the order is total and exact.
+//! (low 24 bits) in a payload slab — stored as 64-byte-aligned groups of
+//! four, so a node's four children are exactly one cache line and the heap
+//! is half as deep as a binary one. Unused entries of the last group hold
+//! `u128::MAX`, above every key, so a node's children are always compared
+//! as a whole group. Payloads sit in 64-byte-aligned slab slots: one line
+//! each. Keys are distinct (the sequence is unique), so the order is total
+//! and exact.
 //!
 //! Fused pop-and-push: `pop` leaves the taken root in place (a "hole"); if
 //! the handler then schedules an event, `push` writes it into the root and
@@ -24,24 +27,38 @@ use crate::time::Time;
 const SLOT_BITS: u32 = 24;
 const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 /// Unused leading entries so that the children of every node, which start
-/// at index `4 * i + 4` in this layout, begin on a multiple of four.
+/// at index `4 * i + 4` in this layout, begin a group.
 const PAD: usize = 3;
+/// Fills the entries of the last group that hold no key.
+const EMPTY: u128 = u128::MAX;
+
+/// Four heap entries: one cache line.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Group([u128; 4]);
 
 #[derive(Default)]
 pub struct Queue {
-    /// `heap[PAD..]` is the heap; `heap[PAD]` is the root.
-    heap: Vec<u128>,
+    /// Entry `i` of the heap is `groups[i / 4].0[i % 4]`; entries
+    /// `PAD..len` are the heap, `PAD` the root.
+    groups: Vec<Group>,
+    len: usize,
     /// The root was popped but not yet removed (see the module doc).
     hole: bool,
     slab: Slab,
     seq: u64,
 }
 
+/// One payload, alone on its cache line.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Slot(Event);
+
 /// Pending events' payloads, addressed by slot; freed slots are reused
 /// first, so a hold (pop then push) writes the slot it just read.
 #[derive(Default)]
 pub struct Slab {
-    items: Vec<Event>,
+    items: Vec<Slot>,
     free: Vec<u32>,
 }
 
@@ -50,11 +67,11 @@ impl Slab {
     pub fn insert(&mut self, ev: Event) -> u64 {
         match self.free.pop() {
             Some(s) => {
-                self.items[s as usize] = ev;
+                self.items[s as usize] = Slot(ev);
                 u64::from(s)
             }
             None => {
-                self.items.push(ev);
+                self.items.push(Slot(ev));
                 self.items.len() as u64 - 1
             }
         }
@@ -63,11 +80,11 @@ impl Slab {
     /// Reads the event in `slot` and frees the slot.
     pub fn take(&mut self, slot: usize) -> Event {
         self.free.push(slot as u32);
-        self.items[slot]
+        self.items[slot].0
     }
 
     pub fn get(&self, slot: usize) -> &Event {
-        &self.items[slot]
+        &self.items[slot].0
     }
 
     pub fn capacity_used(&self) -> usize {
@@ -86,43 +103,60 @@ fn slot_of(k: u128) -> usize {
 }
 
 impl Queue {
+    #[inline]
+    fn get(&self, i: usize) -> u128 {
+        self.groups[i / 4].0[i % 4]
+    }
+
+    #[inline]
+    fn set(&mut self, i: usize, k: u128) {
+        self.groups[i / 4].0[i % 4] = k;
+    }
+
     pub fn push(&mut self, at: Time, ev: Event) {
         let slot = self.slab.insert(ev);
         assert!(slot <= SLOT_MASK, "more than 2^24 events pending at once");
         let key = (u128::from(at.0) << 64) | u128::from((self.seq << SLOT_BITS) | slot);
+        debug_assert!(key != EMPTY);
         self.seq += 1;
         if self.hole {
             self.hole = false;
             self.sift_down(PAD, key);
         } else {
-            if self.heap.is_empty() {
-                self.heap.resize(PAD, 0);
+            if self.len == 0 {
+                self.len = PAD;
             }
-            self.heap.push(key);
-            self.sift_up(self.heap.len() - 1, key);
+            if self.len / 4 == self.groups.len() {
+                self.groups.push(Group([EMPTY; 4]));
+            }
+            self.len += 1;
+            self.sift_up(self.len - 1, key);
         }
     }
 
     pub fn pop(&mut self) -> Option<(Time, Event)> {
         self.settle();
-        let &k = self.heap.get(PAD)?;
+        if self.len <= PAD {
+            return None;
+        }
+        let k = self.get(PAD);
         self.hole = true;
         Some((Time(time_of(k)), self.slab.take(slot_of(k))))
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
-        self.heap.get(PAD).map(|&k| Time(time_of(k)))
+        (self.len > PAD).then(|| Time(time_of(self.get(PAD))))
     }
 
     /// How many pending events satisfy `f` (for end-of-run checks).
     pub fn count(&mut self, f: impl Fn(&Event) -> bool) -> usize {
         self.settle();
-        self.heap.iter().skip(PAD).filter(|&&k| f(self.slab.get(slot_of(k)))).count()
+        (PAD..self.len).filter(|&i| f(self.slab.get(slot_of(self.get(i))))).count()
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len().saturating_sub(PAD) - usize::from(self.hole)
+        self.len.saturating_sub(PAD) - usize::from(self.hole)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -135,8 +169,10 @@ impl Queue {
             return;
         }
         self.hole = false;
-        let last = self.heap.pop().expect("a hole implies a root");
-        if self.heap.len() > PAD {
+        self.len -= 1;
+        let last = self.get(self.len);
+        self.set(self.len, EMPTY);
+        if self.len > PAD {
             self.sift_down(PAD, last);
         }
     }
@@ -144,51 +180,38 @@ impl Queue {
     fn sift_up(&mut self, mut pos: usize, key: u128) {
         while pos > PAD {
             let parent = (pos - PAD - 1) / 4 + PAD;
-            let p = self.heap[parent];
+            let p = self.get(parent);
             if p <= key {
                 break;
             }
-            self.heap[pos] = p;
+            self.set(pos, p);
             pos = parent;
         }
-        self.heap[pos] = key;
+        self.set(pos, key);
     }
 
     /// Places `key` at `pos` (whose old key is discarded) and restores the
-    /// heap below it.
+    /// heap below it. A node's children are one whole group (missing
+    /// children read as `EMPTY`, which is never less than a key).
     fn sift_down(&mut self, mut pos: usize, key: u128) {
-        let h = &mut self.heap[..];
-        let len = h.len();
+        let len = self.len;
         loop {
             let first = 4 * (pos - PAD) + 1 + PAD;
-            if first + 3 < len {
-                // All four children present: pick the least without branches on order.
-                let (a, b, c, d) = (h[first], h[first + 1], h[first + 2], h[first + 3]);
-                let (i, x) = if b < a { (first + 1, b) } else { (first, a) };
-                let (j, y) = if d < c { (first + 3, d) } else { (first + 2, c) };
-                let (m, v) = if y < x { (j, y) } else { (i, x) };
-                if v >= key {
-                    break;
-                }
-                h[pos] = v;
-                pos = m;
-            } else {
-                let mut m = usize::MAX;
-                let mut v = key;
-                for (c, &k) in h.iter().enumerate().skip(first) {
-                    if k < v {
-                        v = k;
-                        m = c;
-                    }
-                }
-                if m == usize::MAX {
-                    break;
-                }
-                h[pos] = v;
-                pos = m;
+            if first >= len {
+                break;
             }
+            let Group([a, b, c, d]) = self.groups[first / 4];
+            // The least child, without branches on order.
+            let (i, x) = if b < a { (first + 1, b) } else { (first, a) };
+            let (j, y) = if d < c { (first + 3, d) } else { (first + 2, c) };
+            let (m, v) = if y < x { (j, y) } else { (i, x) };
+            if v >= key {
+                break;
+            }
+            self.set(pos, v);
+            pos = m;
         }
-        h[pos] = key;
+        self.set(pos, key);
     }
 }
 
