@@ -161,6 +161,63 @@ fn network_disconnect_invalidates_cached_routes_of_open_connections() {
     assert!(dropped_after > 0, "the client's requests after the disconnect are dropped");
 }
 
+/// A stale IP: the server leaves the network and a new container takes its
+/// address. The client's next segment on the old connection reaches the
+/// newcomer, which knows no such connection and answers RST — even though
+/// the segment still names the old server's connection (the engine's
+/// demultiplexing shortcut must check the connection's 4-tuple and stack).
+#[test]
+fn a_segment_to_an_address_taken_over_by_another_container_is_reset() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "12s", networks: { "n": Bridge() }, containers: {
+            "api": (networks: ["n"], program: Server(port: 80)),
+            "web": (networks: ["n"], start_at: "1s",
+                    program: Client(target: "api:80", requests: (count: 8, interval: "1s", timeout: "500ms"))),
+            "other": (networks: ["n"], start_at: "5s", program: Server(port: 80)),
+        }, actions: [("4500ms", Disconnect("api", "n"))])"#,
+    );
+    let cut = Time::ZERO + Dur::millis(4500);
+    let ip_of = |name: &str| {
+        of(&r, name).find_map(|(_, e)| match e {
+            Ev::NetConnect { ip, .. } => Some(*ip),
+            _ => None,
+        })
+    };
+    assert_eq!(ip_of("other"), ip_of("api"), "the newcomer took the server's address");
+    let served_after = of(&r, "api").filter(|(t, e)| *t > cut && matches!(e, Ev::Served { .. })).count();
+    assert_eq!(served_after, 0, "the old server gets nothing after it left");
+    let reset = of(&r, "web")
+        .any(|(t, e)| t > cut && matches!(e, Ev::Closed { errno: Some(wharf::proto::errno::Errno::Econnreset), .. }));
+    assert!(reset, "the newcomer resets the old connection");
+}
+
+/// Linux keeps each connection's 4-tuple unique: once the ephemeral range
+/// (32768–60999) wraps, ports still open to the same destination are
+/// skipped, and when every one is taken connect fails with EADDRNOTAVAIL.
+/// (Reusing a port would also break the engine's invariant that the
+/// demultiplexing table maps each open connection to itself alone.)
+#[test]
+fn a_full_ephemeral_port_range_fails_connect_with_eaddrnotavail() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "3s", networks: { "n": Bridge() }, containers: {
+            "db": (networks: ["n"], program: Server(port: 5432)),
+            "app": (networks: ["n"], start_at: "1s", program: Pool(target: "db:5432", size: 28233)),
+        })"#,
+    );
+    let connected = of(&r, "app").filter(|(_, e)| matches!(e, Ev::Connected { .. })).count();
+    assert_eq!(connected, 28_232, "one connection per ephemeral port");
+    let failed: Vec<_> = of(&r, "app")
+        .filter_map(|(_, e)| match e {
+            Ev::ConnectFailed { errno, cause, .. } => Some((*errno, r.world.syms.get(*cause).to_string())),
+            _ => None,
+        })
+        .collect();
+    assert!(!failed.is_empty(), "the pool's last connect fails");
+    assert!(failed.iter().all(|(e, _)| *e == wharf::proto::errno::Errno::Eaddrnotavail), "{failed:?}");
+    assert!(failed[0].1.contains("ephemeral ports"), "{}", failed[0].1);
+    assert_eq!(r.world.established(), 2 * 28_232, "both ends of every connection open");
+}
+
 /// The resolver's 5 s timeout: an answer slower than that is retried (a
 /// second query), a faster one is not — whether or not the engine schedules
 /// the timer that could only be stale.

@@ -19,10 +19,12 @@ pub enum Errno {
     Enotfound,
     /// getaddrinfo: SERVFAIL or no answer from any nameserver.
     EaiAgain,
+    /// connect: every ephemeral port to that destination is in use.
+    Eaddrnotavail,
 }
 
 impl Errno {
-    pub const ALL: [Errno; 7] = [
+    pub const ALL: [Errno; 8] = [
         Errno::Econnrefused,
         Errno::Etimedout,
         Errno::Ehostunreach,
@@ -30,6 +32,7 @@ impl Errno {
         Errno::Econnreset,
         Errno::Enotfound,
         Errno::EaiAgain,
+        Errno::Eaddrnotavail,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Errno {
             Errno::Econnreset => "ECONNRESET",
             Errno::Enotfound => "ENOTFOUND",
             Errno::EaiAgain => "EAI_AGAIN",
+            Errno::Eaddrnotavail => "EADDRNOTAVAIL",
         }
     }
 

@@ -52,7 +52,7 @@ impl World {
                     self.capture(self.iface_for(net, owner), src, dst, w, String::new());
                 }
                 let at = self.now + d;
-                self.push_packet(at, Packet { src, dst, seg, to, net });
+                self.push_packet(at, Packet { src, dst, seg, to, conn: None });
             }
             None => self.dropped(who, src, dst, DropReason::Loss),
         }

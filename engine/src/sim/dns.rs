@@ -127,7 +127,7 @@ impl World {
             dst: SockAddr::new(LOOPBACK, 53),
             seg: Seg::DnsAnswer { query: q, attempt },
             to: stack,
-            net: None,
+            conn: None,
         };
         self.send_packet(p, delay);
     }

@@ -2,7 +2,7 @@
 //! trace records, in `record.rs`, are past tense (what happened).
 
 use crate::container::program::Msg;
-use crate::id::{ConnId, CtrId, DialId, NetId, QueryId, StackId};
+use crate::id::{ConnId, CtrId, DialId, QueryId, StackId};
 use crate::net::addr::SockAddr;
 use crate::time::Time;
 
@@ -56,7 +56,12 @@ pub struct Packet {
     pub dst: SockAddr,
     pub seg: Seg,
     pub to: StackId,
-    pub net: Option<NetId>,
+    /// TCP only. On a SYN or SYN-ACK: the sender's connection (the receiver
+    /// keeps it as its peer). On any other segment: the receiver's
+    /// connection, when the sender knows it — a hint, used only if that
+    /// connection still exists with exactly this 4-tuple, which is then
+    /// what the demultiplexing table would answer (it saves the lookup).
+    pub conn: Option<ConnId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -52,6 +52,9 @@ impl World {
                     format!("no route to {}: {} is only on internal networks", addr.ip, c.name)
                 }
             }
+            Errno::Eaddrnotavail => {
+                format!("all 28,232 ephemeral ports to {addr} are in use by open connections")
+            }
             _ => String::new(),
         }
     }

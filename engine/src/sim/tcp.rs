@@ -18,9 +18,10 @@ const RTO_MIN: Dur = Dur::millis(200);
 const TCP_RETRIES2: u64 = 15;
 
 impl World {
-    /// Sends a segment from namespace `from`; returns whether it left (not dropped).
     /// Sends a segment from namespace `from`; `flow` keeps one connection's
-    /// segments in order (a bridge does not reorder a flow). Returns whether it left.
+    /// segments in order (a bridge does not reorder a flow); `conn` is the
+    /// packet's connection reference (`Packet::conn`). Returns whether it left.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn transmit(
         &mut self,
         who: Option<CtrId>,
@@ -29,6 +30,7 @@ impl World {
         dst: SockAddr,
         seg: Seg,
         flow: Option<ConnId>,
+        conn: Option<ConnId>,
     ) -> bool {
         self.checks.attempts += 1;
         let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
@@ -89,8 +91,8 @@ impl World {
             let note = if extra > Dur::ZERO { format!("retransmitted after {extra} of losses") } else { String::new() };
             self.capture(iface, src, dst, super::capture::What::Tcp(seg), note);
         }
-        self.push_packet(at, Packet { src, dst, seg, to, net });
-        self.maybe_duplicate(net, at, Packet { src, dst, seg, to, net });
+        self.push_packet(at, Packet { src, dst, seg, to, conn });
+        self.maybe_duplicate(net, at, Packet { src, dst, seg, to, conn });
         true
     }
 
@@ -133,14 +135,17 @@ impl World {
             Flags::Rst => Seg::Rst,
             Flags::Fin => Seg::Fin,
         };
-        self.transmit(who, from, src, dst, seg, None);
+        self.transmit(who, from, src, dst, seg, None, None);
     }
 
     /// Sends `seg` on connection `conn`, in order with its earlier segments.
     fn send_on(&mut self, conn: ConnId, seg: Seg) {
         let c = &self.conns[conn];
         let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
-        self.transmit(who, stack, local, remote, seg, Some(conn));
+        // A SYN or SYN-ACK tells the peer which connection this is; later
+        // segments name the peer's connection (see `Packet::conn`).
+        let reference = if matches!(seg, Seg::Syn | Seg::SynAck) { Some(conn) } else { c.peer };
+        self.transmit(who, stack, local, remote, seg, Some(conn), reference);
     }
 
     /// Records and sends a flagged segment on connection `conn`.
@@ -160,11 +165,20 @@ impl World {
         self.send_on(conn, seg);
     }
 
-    fn ephemeral_port(&mut self, stack: StackId) -> u16 {
-        let s = &mut self.stacks[stack.0 as usize];
-        let p = s.next_port;
-        s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
-        p
+    /// The next ephemeral port of `stack` that no open connection from `src`
+    /// to `remote` uses: like Linux, every 4-tuple stays unique (so the
+    /// demultiplexing table maps each open connection to itself alone);
+    /// `None` when all 28,232 are taken (connect fails with EADDRNOTAVAIL).
+    fn ephemeral_port(&mut self, stack: StackId, src: Ip, remote: SockAddr) -> Option<u16> {
+        for _ in EPHEMERAL_FIRST..=EPHEMERAL_LAST {
+            let s = &mut self.stacks[stack.0 as usize];
+            let p = s.next_port;
+            s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
+            if !self.demux.contains_key(&(stack, SockAddr::new(src, p), remote)) {
+                return Some(p);
+            }
+        }
+        None
     }
 
     /// `connect()` of a dial to `ip` once the name is resolved.
@@ -179,7 +193,10 @@ impl World {
             Route::Unroutable => return self.dial_fail(dial, Errno::Enetunreach),
             Route::Deliver { src, .. } | Route::Drop { src, .. } | Route::NoNeighbour { src, .. } => src,
         };
-        let local = SockAddr::new(src, self.ephemeral_port(stack));
+        let Some(port) = self.ephemeral_port(stack, src, remote) else {
+            return self.dial_fail(dial, Errno::Eaddrnotavail);
+        };
+        let local = SockAddr::new(src, port);
         let conn = self.conns.insert(Conn {
             stack,
             owner: ctr,
@@ -197,6 +214,7 @@ impl World {
             last_drop: None,
             // The route just computed is this connection's first cached one.
             route: CachedRoute::of(route, self.topo),
+            peer: None,
         });
         self.demux.insert((stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
@@ -290,6 +308,19 @@ impl World {
         self.demux.get(&(p.to, p.dst, p.src)).copied()
     }
 
+    /// The receiving connection of a segment: the packet's reference when
+    /// it names an open connection with this very 4-tuple (the table maps
+    /// each open connection's 4-tuple to it alone, so that is the table's
+    /// answer too), else the demultiplexing table's.
+    fn conn_of(&self, p: &Packet) -> Option<ConnId> {
+        if let Some(id) = p.conn {
+            if self.conns.get(id).is_some_and(|c| c.stack == p.to && c.local == p.dst && c.remote == p.src) {
+                return Some(id);
+            }
+        }
+        self.demux_of(p)
+    }
+
     fn stack_owner(&self, s: StackId) -> Option<CtrId> {
         self.stacks[s.0 as usize].owner
     }
@@ -327,6 +358,7 @@ impl World {
             drops: 0,
             last_drop: None,
             route: CachedRoute::NONE,
+            peer: p.conn,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);
@@ -337,6 +369,7 @@ impl World {
             return self.reset(&p);
         };
         let c = &mut self.conns[conn];
+        c.peer = p.conn;
         if c.state != TcpState::SynSent {
             return self.send_on(conn, Seg::Ack);
         }
@@ -354,7 +387,7 @@ impl World {
     }
 
     fn on_ack(&mut self, p: Packet) {
-        if let Some(conn) = self.demux_of(&p) {
+        if let Some(conn) = self.conn_of(&p) {
             self.complete_handshake(conn);
         }
     }
@@ -374,7 +407,7 @@ impl World {
     }
 
     fn on_rst(&mut self, p: Packet) {
-        let Some(conn) = self.demux_of(&p) else { return };
+        let Some(conn) = self.conn_of(&p) else { return };
         let c = &self.conns[conn];
         match (c.state, c.dial) {
             (TcpState::SynSent, Some(d)) => self.dial_fail(d, Errno::Econnrefused),
@@ -383,13 +416,13 @@ impl World {
     }
 
     fn on_fin(&mut self, p: Packet) {
-        if let Some(conn) = self.demux_of(&p) {
+        if let Some(conn) = self.conn_of(&p) {
             self.peer_closed(conn, None);
         }
     }
 
     fn on_data(&mut self, p: Packet, msg: Msg, seq: u32) {
-        let Some(conn) = self.demux_of(&p) else {
+        let Some(conn) = self.conn_of(&p) else {
             return self.reset(&p);
         };
         // A data segment carries the ACK: it completes a handshake whose ACK was lost.

@@ -183,6 +183,9 @@ pub struct Conn {
     pub last_drop: Option<super::record::DropReason>,
     /// Where this connection's segments go (saves the fabric lookup per segment).
     pub route: super::fabric::CachedRoute,
+    /// The other end's connection, once its SYN or SYN-ACK said which (sent
+    /// on this end's segments so the peer skips its demultiplexing lookup).
+    pub peer: Option<ConnId>,
 }
 
 pub struct Dial {
@@ -586,7 +589,7 @@ mod size_tests {
         use std::mem::size_of;
         assert!(size_of::<super::Event>() <= 64, "Event is {} bytes", size_of::<super::Event>());
         assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
-        assert!(size_of::<super::Conn>() <= 96, "Conn is {} bytes", size_of::<super::Conn>());
+        assert!(size_of::<super::Conn>() <= 104, "Conn is {} bytes", size_of::<super::Conn>());
         assert!(size_of::<super::Container>() <= 384, "Container is {} bytes", size_of::<super::Container>());
     }
 }
