@@ -20,6 +20,16 @@
 //! sifts it down once — one pass instead of two. Any other operation fills
 //! the hole with the last key first. The logical contents and order are the
 //! same either way. Bounds: 2^40 pushes per run, 2^24 events pending.
+//!
+//! Beside the heap, a FIFO: `push_fifo` appends an event whose time is not
+//! earlier than the FIFO's last one (timers of one fixed delay, such as every
+//! connection's first SYN retransmission timer, arrive that way), so the
+//! FIFO is sorted by the same (time, sequence) key, and `pop` takes the
+//! lesser of the heap's root and the FIFO's front. An event that would break
+//! the FIFO's order goes to the heap instead, so the order stays exact
+//! whatever the caller pushes. Most such timers end up stale; in the FIFO
+//! they cost an append and a pop-front instead of two heap passes, and the
+//! heap stays smaller.
 
 use super::event::Event;
 use crate::time::Time;
@@ -47,6 +57,8 @@ pub struct Queue {
     hole: bool,
     slab: Slab,
     seq: u64,
+    /// Keys (slot bits zero) and events in (time, sequence) order.
+    fifo: std::collections::VecDeque<(u128, Event)>,
 }
 
 /// One payload, alone on its cache line.
@@ -113,6 +125,22 @@ impl Queue {
         self.groups[i / 4].0[i % 4] = k;
     }
 
+    /// Schedules `ev` at `at` through the FIFO when `at` is not earlier than
+    /// the FIFO's last event (else through the heap: same order either way).
+    pub fn push_fifo(&mut self, at: Time, ev: Event) {
+        if self.fifo.back().is_some_and(|&(k, _)| time_of(k) > at.0) {
+            return self.push(at, ev);
+        }
+        let key = (u128::from(at.0) << 64) | u128::from(self.seq << SLOT_BITS);
+        self.seq += 1;
+        self.fifo.push_back((key, ev));
+    }
+
+    /// Is the FIFO's front earlier than the heap's root (the heap settled)?
+    fn fifo_first(&self) -> bool {
+        self.fifo.front().is_some_and(|&(k, _)| self.len <= PAD || k < self.get(PAD))
+    }
+
     pub fn push(&mut self, at: Time, ev: Event) {
         let slot = self.slab.insert(ev);
         assert!(slot <= SLOT_MASK, "more than 2^24 events pending at once");
@@ -136,6 +164,9 @@ impl Queue {
 
     pub fn pop(&mut self) -> Option<(Time, Event)> {
         self.settle();
+        if self.fifo_first() {
+            return self.fifo.pop_front().map(|(k, ev)| (Time(time_of(k)), ev));
+        }
         if self.len <= PAD {
             return None;
         }
@@ -144,19 +175,46 @@ impl Queue {
         Some((Time(time_of(k)), self.slab.take(slot_of(k))))
     }
 
+    /// The earliest event if it is due at or before `limit`; else the time
+    /// of the earliest (`Err(Some(t))`, left in place) or `Err(None)` when
+    /// nothing is pending. One pass where `peek_time` then `pop` take two.
+    pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
+        self.settle();
+        if self.fifo_first() {
+            let &(k, _) = self.fifo.front().expect("fifo_first");
+            if time_of(k) > limit.0 {
+                return Err(Some(Time(time_of(k))));
+            }
+            return self.fifo.pop_front().map(|(k, ev)| (Time(time_of(k)), ev)).ok_or(None);
+        }
+        if self.len <= PAD {
+            return Err(None);
+        }
+        let k = self.get(PAD);
+        if time_of(k) > limit.0 {
+            return Err(Some(Time(time_of(k))));
+        }
+        self.hole = true;
+        Ok((Time(time_of(k)), self.slab.take(slot_of(k))))
+    }
+
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
+        if self.fifo_first() {
+            return self.fifo.front().map(|&(k, _)| Time(time_of(k)));
+        }
         (self.len > PAD).then(|| Time(time_of(self.get(PAD))))
     }
 
     /// How many pending events satisfy `f` (for end-of-run checks).
     pub fn count(&mut self, f: impl Fn(&Event) -> bool) -> usize {
         self.settle();
-        (PAD..self.len).filter(|&i| f(self.slab.get(slot_of(self.get(i))))).count()
+        let in_heap = (PAD..self.len).filter(|&i| f(self.slab.get(slot_of(self.get(i))))).count();
+        in_heap + self.fifo.iter().filter(|(_, ev)| f(ev)).count()
     }
 
     pub fn len(&self) -> usize {
-        self.len.saturating_sub(PAD) - usize::from(self.hole)
+        self.len.saturating_sub(PAD) - usize::from(self.hole) + self.fifo.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -265,8 +323,19 @@ mod tests {
                 match rng.below(8) {
                     0..=3 => {
                         // Ties are common: times drawn from a narrow window.
-                        let t = now + rng.below(if seed % 2 == 0 { 4 } else { 1000 });
-                        q.push(Time(t), Event::Action(pushed));
+                        // Some go through the FIFO: a fixed delay (kept in
+                        // order) or any time (out of order: to the heap).
+                        let window = if seed % 2 == 0 { 4 } else { 1000 };
+                        let (t, fifo) = match rng.below(4) {
+                            0 => (now + window, true),
+                            1 => (now + rng.below(window), true),
+                            _ => (now + rng.below(window), false),
+                        };
+                        if fifo {
+                            q.push_fifo(Time(t), Event::Action(pushed));
+                        } else {
+                            q.push(Time(t), Event::Action(pushed));
+                        }
                         reference.push(Reverse((t, pushed)));
                         pushed += 1;
                     }
@@ -275,6 +344,22 @@ mod tests {
                         let want = reference.pop().map(|Reverse((t, i))| (t, Event::Action(i)));
                         assert_eq!(got, want, "seed {seed}");
                         if let Some((t, _)) = got {
+                            now = t;
+                        }
+                    }
+                    7 if rng.below(2) == 0 => {
+                        // pop_due: pops only what is due by `limit`.
+                        let limit = now + rng.below(8);
+                        let got = q.pop_due(Time(limit)).map(|(t, e)| (t.0, e)).map_err(|t| t.map(|t| t.0));
+                        let want = match reference.peek() {
+                            Some(&Reverse((t, _))) if t > limit => Err(Some(t)),
+                            Some(_) => {
+                                Ok(reference.pop().map(|Reverse((t, i))| (t, Event::Action(i))).expect("peeked"))
+                            }
+                            None => Err(None),
+                        };
+                        assert_eq!(got, want, "seed {seed}");
+                        if let Ok((t, _)) = got {
                             now = t;
                         }
                     }

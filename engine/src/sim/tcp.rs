@@ -245,7 +245,12 @@ impl World {
             }
         };
         let due = self.conns[conn].syn_started + at;
-        self.queue.push(due, Event::SynTimer { conn, sent: n });
+        if n == 1 {
+            // First timers all have the same delay: they arrive in time order.
+            self.queue.push_fifo(due, Event::SynTimer { conn, sent: n });
+        } else {
+            self.queue.push(due, Event::SynTimer { conn, sent: n });
+        }
     }
 
     pub(super) fn on_syn_timer(&mut self, conn: ConnId, sent: u8) {

@@ -458,30 +458,35 @@ impl World {
     /// Steps until the queue is empty or a bound is hit.
     pub fn run(&mut self) -> Stop {
         loop {
-            let Some(t) = self.queue.peek_time() else {
-                return self.finish(Stop::Quiet);
-            };
-            if t > self.until {
-                self.now = self.until;
-                return self.finish(Stop::TimeBound);
-            }
             if self.events >= self.max_events {
-                return self.finish(Stop::EventBound);
+                return match self.queue.peek_time() {
+                    None => self.finish(Stop::Quiet),
+                    Some(t) if t > self.until => {
+                        self.now = self.until;
+                        self.finish(Stop::TimeBound)
+                    }
+                    Some(_) => self.finish(Stop::EventBound),
+                };
             }
-            let (t, ev) = self.queue.pop().expect("peeked");
-            self.now = t;
-            self.events += 1;
-            self.dispatch(ev);
+            match self.queue.pop_due(self.until) {
+                Ok((t, ev)) => {
+                    self.now = t;
+                    self.events += 1;
+                    self.dispatch(ev);
+                }
+                Err(None) => return self.finish(Stop::Quiet),
+                Err(Some(_)) => {
+                    self.now = self.until;
+                    return self.finish(Stop::TimeBound);
+                }
+            }
         }
     }
 
     /// Steps every event due at or before `t` (for inspection at a time).
     pub fn run_until(&mut self, t: Time) {
-        while let Some(next) = self.queue.peek_time() {
-            if next > t || self.events >= self.max_events {
-                break;
-            }
-            let (at, ev) = self.queue.pop().expect("peeked");
+        while self.events < self.max_events {
+            let Ok((at, ev)) = self.queue.pop_due(t) else { break };
             self.now = at;
             self.events += 1;
             self.dispatch(ev);
