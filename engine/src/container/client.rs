@@ -51,17 +51,18 @@ pub struct Requests {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
 pub struct Config {
-    pub host: Sym,
-    pub port: u16,
-    pub connect_timeout: Option<Dur>,
-    pub retry: Retry,
     pub requests: Option<Requests>,
-    pub give_up_exit: i32,
     /// Exit with this code once every request has been answered.
     pub exit_when_done: Option<i32>,
     /// TLS on the connection: a ClientHello round trip before any request.
     pub tls: bool,
+    pub host: Sym,
+    pub port: u16,
+    pub connect_timeout: Option<Dur>,
+    pub retry: Retry,
+    pub give_up_exit: i32,
 }
 
 const TAG_CONNECT: u64 = 1;
@@ -80,18 +81,23 @@ enum State {
     Done,
 }
 
+/// `repr(C)`, the request loop's state first and the configuration it reads
+/// per request (`requests`) right after, so a request touches the first two
+/// cache lines of the program's allocation; the rest of `cfg` is for
+/// connecting.
+#[repr(C)]
 pub struct Client {
-    cfg: Config,
     state: State,
-    attempt: u32,
     /// Request ids are never reused, so a timer of an earlier connection
     /// cannot hit a request of a later one.
     next_id: u32,
     answered: u32,
     lost: u32,
+    attempt: u32,
     /// Ids of requests sent and not yet answered (usually one or two: kept
     /// inline, no allocation or pointer per request).
     outstanding: smallvec::SmallVec<[u32; 4]>,
+    cfg: Config,
 }
 
 impl Client {
