@@ -1,0 +1,21 @@
+#!/bin/sh
+# Deterministic A/B on a noisy host: instructions and simulated cache misses
+# of one run of a generated workload (valgrind's cachegrind; the last level is
+# modelled as this machine's 2 MiB L2). Same build, same workload => same
+# counts, so two builds compare without timing noise.
+#
+#   benches/count.sh [--bin PATH] WORKLOAD...      e.g. benches/count.sh pools 1000 20 ip
+#
+# WORKLOAD is as for `cargo run --release -p wharf-benches --example workload`.
+# Needs valgrind (Debian: apt-get install valgrind).
+set -eu
+bin=""
+if [ "${1:-}" = "--bin" ]; then bin=$2; shift 2; fi
+if [ -z "$bin" ]; then
+    cargo build -q --release -p wharf-benches --example workload
+    bin="$(cargo metadata --format-version 1 --no-deps | sed -E 's/.*"target_directory":"([^"]*)".*/\1/')/release/examples/workload"
+fi
+valgrind --tool=cachegrind --cache-sim=yes --LL=2097152,16,64 --cachegrind-out-file=/dev/null \
+    "$bin" --run 1 "$@" 2>&1 >/dev/null |
+    awk '/I *refs/ {i=$4} /D1  misses/ {d=$4} /LLd misses/ {l=$4}
+         END {print "instructions " i "  L1d misses " d "  last-level data misses " l}'
