@@ -143,20 +143,31 @@ fn docker_restart_of_a_process_that_ignores_sigterm_waits_for_the_grace_period()
 /// server is disconnected from the network, the client's next request on
 /// the open connection finds nobody at that address (dropped, never
 /// served), although the connection's route was cached while it was there.
-#[test]
-fn network_disconnect_invalidates_cached_routes_of_open_connections() {
-    let r = run_src(
-        r#"Scenario(name: "t", until: "12s", networks: { "n": Bridge() }, containers: {
+/// `web` sends a request a second to `api` over one connection; `api` is
+/// disconnected from the network at 4.5 s (the returned instant). `more`:
+/// further containers.
+fn api_disconnected_at_4500ms(more: &str) -> (RunResult, Time) {
+    let r = run_src(&format!(
+        r#"Scenario(name: "t", until: "12s", networks: {{ "n": Bridge() }}, containers: {{
             "api": (networks: ["n"], program: Server(port: 80)),
             "web": (networks: ["n"], start_at: "1s",
                     program: Client(target: "api:80", requests: (count: 8, interval: "1s", timeout: "500ms"))),
-        }, actions: [("4500ms", Disconnect("api", "n"))])"#,
-    );
-    let cut = Time::ZERO + Dur::millis(4500);
-    let served_before = of(&r, "api").filter(|(t, e)| *t < cut && matches!(e, Ev::Served { .. })).count();
+            {more}
+        }}, actions: [("4500ms", Disconnect("api", "n"))])"#
+    ));
+    (r, Time::ZERO + Dur::millis(4500))
+}
+
+fn served(r: &RunResult, name: &str, when: impl Fn(Time) -> bool) -> usize {
+    of(r, name).filter(|(t, e)| when(*t) && matches!(e, Ev::Served { .. })).count()
+}
+
+#[test]
+fn network_disconnect_invalidates_cached_routes_of_open_connections() {
+    let (r, cut) = api_disconnected_at_4500ms("");
+    let served_before = served(&r, "api", |t| t < cut);
     assert!(served_before >= 3, "requests were served before the disconnect ({served_before})");
-    let served_after = of(&r, "api").filter(|(t, e)| *t > cut && matches!(e, Ev::Served { .. })).count();
-    assert_eq!(served_after, 0, "nothing reaches a disconnected server");
+    assert_eq!(served(&r, "api", |t| t > cut), 0, "nothing reaches a disconnected server");
     let dropped_after = of(&r, "web").filter(|(t, e)| *t > cut && matches!(e, Ev::Dropped { .. })).count();
     assert!(dropped_after > 0, "the client's requests after the disconnect are dropped");
 }
@@ -168,15 +179,8 @@ fn network_disconnect_invalidates_cached_routes_of_open_connections() {
 /// demultiplexing shortcut must check the connection's 4-tuple and stack).
 #[test]
 fn a_segment_to_an_address_taken_over_by_another_container_is_reset() {
-    let r = run_src(
-        r#"Scenario(name: "t", until: "12s", networks: { "n": Bridge() }, containers: {
-            "api": (networks: ["n"], program: Server(port: 80)),
-            "web": (networks: ["n"], start_at: "1s",
-                    program: Client(target: "api:80", requests: (count: 8, interval: "1s", timeout: "500ms"))),
-            "other": (networks: ["n"], start_at: "5s", program: Server(port: 80)),
-        }, actions: [("4500ms", Disconnect("api", "n"))])"#,
-    );
-    let cut = Time::ZERO + Dur::millis(4500);
+    let (r, cut) =
+        api_disconnected_at_4500ms(r#""other": (networks: ["n"], start_at: "5s", program: Server(port: 80)),"#);
     let ip_of = |name: &str| {
         of(&r, name).find_map(|(_, e)| match e {
             Ev::NetConnect { ip, .. } => Some(*ip),
@@ -184,8 +188,7 @@ fn a_segment_to_an_address_taken_over_by_another_container_is_reset() {
         })
     };
     assert_eq!(ip_of("other"), ip_of("api"), "the newcomer took the server's address");
-    let served_after = of(&r, "api").filter(|(t, e)| *t > cut && matches!(e, Ev::Served { .. })).count();
-    assert_eq!(served_after, 0, "the old server gets nothing after it left");
+    assert_eq!(served(&r, "api", |t| t > cut), 0, "the old server gets nothing after it left");
     let reset = of(&r, "web")
         .any(|(t, e)| t > cut && matches!(e, Ev::Closed { errno: Some(wharf::proto::errno::Errno::Econnreset), .. }));
     assert!(reset, "the newcomer resets the old connection");
