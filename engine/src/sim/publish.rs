@@ -69,7 +69,7 @@ impl World {
         }
         if let Some(&i) = self.nat_fwd.get(&(p.src, p.dst)) {
             let e = self.nat[i];
-            self.transmit(None, StackId::HOST, e.source, e.backend, p.seg, None, None);
+            self.transmit(None, StackId::HOST, e.source, e.backend, p.seg, None);
             return true;
         }
         if p.seg != Seg::Syn || self.stacks[0].listeners.contains_key(&p.dst.port) {
@@ -98,7 +98,7 @@ impl World {
         self.nat_fwd.insert((p.src, p.dst), i);
         self.nat_rev.insert((source, backend), i);
         self.record(Some(ctr), Ev::PortForward { published: p.dst, backend, userland });
-        self.transmit(None, StackId::HOST, source, backend, Seg::Syn, None, None);
+        self.transmit(None, StackId::HOST, source, backend, Seg::Syn, None);
         true
     }
 
@@ -125,7 +125,7 @@ impl World {
             let q = Packet { src: e.published, dst: e.client, seg, to: StackId::HOST, conn: None };
             self.send_packet(q, super::fabric::LOOPBACK_DELAY);
         } else {
-            self.transmit(None, StackId::HOST, e.published, e.client, seg, None, None);
+            self.transmit(None, StackId::HOST, e.published, e.client, seg, None);
         }
     }
 }

@@ -163,16 +163,7 @@ impl Queue {
     }
 
     pub fn pop(&mut self) -> Option<(Time, Event)> {
-        self.settle();
-        if self.fifo_first() {
-            return self.fifo.pop_front().map(|(k, ev)| (Time(time_of(k)), ev));
-        }
-        if self.len <= PAD {
-            return None;
-        }
-        let k = self.get(PAD);
-        self.hole = true;
-        Some((Time(time_of(k)), self.slab.take(slot_of(k))))
+        self.pop_due(Time(u64::MAX)).ok()
     }
 
     /// The earliest event if it is due at or before `limit`; else the time
@@ -181,21 +172,22 @@ impl Queue {
     pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
         self.settle();
         if self.fifo_first() {
-            let &(k, _) = self.fifo.front().expect("fifo_first");
-            if time_of(k) > limit.0 {
-                return Err(Some(Time(time_of(k))));
+            let t = Time(time_of(self.fifo[0].0));
+            if t > limit {
+                return Err(Some(t));
             }
-            return self.fifo.pop_front().map(|(k, ev)| (Time(time_of(k)), ev)).ok_or(None);
+            return Ok((t, self.fifo.pop_front().expect("fifo_first").1));
         }
         if self.len <= PAD {
             return Err(None);
         }
         let k = self.get(PAD);
-        if time_of(k) > limit.0 {
-            return Err(Some(Time(time_of(k))));
+        let t = Time(time_of(k));
+        if t > limit {
+            return Err(Some(t));
         }
         self.hole = true;
-        Ok((Time(time_of(k)), self.slab.take(slot_of(k))))
+        Ok((t, self.slab.take(slot_of(k))))
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {

@@ -18,10 +18,10 @@ const RTO_MIN: Dur = Dur::millis(200);
 const TCP_RETRIES2: u64 = 15;
 
 impl World {
-    /// Sends a segment from namespace `from`; `flow` keeps one connection's
-    /// segments in order (a bridge does not reorder a flow); `conn` is the
-    /// packet's connection reference (`Packet::conn`). Returns whether it left.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends a segment from namespace `from`; `flow`, the connection it
+    /// belongs to, keeps one connection's segments in order (a bridge does
+    /// not reorder a flow) and gives the packet its connection reference
+    /// (`Packet::conn`). Returns whether it left.
     pub(super) fn transmit(
         &mut self,
         who: Option<CtrId>,
@@ -30,7 +30,6 @@ impl World {
         dst: SockAddr,
         seg: Seg,
         flow: Option<ConnId>,
-        conn: Option<ConnId>,
     ) -> bool {
         self.checks.attempts += 1;
         let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
@@ -81,9 +80,15 @@ impl World {
             d = self.link_delay(net, size, from, to);
         }
         let mut at = self.now + extra + d.expect("delivered");
-        if let Some(c) = flow.and_then(|c| self.conns.get_mut(c)) {
-            at = at.max(c.tx_last);
-            c.tx_last = at;
+        let mut conn = None;
+        if let Some(id) = flow {
+            if let Some(c) = self.conns.get_mut(id) {
+                at = at.max(c.tx_last);
+                c.tx_last = at;
+                // A SYN or SYN-ACK tells the peer which connection this is;
+                // later segments name the peer's connection.
+                conn = if matches!(seg, Seg::Syn | Seg::SynAck) { Some(id) } else { c.peer };
+            }
         }
         self.check_isolation(from, to, net);
         if self.capturing() {
@@ -135,17 +140,14 @@ impl World {
             Flags::Rst => Seg::Rst,
             Flags::Fin => Seg::Fin,
         };
-        self.transmit(who, from, src, dst, seg, None, None);
+        self.transmit(who, from, src, dst, seg, None);
     }
 
     /// Sends `seg` on connection `conn`, in order with its earlier segments.
     fn send_on(&mut self, conn: ConnId, seg: Seg) {
         let c = &self.conns[conn];
         let (who, stack, local, remote) = (Some(c.owner), c.stack, c.local, c.remote);
-        // A SYN or SYN-ACK tells the peer which connection this is; later
-        // segments name the peer's connection (see `Packet::conn`).
-        let reference = if matches!(seg, Seg::Syn | Seg::SynAck) { Some(conn) } else { c.peer };
-        self.transmit(who, stack, local, remote, seg, Some(conn), reference);
+        self.transmit(who, stack, local, remote, seg, Some(conn));
     }
 
     /// Records and sends a flagged segment on connection `conn`.

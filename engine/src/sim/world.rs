@@ -458,17 +458,15 @@ impl World {
     /// Steps until the queue is empty or a bound is hit.
     pub fn run(&mut self) -> Stop {
         loop {
-            if self.events >= self.max_events {
-                return match self.queue.peek_time() {
-                    None => self.finish(Stop::Quiet),
-                    Some(t) if t > self.until => {
-                        self.now = self.until;
-                        self.finish(Stop::TimeBound)
-                    }
-                    Some(_) => self.finish(Stop::EventBound),
-                };
-            }
-            match self.queue.pop_due(self.until) {
+            let next = if self.events < self.max_events {
+                self.queue.pop_due(self.until)
+            } else {
+                match self.queue.peek_time() {
+                    Some(t) if t <= self.until => return self.finish(Stop::EventBound),
+                    later_or_none => Err(later_or_none),
+                }
+            };
+            match next {
                 Ok((t, ev)) => {
                     self.now = t;
                     self.events += 1;
