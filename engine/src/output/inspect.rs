@@ -41,13 +41,13 @@ pub fn network(w: &World, name: &str) -> Option<Value> {
         NetKind::None => "null",
     };
     let mut ctrs = Map::new();
-    for (ip, &c) in &n.holders {
+    for (ip, c) in n.holders.iter() {
         let prefix = n.subnet().map_or(32, |s| s.prefix);
         ctrs.insert(
             full_id(&w.ctrs[c].name),
             json!({
                 "Name": w.ctrs[c].name, "EndpointID": full_id(&format!("{}/{}", w.ctrs[c].name, name)),
-                "MacAddress": mac(*ip), "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": "",
+                "MacAddress": mac(ip), "IPv4Address": format!("{ip}/{prefix}"), "IPv6Address": "",
             }),
         );
     }

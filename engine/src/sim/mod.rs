@@ -2,7 +2,9 @@
 //! `(time, sequence)`, one handler per event, all on one thread.
 //!
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
-//! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps.
+//! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps or
+//! vectors indexed by a dense number (`holders`); the few hash maps use a
+//! fixed hasher and are only looked up.
 
 pub mod capture;
 pub mod checks;
@@ -12,6 +14,7 @@ pub mod event;
 mod explain;
 mod fabric;
 pub mod fault;
+pub mod holders;
 mod lifecycle;
 mod programs;
 pub mod publish;

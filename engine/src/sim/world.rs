@@ -34,7 +34,7 @@ pub struct Network {
     pub link: Link,
     pub rng: Rng,
     /// Who holds each address right now.
-    pub holders: BTreeMap<Ip, CtrId>,
+    pub holders: super::holders::Holders,
 }
 
 impl Network {
@@ -365,6 +365,7 @@ impl World {
                 }
             };
             let rng = Rng::fork(self.seed, &format!("net/{}", s.name));
+            let holders = super::holders::Holders::new(pool.as_ref().map(|p| p.subnet));
             let id = self.nets.insert(Network {
                 name: s.name,
                 kind: s.kind,
@@ -377,7 +378,7 @@ impl World {
                 icc: s.icc,
                 link: s.link,
                 rng,
-                holders: BTreeMap::new(),
+                holders,
             });
             if s.kind == NetKind::DefaultBridge {
                 self.default_bridge = Some(id);
