@@ -1,80 +1,86 @@
 //! Who holds each address of a network: the table every routed packet looks
 //! up (the bridge's forwarding database, in effect).
 //!
-//! Addresses are handed out from the bottom of the subnet, so the first
-//! 65,536 offsets from the subnet's base are a directly indexed vector (one
-//! load per lookup, whatever the number of containers); anything above that,
-//! and every address of a network without a subnet, is in a `BTreeMap`.
-//! Iteration is in address order either way: every offset in the map is
-//! above every offset in the vector.
-
-use std::collections::BTreeMap;
+//! A two-level table indexed by the address's offset from the subnet's base,
+//! like a page table: pages of 1,024 holders, allocated when the first
+//! address in their range is handed out. A lookup is two loads whatever the
+//! number of containers, and iteration is in address order. Docker hands
+//! out addresses from the bottom of the subnet, so a /16 with a few hundred
+//! containers holds one or two pages (8 KiB each); a static address high in
+//! a /8 adds one page and a pointer per 1,024 addresses below it (64 KiB of
+//! pointers for 10.128.0.0).
 
 use crate::id::CtrId;
 use crate::net::addr::{Ip, Subnet};
 
-/// Offsets from the subnet's base held in the vector: a /16, Docker's
-/// default pool size, fits entirely (512 KiB at most, grown only as far as
-/// the highest address handed out).
-const DENSE: u32 = 1 << 16;
+const PAGE_BITS: u32 = 10;
+const PAGE: usize = 1 << PAGE_BITS;
 
-#[derive(Debug, Default)]
+type Page = Box<[Option<CtrId>; PAGE]>;
+
+#[derive(Debug)]
 pub struct Holders {
-    base: Option<u32>,
-    dense: Vec<Option<CtrId>>,
-    rest: BTreeMap<Ip, CtrId>,
+    /// The subnet's base address (for a network without a subnet, which
+    /// never holds an address, the top: the first insert rebases).
+    base: u32,
+    pages: Vec<Option<Page>>,
 }
 
 impl Holders {
     pub fn new(subnet: Option<Subnet>) -> Holders {
-        Holders { base: subnet.map(|s| s.base), dense: Vec::new(), rest: BTreeMap::new() }
+        Holders { base: subnet.map_or(u32::MAX, |s| s.base), pages: Vec::new() }
     }
 
-    fn offset(&self, ip: Ip) -> Option<usize> {
-        let off = u32::from(ip).wrapping_sub(self.base?);
-        (off < DENSE).then_some(off as usize)
+    /// (page, index in the page) of `ip`; `None` below the base.
+    fn place(&self, ip: Ip) -> Option<(usize, usize)> {
+        let off = u32::from(ip).checked_sub(self.base)?;
+        Some(((off >> PAGE_BITS) as usize, off as usize & (PAGE - 1)))
     }
 
     #[inline]
     pub fn get(&self, ip: &Ip) -> Option<&CtrId> {
-        match self.offset(*ip) {
-            Some(i) => self.dense.get(i)?.as_ref(),
-            None => self.rest.get(ip),
-        }
+        let (p, i) = self.place(*ip)?;
+        self.pages.get(p)?.as_ref()?[i].as_ref()
     }
 
     pub fn insert(&mut self, ip: Ip, ctr: CtrId) {
-        match self.offset(ip) {
-            Some(i) => {
-                if i >= self.dense.len() {
-                    self.dense.resize(i + 1, None);
-                }
-                self.dense[i] = Some(ctr);
-            }
-            None => {
-                self.rest.insert(ip, ctr);
+        // An address below the base is outside the subnet: IPAM never
+        // hands one out; rebase so the table stays total anyway.
+        if self.place(ip).is_none() {
+            self.rebase(u32::from(ip));
+        }
+        let (p, i) = self.place(ip).expect("rebased to hold it");
+        if p >= self.pages.len() {
+            self.pages.resize_with(p + 1, || None);
+        }
+        self.pages[p].get_or_insert_with(|| Box::new([None; PAGE]))[i] = Some(ctr);
+    }
+
+    pub fn remove(&mut self, ip: &Ip) {
+        if let Some((p, i)) = self.place(*ip) {
+            if let Some(Some(page)) = self.pages.get_mut(p) {
+                page[i] = None;
             }
         }
     }
 
-    pub fn remove(&mut self, ip: &Ip) {
-        match self.offset(*ip) {
-            Some(i) => {
-                if let Some(slot) = self.dense.get_mut(i) {
-                    *slot = None;
-                }
-            }
-            None => {
-                self.rest.remove(ip);
-            }
+    fn rebase(&mut self, low: u32) {
+        let held: Vec<(Ip, CtrId)> = self.iter().collect();
+        *self = Holders { base: low & !(PAGE as u32 - 1), pages: Vec::new() };
+        for (ip, c) in held {
+            self.insert(ip, c);
         }
     }
 
     /// Every (address, holder), in address order.
     pub fn iter(&self) -> impl Iterator<Item = (Ip, CtrId)> + '_ {
-        let base = self.base.unwrap_or(0);
-        let dense = self.dense.iter().enumerate().filter_map(move |(i, c)| Some((Ip::from(base + i as u32), (*c)?)));
-        dense.chain(self.rest.iter().map(|(&ip, &c)| (ip, c)))
+        let base = self.base;
+        self.pages.iter().enumerate().filter_map(|(p, page)| Some((p, page.as_ref()?))).flat_map(move |(p, page)| {
+            page.iter().enumerate().filter_map(move |(i, c)| {
+                let off = ((p << PAGE_BITS) | i) as u32;
+                Some((Ip::from(base + off), (*c)?))
+            })
+        })
     }
 }
 
@@ -82,9 +88,10 @@ impl Holders {
 mod tests {
     use super::*;
     use slotmap::SlotMap;
+    use std::collections::BTreeMap;
 
     #[test]
-    fn lookups_and_order_match_an_ordered_map_on_both_sides_of_the_dense_range() {
+    fn lookups_and_order_match_an_ordered_map_across_pages() {
         let mut ids: SlotMap<CtrId, ()> = SlotMap::with_key();
         let subnet = Subnet::new(Ip::new(10, 0, 0, 0), 8);
         let mut h = Holders::new(Some(subnet));
@@ -112,9 +119,19 @@ mod tests {
         let want: Vec<_> = reference.iter().map(|(&ip, &c)| (ip, c)).collect();
         assert_eq!(got, want);
 
+        // Outside the subnet (never handed out by IPAM): still exact.
+        let low = ids.insert(());
+        h.insert(Ip::new(9, 0, 0, 1), low);
+        reference.insert(Ip::new(9, 0, 0, 1), low);
+        let got: Vec<_> = h.iter().collect();
+        let want: Vec<_> = reference.iter().map(|(&ip, &c)| (ip, c)).collect();
+        assert_eq!(got, want);
+        assert_eq!(h.get(&Ip::new(9, 0, 0, 1)), Some(&low));
+
         let mut plain = Holders::new(None);
         plain.insert(Ip::new(172, 17, 0, 2), ids.insert(()));
         assert!(plain.get(&Ip::new(172, 17, 0, 2)).is_some());
         assert_eq!(plain.iter().count(), 1);
+        assert_eq!(plain.pages.len(), 1, "rebased to the address's page, not to 0.0.0.0");
     }
 }
