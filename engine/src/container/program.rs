@@ -77,7 +77,7 @@ pub enum Input {
     /// A name lookup finished (getaddrinfo).
     Resolved {
         tag: u64,
-        result: Result<Vec<Ip>, Errno>,
+        result: crate::proto::dns::Lookup,
     },
     /// ICMP echo reply.
     Pong {

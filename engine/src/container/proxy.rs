@@ -122,7 +122,7 @@ pub struct Proxy {
     cfg: Config,
     peers: Vec<Peer>,
     pending_names: usize,
-    resolved: Vec<(usize, Vec<Ip>)>,
+    resolved: Vec<(usize, crate::proto::dns::Ips)>,
     listening: bool,
     next_job: u64,
     jobs: BTreeMap<u64, Job>,
@@ -162,7 +162,7 @@ impl Proxy {
         }
     }
 
-    fn on_resolved(&mut self, cx: &mut Ctx<'_>, i: usize, result: Result<Vec<Ip>, crate::proto::errno::Errno>) {
+    fn on_resolved(&mut self, cx: &mut Ctx<'_>, i: usize, result: crate::proto::dns::Lookup) {
         match result {
             Ok(ips) => self.resolved.push((i, ips)),
             Err(_) if !self.listening => {
@@ -535,7 +535,7 @@ mod tests {
     fn proxy(n: usize, weights: &[u32]) -> Proxy {
         let ups = weights.iter().enumerate().map(|(i, w)| (Sym(i as u32), 80, *w)).collect();
         let mut p = Proxy::new(Config::nginx(80, ups));
-        p.resolved = (0..n).map(|i| (i, vec![Ip::new(10, 0, 0, 2 + i as u8)])).collect();
+        p.resolved = (0..n).map(|i| (i, smallvec::smallvec![Ip::new(10, 0, 0, 2 + i as u8)])).collect();
         p.rebuild_peers();
         p
     }

@@ -79,7 +79,7 @@ impl Run {
         }
     }
 
-    fn on_lookup(&mut self, cx: &mut Ctx<'_>, result: Result<Vec<Ip>, Errno>) {
+    fn on_lookup(&mut self, cx: &mut Ctx<'_>, result: crate::proto::dns::Lookup) {
         let name = self.name().to_string();
         match (&self.tool, result) {
             (Tool::Nslookup { server, .. }, r) => {
@@ -367,7 +367,7 @@ mod tests {
     fn ping_prints_replies_then_the_summary_once_everything_is_answered() {
         let mut p = Run::new(Tool::Ping { host: Sym(0), name: "db".into(), count: 2 });
         step(&mut p, Time::ZERO, Input::Start);
-        let c = step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        let c = step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(smallvec::smallvec![IP]) });
         assert_eq!(lines(&c), ["PING db (172.18.0.2) 56(84) bytes of data."]);
         let t = Time::ZERO + Dur::micros(100);
         let c = step(&mut p, t, Input::Pong { seq: 1, from: IP });
@@ -392,7 +392,8 @@ mod tests {
         let l = lines(&step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Err(Errno::Enotfound) }));
         assert_eq!(l, ["Server:\t\t127.0.0.11", "Address:\t127.0.0.11#53", "** server can't find db: NXDOMAIN"]);
         let mut p = Run::new(Tool::Nslookup { host: Sym(0), name: "db".into(), server });
-        let l = lines(&step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) }));
+        let l =
+            lines(&step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(smallvec::smallvec![IP]) }));
         assert_eq!(&l[2..], ["Non-authoritative answer:", "Name:\tdb", "Address: 172.18.0.2"]);
     }
 
@@ -402,12 +403,12 @@ mod tests {
             Tool::Curl { host: Sym(0), name: "api".into(), port: 9090, path: "/".into(), max_time: Dur::secs(10) };
         let mut p = Run::new(curl);
         step(&mut p, Time::ZERO, Input::Start);
-        step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        step(&mut p, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(smallvec::smallvec![IP]) });
         let l = lines(&step(&mut p, Time::ZERO, Input::ConnectFailed { tag: TAG_CONNECT, errno: Errno::Econnrefused }));
         assert_eq!(l, ["curl: (7) Failed to connect to api port 9090 after 0 ms: Couldn't connect to server"]);
         let mut n = Run::new(Tool::Nc { host: Sym(0), name: "db".into(), port: 5433, timeout: Dur::secs(5) });
         step(&mut n, Time::ZERO, Input::Start);
-        step(&mut n, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(vec![IP]) });
+        step(&mut n, Time::ZERO, Input::Resolved { tag: TAG_LOOKUP, result: Ok(smallvec::smallvec![IP]) });
         let l = lines(&step(&mut n, Time::ZERO, Input::ConnectFailed { tag: TAG_CONNECT, errno: Errno::Econnrefused }));
         assert_eq!(l, ["nc: connect to db (172.18.0.2) port 5433 (tcp) failed: Connection refused"]);
     }

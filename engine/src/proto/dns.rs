@@ -107,7 +107,7 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
 
     /// Resolves `name` for an asker attached to `nets` (in attachment order).
     /// Returns the winning network and its addresses, unshuffled.
-    pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Vec<Ip>)> {
+    pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Ips)> {
         let name = name.trim_end_matches('.');
         // Names are registered lower-cased; most queries already are.
         let key: std::borrow::Cow<str> =
@@ -138,7 +138,11 @@ impl CachePolicy {
 }
 
 /// The outcome of one name lookup as a program sees it.
-pub type Lookup = Result<Vec<Ip>, crate::proto::errno::Errno>;
+/// The addresses of one answer: inline up to two (no allocation for the
+/// usual one-address answer), in the answer's order.
+pub type Ips = smallvec::SmallVec<[Ip; 2]>;
+
+pub type Lookup = Result<Ips, crate::proto::errno::Errno>;
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -193,8 +197,8 @@ mod tests {
         let mut r: Registry<u8, u8> = Registry::default();
         r.join(1, 10, ip("172.18.0.2"), ["db", "Database"]);
         r.join(2, 11, ip("172.19.0.2"), ["db"]);
-        assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, vec![ip("172.19.0.2")])));
-        assert_eq!(r.resolve(&[1], "database."), Some((1, vec![ip("172.18.0.2")])));
+        assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, smallvec::smallvec![ip("172.19.0.2")])));
+        assert_eq!(r.resolve(&[1], "database."), Some((1, smallvec::smallvec![ip("172.18.0.2")])));
         assert_eq!(r.resolve(&[3], "db"), None, "scope is the asker's networks only");
     }
 
@@ -205,7 +209,7 @@ mod tests {
         r.join(1, 11, ip("10.0.0.3"), ["web"]);
         assert_eq!(r.resolve(&[1], "web").unwrap().1.len(), 2);
         r.leave(1, 10);
-        assert_eq!(r.resolve(&[1], "web"), Some((1, vec![ip("10.0.0.3")])));
+        assert_eq!(r.resolve(&[1], "web"), Some((1, smallvec::smallvec![ip("10.0.0.3")])));
         r.leave(1, 11);
         assert_eq!(r.resolve(&[1], "web"), None);
     }
@@ -213,7 +217,7 @@ mod tests {
     #[test]
     fn cache_policies() {
         let t0 = Time(0);
-        let ok: Lookup = Ok(vec![ip("10.0.0.2")]);
+        let ok: Lookup = Ok(smallvec::smallvec![ip("10.0.0.2")]);
         let mut none = Cache::new(CachePolicy::None);
         none.store(t0, "db", &ok);
         assert!(none.get(t0, "db").is_none());

@@ -19,7 +19,7 @@ pub enum Waiter {
     Lookup { proc: u8, inc: u32, tag: u64 },
 }
 use crate::net::addr::{Ip, SockAddr};
-use crate::proto::dns::{Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
+use crate::proto::dns::{Ips, Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
 use crate::proto::errno::Errno;
 use crate::time::Dur;
 
@@ -41,16 +41,17 @@ impl World {
     /// then a query to the container's nameserver.
     pub(super) fn getaddrinfo(&mut self, ctr: CtrId, name_sym: Sym, waiter: Waiter) {
         if let Some(ip) = self.syms.ip(name_sym) {
-            return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Literal);
+            return self.resolved(ctr, name_sym, waiter, Ok(smallvec::smallvec![ip]), Resolution::Literal);
         }
         if let Some(ip) = self.etc_hosts(ctr, self.syms.get(name_sym)) {
-            return self.resolved(ctr, name_sym, waiter, Ok(vec![ip]), Resolution::Hosts);
+            return self.resolved(ctr, name_sym, waiter, Ok(smallvec::smallvec![ip]), Resolution::Hosts);
         }
         if let Some(hit) = self.ctrs[ctr].cache.get(self.now, self.syms.get(name_sym)).cloned() {
             return self.resolved(ctr, name_sym, waiter, hit, Resolution::Cache);
         }
         let owner = &self.ctrs[self.net_owner(ctr)];
-        let server = if self.user_nets(ctr).is_empty() { UPSTREAM_DNS } else { EMBEDDED_DNS };
+        let user_net = owner.endpoints.iter().any(|e| self.nets[e.net].kind.user_defined());
+        let server = if user_net { EMBEDDED_DNS } else { UPSTREAM_DNS };
         if owner.spec.mode == Mode::None || (owner.endpoints.is_empty() && owner.spec.mode != Mode::Host) {
             return self.resolved(ctr, name_sym, waiter, Err(Errno::EaiAgain), Resolution::Dns);
         }
@@ -133,14 +134,14 @@ impl World {
     }
 
     /// What the nameserver answers, and when; `None`: it never answers.
-    fn answer_for(&mut self, ctr: CtrId, name: crate::id::Sym, server: Ip) -> Option<(Rcode, Vec<Ip>, Dur)> {
+    fn answer_for(&mut self, ctr: CtrId, name: crate::id::Sym, server: Ip) -> Option<(Rcode, Ips, Dur)> {
         if server == UPSTREAM_DNS {
             let (rc, ips, d) = self.upstream_answer(self.syms.get(name))?;
             return Some((rc, ips, d));
         }
         let extra = match self.dns_outage {
             Some(DnsOutage::Drop) => return None,
-            Some(DnsOutage::ServFail) => return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
+            Some(DnsOutage::ServFail) => return Some((Rcode::ServFail, Ips::new(), EMBEDDED_LATENCY)),
             Some(DnsOutage::Slow(d)) => d,
             None => Dur::ZERO,
         };
@@ -152,19 +153,21 @@ impl World {
         }
         let external = self.ctrs[self.net_owner(ctr)].endpoints.iter().any(|e| !self.nets[e.net].internal);
         if !external {
-            return Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY));
+            return Some((Rcode::ServFail, Ips::new(), EMBEDDED_LATENCY));
         }
         match self.upstream_answer(self.syms.get(name)) {
             Some((rc, ips, d)) => Some((rc, ips, d + EMBEDDED_LATENCY)),
-            None if self.upstream == Upstream::NotConfigured => Some((Rcode::ServFail, vec![], EMBEDDED_LATENCY)),
-            None => Some((Rcode::ServFail, vec![], FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS)))),
+            None if self.upstream == Upstream::NotConfigured => Some((Rcode::ServFail, Ips::new(), EMBEDDED_LATENCY)),
+            None => {
+                Some((Rcode::ServFail, Ips::new(), FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS))))
+            }
         }
     }
 
-    fn upstream_answer(&self, name: &str) -> Option<(Rcode, Vec<Ip>, Dur)> {
+    fn upstream_answer(&self, name: &str) -> Option<(Rcode, Ips, Dur)> {
         match &self.upstream {
             Upstream::Answering { latency, records } => {
-                let ips: Vec<Ip> =
+                let ips: Ips =
                     records.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, ip)| *ip).collect();
                 let rc = if ips.is_empty() { Rcode::NxDomain } else { Rcode::NoError };
                 Some((rc, ips, *latency))
@@ -180,7 +183,7 @@ impl World {
         if !self.live(query.ctr, query.inc) {
             return;
         }
-        let (rcode, ips) = query.answer.unwrap_or((Rcode::ServFail, vec![]));
+        let (rcode, ips) = query.answer.unwrap_or((Rcode::ServFail, Ips::new()));
         let result: Lookup = match rcode {
             Rcode::NoError if !ips.is_empty() => Ok(ips.clone()),
             Rcode::NoError | Rcode::NxDomain => Err(Errno::Enotfound),
@@ -189,7 +192,7 @@ impl World {
         if self.capturing() {
             let (iface, dst) = self.dns_path(query.ctr, q, query.server);
             let n = self.syms.get(query.name).to_string();
-            let what = super::capture::What::DnsAnswer { id: Self::dns_id(q), name: n, rcode, ips: ips.clone() };
+            let what = super::capture::What::DnsAnswer { id: Self::dns_id(q), name: n, rcode, ips: ips.to_vec() };
             self.capture(iface, SockAddr::new(query.server, 53), dst, what, String::new());
         }
         self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });

@@ -91,7 +91,7 @@ pub enum Ev {
     ComposeFailed { message: Sym },
     ComposeReady { message: Sym },
     DnsQuery { name: Sym, server: Ip, attempt: u8 },
-    DnsAnswer { name: Sym, rcode: Rcode, ips: Vec<Ip> },
+    DnsAnswer { name: Sym, rcode: Rcode, ips: crate::proto::dns::Ips },
     Resolved { name: Sym, ip: Ip, via: Resolution },
     ResolveFailed { name: Sym, errno: Errno, cause: Sym },
     Segment { src: SockAddr, dst: SockAddr, flags: Flags, retransmit: u8 },

@@ -207,7 +207,7 @@ pub struct Query {
     pub name: Sym,
     pub server: Ip,
     pub attempt: u8,
-    pub answer: Option<(Rcode, Vec<Ip>)>,
+    pub answer: Option<(Rcode, crate::proto::dns::Ips)>,
 }
 
 /// Why a run stopped.
