@@ -83,6 +83,29 @@ fn a_restarting_containers_name_is_nxdomain_until_it_is_back() {
 }
 
 #[test]
+fn a_name_asked_for_before_any_container_registered_it_resolves_once_one_does() {
+    // The resolver remembers the registry's id of a name it has asked for;
+    // a name nobody registered yet must be asked again, not remembered as absent.
+    let r = run_src(
+        r#"Scenario(name: "t", until: "3s", networks: { "n": Bridge() }, containers: {
+            "app": (networks: ["n"], start_at: "0.5s", program: Client(target: "db:5432", retry: Fixed(delay: "100ms", attempts: 20))),
+            "db": (networks: ["n"], start_at: "1s", startup: "0s", program: Server(port: 5432)),
+        })"#,
+    );
+    let attached = of(&r, "db").find(|(_, e)| matches!(e, Ev::NetConnect { .. })).unwrap().0;
+    let answers: Vec<(Time, String)> = of(&r, "app")
+        .filter_map(|(t, e)| match e {
+            Ev::DnsAnswer { rcode, .. } => Some((t, rcode.name().to_string())),
+            _ => None,
+        })
+        .collect();
+    let first_ok = answers.iter().position(|(_, rc)| rc == "NOERROR").expect("answered once db is there");
+    assert!(first_ok > 0 && answers[..first_ok].iter().all(|(_, rc)| rc == "NXDOMAIN"), "{answers:?}");
+    assert!(answers[first_ok].0 > attached, "{answers:?}");
+    assert!(of(&r, "app").any(|(_, e)| matches!(e, Ev::Connected { .. })), "the client connects once db is known");
+}
+
+#[test]
 fn restarted_container_comes_back_on_another_ip_when_its_old_one_was_taken() {
     let r = run_file("lifecycle/stale-ip-after-restart.ron");
     let ips: Vec<String> = of(&r, "db")

@@ -105,17 +105,31 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
         }
     }
 
-    /// Resolves `name` for an asker attached to `nets` (in attachment order).
-    /// Returns the winning network and its addresses, unshuffled.
-    pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Ips)> {
+    /// The id of a registered name (case-insensitive, a trailing dot
+    /// ignored). Ids are never reused or forgotten, so a caller may keep one.
+    pub fn name_id(&self, name: &str) -> Option<u32> {
         let name = name.trim_end_matches('.');
         // Names are registered lower-cased; most queries already are.
         let key: std::borrow::Cow<str> =
             if name.bytes().any(|b| b.is_ascii_uppercase()) { name.to_ascii_lowercase().into() } else { name.into() };
-        let &id = self.ids.get(key.as_ref())?;
+        self.ids.get(key.as_ref()).copied()
+    }
+
+    /// Resolves `name` for an asker attached to `nets` (in attachment order).
+    /// Returns the winning network and its addresses, unshuffled.
+    pub fn resolve(&self, nets: &[N], name: &str) -> Option<(N, Ips)> {
+        self.resolve_id(nets, self.name_id(name)?)
+    }
+
+    /// [`Registry::resolve`] for a name already looked up with [`Registry::name_id`].
+    pub fn resolve_id(&self, nets: &[N], id: u32) -> Option<(N, Ips)> {
         nets.iter().find_map(|&n| {
             let v = self.names.get(&(n, id))?;
-            Some((n, v.iter().map(|(_, ip)| *ip).collect()))
+            let mut ips = Ips::new();
+            for &(_, ip) in v {
+                ips.push(ip);
+            }
+            Some((n, ips))
         })
     }
 }

@@ -146,7 +146,7 @@ impl World {
             None => Dur::ZERO,
         };
         let nets = self.user_nets(ctr);
-        if let Some((_, mut ips)) = self.dns.resolve(&nets, self.syms.get(name)) {
+        if let Some((_, mut ips)) = self.dns_name_id(name).and_then(|id| self.dns.resolve_id(&nets, id)) {
             self.check_dns_answer(ctr, name, &ips);
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
@@ -162,6 +162,20 @@ impl World {
                 Some((Rcode::ServFail, Ips::new(), FORWARD_TIMEOUT.saturating_mul(u64::from(FORWARD_MAX_UPSTREAMS))))
             }
         }
+    }
+
+    /// The registry's id for the queried name `sym`, remembered once known.
+    fn dns_name_id(&mut self, sym: crate::id::Sym) -> Option<u32> {
+        let i = sym.0 as usize;
+        if let Some(&id) = self.dns_name_ids.get(i).filter(|&&id| id != u32::MAX) {
+            return Some(id);
+        }
+        let id = self.dns.name_id(self.syms.get(sym))?;
+        if i >= self.dns_name_ids.len() {
+            self.dns_name_ids.resize(i + 1, u32::MAX);
+        }
+        self.dns_name_ids[i] = id;
+        Some(id)
     }
 
     fn upstream_answer(&self, name: &str) -> Option<(Rcode, Ips, Dur)> {

@@ -242,6 +242,9 @@ pub struct World {
     /// from an older generation are recomputed.
     pub(super) topo: u64,
     pub dns: Registry<NetId, CtrId>,
+    /// The registry's id of each queried name, by symbol (`u32::MAX`: not
+    /// known yet); ids are permanent, so a known one never goes stale.
+    pub(super) dns_name_ids: Vec<u32>,
     pub syms: Symbols,
     pub trace: Vec<Record>,
     pub(super) cmds: Vec<Cmd>,
@@ -302,6 +305,7 @@ impl World {
             demux: rustc_hash::FxHashMap::default(),
             topo: 1,
             dns: Registry::default(),
+            dns_name_ids: Vec::new(),
             syms: spec.syms,
             trace: Vec::new(),
             cmds: Vec::new(),
