@@ -67,26 +67,45 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Default for Registry<N, C> {
 }
 
 impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
-    /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`.
-    pub fn join(&mut self, net: N, holder: C, ip: Ip, names: impl IntoIterator<Item = impl AsRef<str>>) {
+    /// Registers `names` (case-insensitive) for `holder` at `ip` on `net`,
+    /// then each of them again as `name.suffix` when a suffix is given (the
+    /// network-qualified names Docker also answers).
+    pub fn join<S: AsRef<str>>(&mut self, net: N, holder: C, ip: Ip, names: &[S], suffix: Option<&str>) {
         let mut lower = String::new();
-        for n in names {
-            lower.clear();
-            lower.push_str(n.as_ref());
-            lower.make_ascii_lowercase();
-            let id = match self.ids.get(lower.as_str()) {
-                Some(&id) => id,
-                None => {
-                    let id = self.ids.len() as u32;
-                    self.ids.insert(lower.as_str().into(), id);
-                    id
+        let passes = [None, suffix];
+        for &dotted in &passes[..1 + usize::from(suffix.is_some())] {
+            for n in names {
+                lower.clear();
+                lower.push_str(n.as_ref());
+                if let Some(sfx) = dotted {
+                    lower.push('.');
+                    lower.push_str(sfx);
                 }
-            };
-            let v = self.names.entry((net, id)).or_default();
-            if !v.iter().any(|(c, _)| *c == holder) {
-                v.push((holder, ip));
-                self.held.entry((net, holder)).or_default().push(id);
+                lower.make_ascii_lowercase();
+                self.register(net, holder, ip, &lower);
             }
+        }
+    }
+
+    /// Sizes the tables for about `names` more registrations.
+    pub fn reserve(&mut self, names: usize) {
+        self.ids.reserve(names);
+        self.names.reserve(names);
+    }
+
+    fn register(&mut self, net: N, holder: C, ip: Ip, lower: &str) {
+        let id = match self.ids.get(lower) {
+            Some(&id) => id,
+            None => {
+                let id = self.ids.len() as u32;
+                self.ids.insert(lower.into(), id);
+                id
+            }
+        };
+        let v = self.names.entry((net, id)).or_default();
+        if !v.iter().any(|(c, _)| *c == holder) {
+            v.push((holder, ip));
+            self.held.entry((net, holder)).or_default().push(id);
         }
     }
 
@@ -209,18 +228,24 @@ mod tests {
     #[test]
     fn first_network_that_knows_the_name_wins() {
         let mut r: Registry<u8, u8> = Registry::default();
-        r.join(1, 10, ip("172.18.0.2"), ["db", "Database"]);
-        r.join(2, 11, ip("172.19.0.2"), ["db"]);
+        r.join(1, 10, ip("172.18.0.2"), &["db", "Database"], None);
+        r.join(2, 11, ip("172.19.0.2"), &["db"], Some("Back"));
         assert_eq!(r.resolve(&[2, 1], "DB"), Some((2, smallvec::smallvec![ip("172.19.0.2")])));
         assert_eq!(r.resolve(&[1], "database."), Some((1, smallvec::smallvec![ip("172.18.0.2")])));
         assert_eq!(r.resolve(&[3], "db"), None, "scope is the asker's networks only");
+        assert_eq!(
+            r.resolve(&[2], "DB.back"),
+            Some((2, smallvec::smallvec![ip("172.19.0.2")])),
+            "qualified by network"
+        );
+        assert_eq!(r.resolve(&[1], "database.back"), None, "qualified names only where a suffix was given");
     }
 
     #[test]
     fn several_holders_and_leave() {
         let mut r: Registry<u8, u8> = Registry::default();
-        r.join(1, 10, ip("10.0.0.2"), ["web"]);
-        r.join(1, 11, ip("10.0.0.3"), ["web"]);
+        r.join(1, 10, ip("10.0.0.2"), &["web"], None);
+        r.join(1, 11, ip("10.0.0.3"), &["web"], None);
         assert_eq!(r.resolve(&[1], "web").unwrap().1.len(), 2);
         r.leave(1, 10);
         assert_eq!(r.resolve(&[1], "web"), Some((1, smallvec::smallvec![ip("10.0.0.3")])));

@@ -195,10 +195,9 @@ impl World {
         if n.kind.user_defined() {
             let c = &self.ctrs[ctr];
             let plain = [Some(&c.name), Some(&c.short_id), c.spec.hostname.as_ref(), c.spec.service.as_ref()];
-            let plain: Vec<&str> = plain.into_iter().flatten().chain(&aliases).map(String::as_str).collect();
-            let dotted = plain.iter().map(|x| std::borrow::Cow::Owned(format!("{x}.{}", n.name)));
-            let names = plain.iter().map(|&x| std::borrow::Cow::Borrowed(x)).chain(dotted);
-            self.dns.join(net, ctr, ip, names);
+            let plain: smallvec::SmallVec<[&str; 6]> =
+                plain.into_iter().flatten().chain(&aliases).map(String::as_str).collect();
+            self.dns.join(net, ctr, ip, &plain, Some(&n.name));
         }
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });

@@ -392,6 +392,14 @@ impl World {
     }
 
     fn build_containers(&mut self, specs: Vec<CtrSpec>) {
+        // Each container on a user-defined network registers its name and
+        // short ID there, plain and network-qualified: size the DNS tables
+        // once instead of rehashing them as thousands of containers start.
+        let on_user_nets = specs
+            .iter()
+            .filter(|s| s.attach.iter().any(|a| self.nets[self.net_order[a.net]].kind.user_defined()))
+            .count();
+        self.dns.reserve(4 * on_user_nets);
         for s in specs {
             let stack = match s.mode {
                 super::spec::Mode::Host => StackId::HOST,
