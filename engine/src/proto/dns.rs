@@ -43,6 +43,18 @@ impl Rcode {
 /// The holders of one name on one network, in registration order.
 type Holders<C> = SmallVec<[(C, Ip); 1]>;
 
+/// `name` (then `.suffix`) lower-cased into `buf`, which is reused.
+fn lowered<'b>(buf: &'b mut String, name: &str, suffix: Option<&str>) -> &'b str {
+    buf.clear();
+    buf.push_str(name);
+    if let Some(sfx) = suffix {
+        buf.push('.');
+        buf.push_str(sfx);
+    }
+    buf.make_ascii_lowercase();
+    buf
+}
+
 /// Names registered per network. `N` is the network key, `C` the holder key.
 ///
 /// Names are interned (lower-cased, once per distinct name; a restart that
@@ -72,17 +84,12 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
     /// network-qualified names Docker also answers).
     pub fn join<S: AsRef<str>>(&mut self, net: N, holder: C, ip: Ip, names: &[S], suffix: Option<&str>) {
         let mut lower = String::new();
-        let passes = [None, suffix];
-        for &dotted in &passes[..1 + usize::from(suffix.is_some())] {
+        for n in names {
+            self.register(net, holder, ip, lowered(&mut lower, n.as_ref(), None));
+        }
+        if let Some(sfx) = suffix {
             for n in names {
-                lower.clear();
-                lower.push_str(n.as_ref());
-                if let Some(sfx) = dotted {
-                    lower.push('.');
-                    lower.push_str(sfx);
-                }
-                lower.make_ascii_lowercase();
-                self.register(net, holder, ip, &lower);
+                self.register(net, holder, ip, lowered(&mut lower, n.as_ref(), Some(sfx)));
             }
         }
     }
