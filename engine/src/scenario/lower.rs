@@ -1146,7 +1146,7 @@ pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnost
         },
         upstream,
         networks: l.nets,
-        containers,
+        containers: containers.into_iter().map(std::sync::Arc::new).collect(),
         actions,
         partitions: l.partitions,
         degrades: l.degrades,

@@ -274,7 +274,9 @@ pub struct WorldSpec {
     pub syn_schedule: SynSchedule,
     pub upstream: Upstream,
     pub networks: Vec<NetSpec>,
-    pub containers: Vec<CtrSpec>,
+    /// Shared, not copied, by every run of the scenario (a container's
+    /// spec is read-only during a run).
+    pub containers: Vec<std::sync::Arc<CtrSpec>>,
     pub actions: Vec<(Dur, ActionSpec)>,
     pub partitions: Vec<super::fault::Partition>,
     pub degrades: Vec<super::fault::Degrade>,

@@ -75,8 +75,10 @@ pub struct Endpoint {
     pub ip: Ip,
 }
 
-/// The spec and the random streams (512 and 2 × 320 bytes) are boxed so a
-/// container's slot stays small and 10,000 of them stay cache-friendly.
+/// The spec (512 bytes, shared with the loaded scenario: every run of it
+/// reads the same one instead of a copy) and the random streams (2 × 320
+/// bytes, boxed) are behind pointers so a container's slot stays small and
+/// 10,000 of them stay cache-friendly.
 /// `repr(C)` with the fields every input reads (state, incarnation, the
 /// main process, the random stream's pointer) last: in the arena's slot
 /// they sit next to the slot's version word, which every lookup reads, so
@@ -85,7 +87,7 @@ pub struct Endpoint {
 pub struct Container {
     pub name: String,
     pub short_id: String,
-    pub spec: Box<CtrSpec>,
+    pub spec: std::sync::Arc<CtrSpec>,
     pub started_at: Time,
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
     pub nets: Vec<NetId>,
@@ -391,7 +393,7 @@ impl World {
         }
     }
 
-    fn build_containers(&mut self, specs: Vec<CtrSpec>) {
+    fn build_containers(&mut self, specs: Vec<std::sync::Arc<CtrSpec>>) {
         // Each container on a user-defined network registers its name and
         // short ID there, plain and network-qualified: size the DNS tables
         // once instead of rehashing them as thousands of containers start.
@@ -441,7 +443,7 @@ impl World {
                 waiting: false,
                 deferred: Vec::new(),
                 start_after_stop: false,
-                spec: Box::new(s),
+                spec: s,
             };
             let id = self.ctrs.insert(c);
             if stack != StackId::HOST && self.stacks[stack.0 as usize].owner.is_none() {
