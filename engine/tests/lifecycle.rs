@@ -162,10 +162,6 @@ fn docker_restart_of_a_process_that_ignores_sigterm_waits_for_the_grace_period()
     );
 }
 
-/// A connection's cached route must not outlive the topology: once the
-/// server is disconnected from the network, the client's next request on
-/// the open connection finds nobody at that address (dropped, never
-/// served), although the connection's route was cached while it was there.
 /// `web` sends a request a second to `api` over one connection; `api` is
 /// disconnected from the network at 4.5 s (the returned instant). `more`:
 /// further containers.
@@ -185,6 +181,10 @@ fn served(r: &RunResult, name: &str, when: impl Fn(Time) -> bool) -> usize {
     of(r, name).filter(|(t, e)| when(*t) && matches!(e, Ev::Served { .. })).count()
 }
 
+/// A connection's cached route must not outlive the topology: once the
+/// server is disconnected from the network, the client's next request on
+/// the open connection finds nobody at that address (dropped, never
+/// served), although the connection's route was cached while it was there.
 #[test]
 fn network_disconnect_invalidates_cached_routes_of_open_connections() {
     let (r, cut) = api_disconnected_at_4500ms("");

@@ -49,9 +49,8 @@ impl World {
         if let Some(hit) = self.ctrs[ctr].cache.get(self.now, self.syms.get(name_sym)).cloned() {
             return self.resolved(ctr, name_sym, waiter, hit, Resolution::Cache);
         }
+        let server = if self.user_nets(ctr).next().is_some() { EMBEDDED_DNS } else { UPSTREAM_DNS };
         let owner = &self.ctrs[self.net_owner(ctr)];
-        let user_net = owner.endpoints.iter().any(|e| self.nets[e.net].kind.user_defined());
-        let server = if user_net { EMBEDDED_DNS } else { UPSTREAM_DNS };
         if owner.spec.mode == Mode::None || (owner.endpoints.is_empty() && owner.spec.mode != Mode::Host) {
             return self.resolved(ctr, name_sym, waiter, Err(Errno::EaiAgain), Resolution::Dns);
         }
@@ -72,13 +71,8 @@ impl World {
     }
 
     /// The user-defined networks a container is attached to now, in order.
-    fn user_nets(&self, ctr: CtrId) -> smallvec::SmallVec<[NetId; 4]> {
-        self.ctrs[self.net_owner(ctr)]
-            .endpoints
-            .iter()
-            .map(|e| e.net)
-            .filter(|&n| self.nets[n].kind.user_defined())
-            .collect()
+    fn user_nets(&self, ctr: CtrId) -> impl Iterator<Item = NetId> + '_ {
+        self.ctrs[self.net_owner(ctr)].endpoints.iter().map(|e| e.net).filter(|&n| self.nets[n].kind.user_defined())
     }
 
     /// /etc/hosts: the container's own names, `extra_hosts`, `--link` entries.
@@ -145,7 +139,7 @@ impl World {
             Some(DnsOutage::Slow(d)) => d,
             None => Dur::ZERO,
         };
-        let nets = self.user_nets(ctr);
+        let nets: smallvec::SmallVec<[NetId; 4]> = self.user_nets(ctr).collect();
         if let Some((_, mut ips)) = self.dns_name_id(name).and_then(|id| self.dns.resolve_id(&nets, id)) {
             self.check_dns_answer(ctr, name, &ips);
             self.ctrs[ctr].dns_rng.shuffle(&mut ips);

@@ -53,7 +53,10 @@ impl World {
                 }
             }
             Errno::Eaddrnotavail => {
-                format!("all 28,232 ephemeral ports to {addr} are in use by open connections")
+                use crate::proto::tcp::{EPHEMERAL_FIRST, EPHEMERAL_LAST};
+                format!(
+                    "all ephemeral ports ({EPHEMERAL_FIRST}-{EPHEMERAL_LAST}) to {addr} are in use by open connections"
+                )
             }
             _ => String::new(),
         }

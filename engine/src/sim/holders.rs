@@ -20,21 +20,21 @@ type Page = Box<[Option<CtrId>; PAGE]>;
 
 #[derive(Debug)]
 pub struct Holders {
-    /// The subnet's base address (for a network without a subnet, which
-    /// never holds an address, the top: the first insert rebases).
-    base: u32,
+    /// `None` for a network without a subnet, which never holds an address.
+    subnet: Option<Subnet>,
     pages: Vec<Option<Page>>,
 }
 
 impl Holders {
     pub fn new(subnet: Option<Subnet>) -> Holders {
-        Holders { base: subnet.map_or(u32::MAX, |s| s.base), pages: Vec::new() }
+        Holders { subnet, pages: Vec::new() }
     }
 
-    /// (page, index in the page) of `ip`; `None` below the base.
+    /// (page, index in the page) of `ip`; `None` outside the subnet.
     fn place(&self, ip: Ip) -> Option<(usize, usize)> {
-        let off = u32::from(ip).checked_sub(self.base)?;
-        Some(((off >> PAGE_BITS) as usize, off as usize & (PAGE - 1)))
+        let s = self.subnet.filter(|s| s.contains(ip))?;
+        let off = s.offset_of(ip) as usize;
+        Some((off >> PAGE_BITS, off & (PAGE - 1)))
     }
 
     #[inline]
@@ -43,13 +43,10 @@ impl Holders {
         self.pages.get(p)?.as_ref()?[i].as_ref()
     }
 
+    /// Records `ctr` at `ip`, an address the network's IPAM handed out (so
+    /// inside its subnet: `Pool::reserve` refuses any other).
     pub fn insert(&mut self, ip: Ip, ctr: CtrId) {
-        // An address below the base is outside the subnet: IPAM never
-        // hands one out; rebase so the table stays total anyway.
-        if self.place(ip).is_none() {
-            self.rebase(u32::from(ip));
-        }
-        let (p, i) = self.place(ip).expect("rebased to hold it");
+        let (p, i) = self.place(ip).expect("IPAM hands out addresses inside the subnet");
         if p >= self.pages.len() {
             self.pages.resize_with(p + 1, || None);
         }
@@ -64,21 +61,13 @@ impl Holders {
         }
     }
 
-    fn rebase(&mut self, low: u32) {
-        let held: Vec<(Ip, CtrId)> = self.iter().collect();
-        *self = Holders { base: low & !(PAGE as u32 - 1), pages: Vec::new() };
-        for (ip, c) in held {
-            self.insert(ip, c);
-        }
-    }
-
     /// Every (address, holder), in address order.
     pub fn iter(&self) -> impl Iterator<Item = (Ip, CtrId)> + '_ {
-        let base = self.base;
+        let subnet = self.subnet;
         self.pages.iter().enumerate().filter_map(|(p, page)| Some((p, page.as_ref()?))).flat_map(move |(p, page)| {
             page.iter().enumerate().filter_map(move |(i, c)| {
-                let off = ((p << PAGE_BITS) | i) as u32;
-                Some((Ip::from(base + off), (*c)?))
+                let host = subnet?.host(((p << PAGE_BITS) | i) as u32);
+                Some((host, (*c)?))
             })
         })
     }
@@ -119,19 +108,9 @@ mod tests {
         let want: Vec<_> = reference.iter().map(|(&ip, &c)| (ip, c)).collect();
         assert_eq!(got, want);
 
-        // Outside the subnet (never handed out by IPAM): still exact.
-        let low = ids.insert(());
-        h.insert(Ip::new(9, 0, 0, 1), low);
-        reference.insert(Ip::new(9, 0, 0, 1), low);
-        let got: Vec<_> = h.iter().collect();
-        let want: Vec<_> = reference.iter().map(|(&ip, &c)| (ip, c)).collect();
-        assert_eq!(got, want);
-        assert_eq!(h.get(&Ip::new(9, 0, 0, 1)), Some(&low));
-
-        let mut plain = Holders::new(None);
-        plain.insert(Ip::new(172, 17, 0, 2), ids.insert(()));
-        assert!(plain.get(&Ip::new(172, 17, 0, 2)).is_some());
-        assert_eq!(plain.iter().count(), 1);
-        assert_eq!(plain.pages.len(), 1, "rebased to the address's page, not to 0.0.0.0");
+        // A network without a subnet holds nothing and answers every lookup.
+        let plain = Holders::new(None);
+        assert_eq!(plain.get(&Ip::new(172, 17, 0, 2)), None);
+        assert_eq!(plain.iter().count(), 0);
     }
 }

@@ -170,7 +170,8 @@ impl World {
     /// The next ephemeral port of `stack` that no open connection from `src`
     /// to `remote` uses: like Linux, every 4-tuple stays unique (so the
     /// demultiplexing table maps each open connection to itself alone);
-    /// `None` when all 28,232 are taken (connect fails with EADDRNOTAVAIL).
+    /// `None` when every port of `EPHEMERAL_FIRST..=EPHEMERAL_LAST` is taken
+    /// (connect fails with EADDRNOTAVAIL).
     fn ephemeral_port(&mut self, stack: StackId, src: Ip, remote: SockAddr) -> Option<u16> {
         for _ in EPHEMERAL_FIRST..=EPHEMERAL_LAST {
             let s = &mut self.stacks[stack.0 as usize];
