@@ -231,12 +231,12 @@ fn tcp_frame(w: &World, c: &Captured, seg: Seg, flows: &mut Flows) -> Vec<u8> {
     ];
     let peer = flows.peer_next(s, d);
     let result = match seg {
-        Seg::Syn => {
+        Seg::Syn { .. } => {
             let seq = isn(s, d);
             flows.next.insert((s, d), seq.wrapping_add(1));
             b.tcp(s.port, d.port, seq, WINDOW).syn().options(&syn_opts).map(|t| t.write(&mut out, &[]))
         }
-        Seg::SynAck => {
+        Seg::SynAck { .. } => {
             let seq = isn(s, d);
             flows.next.insert((s, d), seq.wrapping_add(1));
             let ack = peer.unwrap_or(0);

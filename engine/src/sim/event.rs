@@ -9,8 +9,15 @@ use crate::time::Time;
 /// A TCP segment or DNS datagram, as a typed value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seg {
-    Syn,
-    SynAck,
+    /// The handshake segments name the sender's connection (`from`), which
+    /// the receiver keeps as its peer, much as it keeps the sender's initial
+    /// sequence number; later segments name it back (`Packet::conn`).
+    Syn {
+        from: Option<ConnId>,
+    },
+    SynAck {
+        from: Option<ConnId>,
+    },
     Ack,
     Rst,
     Fin,
@@ -49,6 +56,18 @@ pub enum Seg {
     },
 }
 
+impl Seg {
+    /// The same segment relayed by a NAT, which starts a connection of its
+    /// own: it names no connection of either side.
+    pub fn relayed(self) -> Seg {
+        match self {
+            Seg::Syn { .. } => Seg::Syn { from: None },
+            Seg::SynAck { .. } => Seg::SynAck { from: None },
+            seg => seg,
+        }
+    }
+}
+
 /// A packet in flight to a network namespace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet {
@@ -56,11 +75,10 @@ pub struct Packet {
     pub dst: SockAddr,
     pub seg: Seg,
     pub to: StackId,
-    /// TCP only. On a SYN or SYN-ACK: the sender's connection (the receiver
-    /// keeps it as its peer). On any other segment: the receiver's
-    /// connection, when the sender knows it — a hint, used only if that
-    /// connection still exists with exactly this 4-tuple, which is then
-    /// what the demultiplexing table would answer (it saves the lookup).
+    /// TCP only: the receiver's connection, when the sender knows it (from
+    /// the peer's SYN or SYN-ACK) — a hint, used only if that connection
+    /// still exists with exactly this 4-tuple, which is then what the
+    /// demultiplexing table would answer (it saves the lookup).
     pub conn: Option<ConnId>,
 }
 

@@ -69,10 +69,10 @@ impl World {
         }
         if let Some(&i) = self.nat_fwd.get(&(p.src, p.dst)) {
             let e = self.nat[i];
-            self.transmit(None, StackId::HOST, e.source, e.backend, p.seg, None);
+            self.transmit(None, StackId::HOST, e.source, e.backend, p.seg.relayed(), None);
             return true;
         }
-        if p.seg != Seg::Syn || self.stacks[0].listeners.contains_key(&p.dst.port) {
+        if !matches!(p.seg, Seg::Syn { .. }) || self.stacks[0].listeners.contains_key(&p.dst.port) {
             return false;
         }
         let Some(&(ctr, pm)) = self.published.get(&p.dst.port) else { return false };
@@ -98,7 +98,7 @@ impl World {
         self.nat_fwd.insert((p.src, p.dst), i);
         self.nat_rev.insert((source, backend), i);
         self.record(Some(ctr), Ev::PortForward { published: p.dst, backend, userland });
-        self.transmit(None, StackId::HOST, source, backend, Seg::Syn, None);
+        self.transmit(None, StackId::HOST, source, backend, Seg::Syn { from: None }, None);
         true
     }
 
@@ -106,13 +106,13 @@ impl World {
     fn nat_reply(&mut self, i: usize, p: Packet) {
         let e = self.nat[i];
         let seg = match (p.seg, e.userland, e.established) {
-            (Seg::SynAck, _, _) => {
+            (Seg::SynAck { .. }, _, _) => {
                 self.nat[i].established = true;
-                Seg::SynAck
+                Seg::SynAck { from: None }
             }
             (Seg::Rst, true, false) => {
                 // The userland proxy had accepted: the client sees a connection, then EOF.
-                self.reply_to_client(e, Seg::SynAck);
+                self.reply_to_client(e, Seg::SynAck { from: None });
                 Seg::Fin
             }
             (seg, _, _) => seg,

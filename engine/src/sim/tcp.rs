@@ -85,9 +85,8 @@ impl World {
             if let Some(c) = self.conns.get_mut(id) {
                 at = at.max(c.tx_last);
                 c.tx_last = at;
-                // A SYN or SYN-ACK tells the peer which connection this is;
-                // later segments name the peer's connection.
-                conn = if matches!(seg, Seg::Syn | Seg::SynAck) { Some(id) } else { c.peer };
+                // The peer's connection, once its SYN or SYN-ACK named it.
+                conn = c.peer;
             }
         }
         self.check_isolation(from, to, net);
@@ -134,13 +133,7 @@ impl World {
         retransmit: u8,
     ) {
         self.record(who, Ev::Segment { src, dst, flags, retransmit });
-        let seg = match flags {
-            Flags::Syn => Seg::Syn,
-            Flags::SynAck => Seg::SynAck,
-            Flags::Rst => Seg::Rst,
-            Flags::Fin => Seg::Fin,
-        };
-        self.transmit(who, from, src, dst, seg, None);
+        self.transmit(who, from, src, dst, flags.seg(None), None);
     }
 
     /// Sends `seg` on connection `conn`, in order with its earlier segments.
@@ -158,13 +151,7 @@ impl World {
         if retransmit > 0 && self.capturing() {
             self.next_note = format!("{} retransmission #{retransmit}", flags.tcpdump());
         }
-        let seg = match flags {
-            Flags::Syn => Seg::Syn,
-            Flags::SynAck => Seg::SynAck,
-            Flags::Rst => Seg::Rst,
-            Flags::Fin => Seg::Fin,
-        };
-        self.send_on(conn, seg);
+        self.send_on(conn, flags.seg(Some(conn)));
     }
 
     /// The next ephemeral port of `stack` that no open connection from `src`
@@ -298,8 +285,8 @@ impl World {
             return;
         }
         match p.seg {
-            Seg::Syn => self.on_syn(p),
-            Seg::SynAck => self.on_synack(p),
+            Seg::Syn { from } => self.on_syn(p, from),
+            Seg::SynAck { from } => self.on_synack(p, from),
             Seg::Ack => self.on_ack(p),
             Seg::Rst => self.on_rst(p),
             Seg::Fin => self.on_fin(p),
@@ -338,7 +325,7 @@ impl World {
         self.segment(who, p.to, p.dst, p.src, Flags::Rst, 0);
     }
 
-    fn on_syn(&mut self, p: Packet) {
+    fn on_syn(&mut self, p: Packet, from: Option<ConnId>) {
         if let Some(conn) = self.demux_of(&p) {
             return self.segment_on(conn, Flags::SynAck, 1);
         }
@@ -366,18 +353,18 @@ impl World {
             drops: 0,
             last_drop: None,
             route: CachedRoute::NONE,
-            peer: p.conn,
+            peer: from,
         });
         self.demux.insert((p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);
     }
 
-    fn on_synack(&mut self, p: Packet) {
-        let Some(conn) = self.demux_of(&p) else {
+    fn on_synack(&mut self, p: Packet, from: Option<ConnId>) {
+        let Some(conn) = self.conn_of(&p) else {
             return self.reset(&p);
         };
         let c = &mut self.conns[conn];
-        c.peer = p.conn;
+        c.peer = from;
         if c.state != TcpState::SynSent {
             return self.send_on(conn, Seg::Ack);
         }
@@ -493,5 +480,18 @@ impl World {
             self.segment_on(conn, Flags::Fin, 0);
         }
         self.free_conn(conn);
+    }
+}
+
+impl Flags {
+    /// The segment of a flagged transmission; a SYN or SYN-ACK names the
+    /// sending connection `from`.
+    fn seg(self, from: Option<ConnId>) -> Seg {
+        match self {
+            Flags::Syn => Seg::Syn { from },
+            Flags::SynAck => Seg::SynAck { from },
+            Flags::Rst => Seg::Rst,
+            Flags::Fin => Seg::Fin,
+        }
     }
 }
