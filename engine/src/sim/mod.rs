@@ -3,12 +3,13 @@
 //!
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
 //! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps or
-//! vectors indexed by a dense number (`holders`); the few hash maps use a
-//! fixed hasher and are only looked up.
+//! vectors indexed by a dense number (`holders`); the few hash tables
+//! (`demux`, the DNS registry's) use a fixed hash and are only looked up.
 
 pub mod capture;
 pub mod checks;
 mod datagram;
+pub mod demux;
 pub mod dns;
 pub mod event;
 mod explain;

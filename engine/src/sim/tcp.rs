@@ -164,7 +164,7 @@ impl World {
             let s = &mut self.stacks[stack.0 as usize];
             let p = s.next_port;
             s.next_port = if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
-            if !self.demux.contains_key(&(stack, SockAddr::new(src, p), remote)) {
+            if self.demux.get(&(stack, SockAddr::new(src, p), remote), &self.conns).is_none() {
                 return Some(p);
             }
         }
@@ -206,7 +206,7 @@ impl World {
             route: CachedRoute::of(route, self.topo),
             peer: None,
         });
-        self.demux.insert((stack, local, remote), conn);
+        self.demux.insert(&(stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
         self.send_syn(conn, 1);
     }
@@ -300,7 +300,7 @@ impl World {
     }
 
     fn demux_of(&self, p: &Packet) -> Option<ConnId> {
-        self.demux.get(&(p.to, p.dst, p.src)).copied()
+        self.demux.get(&(p.to, p.dst, p.src), &self.conns)
     }
 
     /// The receiving connection of a segment: the packet's reference when
@@ -355,7 +355,7 @@ impl World {
             route: CachedRoute::NONE,
             peer: from,
         });
-        self.demux.insert((p.to, p.dst, p.src), conn);
+        self.demux.insert(&(p.to, p.dst, p.src), conn);
         self.segment_on(conn, Flags::SynAck, 0);
     }
 
@@ -447,7 +447,7 @@ impl World {
 
     pub(super) fn free_conn(&mut self, conn: ConnId) -> Option<Conn> {
         let c = self.conns.remove(conn)?;
-        self.demux.remove(&(c.stack, c.local, c.remote));
+        self.demux.remove(&(c.stack, c.local, c.remote), conn);
         if c.state == TcpState::Queued {
             if let Some(l) = self.stacks[c.stack.0 as usize].listeners.get_mut(&c.local.port) {
                 l.queued = l.queued.saturating_sub(1);

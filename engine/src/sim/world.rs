@@ -237,9 +237,8 @@ pub struct World {
     pub(super) dials: SlotMap<DialId, Dial>,
     pub(super) queries: SlotMap<QueryId, Query>,
     pub(super) stacks: Vec<Stack>,
-    /// Lookup only, never iterated; a fixed hasher (no OS-seeded state), so
-    /// it cannot make a run depend on anything but its inputs.
-    pub(super) demux: rustc_hash::FxHashMap<(StackId, SockAddr, SockAddr), ConnId>,
+    /// Open connections by 4-tuple (lookup only, never iterated; see `demux`).
+    pub(super) demux: super::demux::Demux,
     /// Topology generation (`topology_changed`): connections' cached routes
     /// from an older generation are recomputed.
     pub(super) topo: u64,
@@ -304,7 +303,7 @@ impl World {
                 udp: BTreeMap::new(),
                 next_port: crate::proto::tcp::EPHEMERAL_FIRST,
             }],
-            demux: rustc_hash::FxHashMap::default(),
+            demux: Default::default(),
             topo: 1,
             dns: Registry::default(),
             dns_name_ids: Vec::new(),
