@@ -178,29 +178,44 @@ fn same_kind(w: &World, p: &Pattern, ev: &Ev) -> bool {
     }
 }
 
-fn concerns(e: &Expectation, w: &World, ctr: Option<CtrId>) -> bool {
-    e.who.is_empty() || ctr.is_some_and(|c| e.who.iter().any(|&i| w.ctr_order[i] == c))
+/// The records an expectation is about — its containers and its time
+/// window — resolved once per check rather than per record.
+struct Scope {
+    /// Empty: every container.
+    who: Vec<CtrId>,
+    t0: Time,
+    t1: Option<Time>,
 }
 
-fn in_scope(e: &Expectation, w: &World, r: &Record) -> bool {
-    let base = if e.after_last_fault { w.last_fault } else { Time::ZERO };
-    let t0 = base + e.from;
-    let t1 = e.until.map(|u| base + u);
-    concerns(e, w, r.ctr) && r.t >= t0 && t1.is_none_or(|t| r.t <= t)
+impl Scope {
+    fn of(e: &Expectation, w: &World) -> Scope {
+        let base = if e.after_last_fault { w.last_fault } else { Time::ZERO };
+        let who = e.who.iter().map(|&i| w.ctr_order[i]).collect();
+        Scope { who, t0: base + e.from, t1: e.until.map(|u| base + u) }
+    }
+
+    fn concerns(&self, ctr: Option<CtrId>) -> bool {
+        self.who.is_empty() || ctr.is_some_and(|c| self.who.contains(&c))
+    }
+
+    fn contains(&self, r: &Record) -> bool {
+        r.t >= self.t0 && self.t1.is_none_or(|t| r.t <= t) && self.concerns(r.ctr)
+    }
 }
 
 /// Checks one expectation against the finished run.
 pub fn check(w: &World, e: &Expectation) -> Outcome {
-    let hits: Vec<&Record> = w.trace.iter().filter(|r| in_scope(e, w, r) && matches(w, &e.pattern, &r.ev)).collect();
+    let scope = Scope::of(e, w);
+    let hits: Vec<&Record> = w.trace.iter().filter(|r| scope.contains(r) && matches(w, &e.pattern, &r.ev)).collect();
     let line = |r: &Record| format!("{} {}", r.t, crate::output::trace::describe(w, &r.ev));
     let (held, why) = match &e.kind {
         Kind::Eventually => match hits.first() {
             Some(r) => (true, format!("first at {}", line(r).trim_start())),
-            None => (false, explain_absence(w, e)),
+            None => (false, explain_absence(w, &scope)),
         },
         Kind::Always => {
             let kin: Vec<&Record> =
-                w.trace.iter().filter(|r| in_scope(e, w, r) && same_kind(w, &e.pattern, &r.ev)).collect();
+                w.trace.iter().filter(|r| scope.contains(r) && same_kind(w, &e.pattern, &r.ev)).collect();
             match kin.iter().find(|r| !matches(w, &e.pattern, &r.ev)) {
                 None => (true, format!("all {} matched", kin.len())),
                 Some(r) => (false, format!("first exception: {}", line(r).trim_start())),
@@ -210,7 +225,7 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
             None => (true, "no match".into()),
             Some(r) => (false, format!("{} match(es); first: {}", hits.len(), line(r).trim_start())),
         },
-        Kind::Latency { p, max } => latency(w, e, *p, *max),
+        Kind::Latency { p, max } => latency(w, &scope, *p, *max),
         Kind::Rate { min, max } => {
             let end = e.until.map_or(w.now, |u| Time::ZERO + u).min(w.now);
             let secs = end.since(Time::ZERO + e.from).as_secs_f64().max(1e-9);
@@ -232,11 +247,11 @@ pub fn check(w: &World, e: &Expectation) -> Outcome {
 }
 
 /// Nearest-rank percentile of the response latencies in scope.
-fn latency(w: &World, e: &Expectation, p: f64, max: Dur) -> (bool, String) {
+fn latency(w: &World, scope: &Scope, p: f64, max: Dur) -> (bool, String) {
     let mut l: Vec<Dur> = w
         .trace
         .iter()
-        .filter(|r| in_scope(e, w, r))
+        .filter(|r| scope.contains(r))
         .filter_map(|r| match r.ev {
             Ev::Response { latency, .. } => Some(latency),
             _ => None,
@@ -252,13 +267,13 @@ fn latency(w: &World, e: &Expectation, p: f64, max: Dur) -> (bool, String) {
 }
 
 /// For a failed `Eventually`: the container's last errors, as the closest explanation.
-fn explain_absence(w: &World, e: &Expectation) -> String {
+fn explain_absence(w: &World, scope: &Scope) -> String {
     let mut why = String::from("never happened");
     let errs: Vec<&Record> = w
         .trace
         .iter()
         .filter(|r| {
-            concerns(e, w, r.ctr)
+            scope.concerns(r.ctr)
                 && (r.ev.errno().is_some()
                     || matches!(r.ev, Ev::ComposeFailed { .. } | Ev::Die { .. } | Ev::GaveUp { .. }))
         })
