@@ -2,7 +2,7 @@
 //!
 //! Layers depend downward only:
 //!
-//! 1. Foundations: [`time`], [`id`], [`rng`], [`dist`].
+//! 1. Foundations: [`time`], [`id`], [`rng`], [`dist`], [`ascii`].
 //! 2. Sans-IO models: [`net`] (addresses, IPAM), [`proto`] (TCP timing, DNS
 //!    registry and caches, errno), [`container`] (restart manager,
 //!    healthcheck, programs).
@@ -14,6 +14,7 @@
 //! Invariant: the engine never reads a wall clock, never uses OS-seeded
 //! randomness and never iterates a hash-ordered collection.
 
+pub mod ascii;
 pub mod cli;
 pub mod container;
 pub mod dist;

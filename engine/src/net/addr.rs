@@ -20,7 +20,12 @@ impl SockAddr {
 
 impl fmt::Display for SockAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.ip, self.port)
+        // `{}:{}` of the address and port, on the stack.
+        let mut a = crate::ascii::Ascii::<21>::default();
+        a.push_ip(self.ip);
+        a.push(b':');
+        a.push_dec(u64::from(self.port), 0, b'0');
+        f.write_str(a.as_str())
     }
 }
 

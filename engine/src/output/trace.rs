@@ -7,16 +7,12 @@
 //! strings `ip:port`, durations as integer `*_ns` fields, errno by name.
 
 use crate::proto::dns::EMBEDDED_TTL;
-use crate::sim::record::{Ev, Record, Resolution};
+use crate::sim::record::{Ev, Resolution};
 use crate::sim::World;
 use serde_json::{json, Value};
 use std::fmt::Write;
 
 pub const JSON_SCHEMA_VERSION: u32 = 1;
-
-fn who(w: &World, r: &Record) -> String {
-    r.ctr.map_or_else(|| "-".to_string(), |c| w.ctrs[c].name.clone())
-}
 
 fn via(v: Resolution) -> &'static str {
     match v {
@@ -37,104 +33,112 @@ fn signal(s: u8) -> &'static str {
 
 /// The human text of one record (without time and container).
 pub fn describe(w: &World, ev: &Ev) -> String {
+    let mut t = String::new();
+    let _ = describe_into(&mut t, w, ev);
+    t
+}
+
+/// `describe`, written into `o` (no allocation per record).
+pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
     let s = |k| w.syms.get(k);
     let net = |n| w.nets[n].name.as_str();
     match ev {
-        Ev::Create => "create".into(),
-        Ev::Start => "start".into(),
+        Ev::Create => o.write_str("create"),
+        Ev::Start => o.write_str("start"),
         Ev::StartFailed { reason } => {
-            format!("start failed: Error response from daemon: {}", s(*reason))
+            write!(o, "start failed: Error response from daemon: {}", s(*reason))
         }
-        Ev::NetConnect { net: n, ip } => format!("network connect {} ip {ip}", net(*n)),
+        Ev::NetConnect { net: n, ip } => write!(o, "network connect {} ip {}", net(*n), crate::ascii::ip(*ip)),
         Ev::NetDisconnect { net: n, ip } => {
-            format!("network disconnect {} ip {ip} released", net(*n))
+            write!(o, "network disconnect {} ip {} released", net(*n), crate::ascii::ip(*ip))
         }
-        Ev::ProgramStarted => "process initialised, program started".into(),
-        Ev::Listen { addr } => format!("listen {addr}"),
-        Ev::Unlisten { addr } => format!("close listener {addr}"),
-        Ev::Kill { signal: sig } => format!("kill signal={}", signal(*sig)),
-        Ev::Stop => "stop".into(),
-        Ev::Die { code } => format!("die exitCode={code}"),
+        Ev::ProgramStarted => o.write_str("process initialised, program started"),
+        Ev::Listen { addr } => write!(o, "listen {addr}"),
+        Ev::Unlisten { addr } => write!(o, "close listener {addr}"),
+        Ev::Kill { signal: sig } => write!(o, "kill signal={}", signal(*sig)),
+        Ev::Stop => o.write_str("stop"),
+        Ev::Die { code } => write!(o, "die exitCode={code}"),
         Ev::Restart { delay, count } => {
-            format!("restart scheduled in {delay} (restart count {count})")
+            write!(o, "restart scheduled in {delay} (restart count {count})")
         }
-        Ev::Health { status } => format!("health_status: {}", status.name()),
-        Ev::Pause => "pause".into(),
-        Ev::Unpause => "unpause".into(),
-        Ev::Remove => "destroy".into(),
+        Ev::Health { status } => write!(o, "health_status: {}", status.name()),
+        Ev::Pause => o.write_str("pause"),
+        Ev::Unpause => o.write_str("unpause"),
+        Ev::Remove => o.write_str("destroy"),
         Ev::ComposeWaiting { on, condition } => {
-            format!("compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
+            write!(o, "compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
         }
-        Ev::ComposeFailed { message } => format!("compose: {}", s(*message)),
-        Ev::ComposeReady { message } => format!("compose: {}", s(*message)),
-        Ev::DnsQuery { name, server, attempt } => format!("dns query A {}? @{server} (attempt {attempt})", s(*name)),
+        Ev::ComposeFailed { message } => write!(o, "compose: {}", s(*message)),
+        Ev::ComposeReady { message } => write!(o, "compose: {}", s(*message)),
+        Ev::DnsQuery { name, server, attempt } => write!(o, "dns query A {}? @{server} (attempt {attempt})", s(*name)),
         Ev::DnsAnswer { name, rcode, ips } => {
-            let mut t = format!("dns answer {} {}", s(*name), rcode.name());
+            write!(o, "dns answer {} {}", s(*name), rcode.name())?;
             for ip in ips {
-                let _ = write!(t, " A {ip}");
+                write!(o, " A {}", crate::ascii::ip(*ip))?;
             }
             if !ips.is_empty() {
-                let _ = write!(t, " ttl {}", EMBEDDED_TTL.0 / 1_000_000_000);
+                write!(o, " ttl {}", EMBEDDED_TTL.0 / 1_000_000_000)?;
             }
-            t
+            Ok(())
         }
         Ev::Resolved { name, ip, via: v } => {
-            format!("resolved {} -> {ip} (via {})", s(*name), via(*v))
+            write!(o, "resolved {} -> {} (via {})", s(*name), crate::ascii::ip(*ip), via(*v))
         }
         Ev::ResolveFailed { name, errno, cause } => {
-            format!("getaddrinfo {} failed: {errno}{}", s(*name), because(s(*cause)))
+            write!(o, "getaddrinfo {} failed: {errno}{}", s(*name), because(s(*cause)))
         }
         Ev::Segment { src, dst, flags, retransmit } => {
-            let mut t = format!("tcp {src} > {dst} {}", flags.tcpdump());
+            write!(o, "tcp {src} > {dst} {}", flags.tcpdump())?;
             if *retransmit > 0 {
-                let _ = write!(t, " retransmission #{retransmit}");
+                write!(o, " retransmission #{retransmit}")?;
             }
-            t
+            Ok(())
         }
-        Ev::Dropped { src, dst, reason } => format!("drop {src} > {dst}: {}", reason.name()),
-        Ev::ArpProbe { target, n } => format!("arp who-has {target} (probe {n}/3)"),
+        Ev::Dropped { src, dst, reason } => write!(o, "drop {src} > {dst}: {}", reason.name()),
+        Ev::ArpProbe { target, n } => write!(o, "arp who-has {target} (probe {n}/3)"),
         Ev::Connected { target, addr, after } => {
             let shown = format!("{}:{}", s(*target), addr.port);
             let a = if addr.to_string() == shown { String::new() } else { format!(" ({addr})") };
-            format!("connect {shown}{a} ok after {after}")
+            write!(o, "connect {shown}{a} ok after {after}")
         }
         Ev::ConnectFailed { target, port, addr, errno, after, cause } => {
             let shown = format!("{}:{port}", s(*target));
             let a = addr.filter(|a| a.to_string() != shown).map_or_else(String::new, |a| format!(" ({a})"));
-            format!("connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
+            write!(o, "connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
         }
-        Ev::Accepted { peer } => format!("accept from {peer}"),
-        Ev::Response { peer, status, latency } => format!("response {status} from {peer} in {latency}"),
-        Ev::RequestTimedOut { id } => format!("request #{id} failed ETIMEDOUT (no response)"),
-        Ev::Closed { peer, errno: None } => format!("connection with {peer} closed by peer (FIN)"),
-        Ev::Closed { peer, errno: Some(e) } => format!("connection with {peer} reset: {e}"),
-        Ev::RetryScheduled { attempt, delay } => format!("retry: attempt {attempt} in {delay}"),
-        Ev::GaveUp { attempts } => format!("gave up after {attempts} attempts"),
+        Ev::Accepted { peer } => write!(o, "accept from {peer}"),
+        Ev::Response { peer, status, latency } => write!(o, "response {status} from {peer} in {latency}"),
+        Ev::RequestTimedOut { id } => write!(o, "request #{id} failed ETIMEDOUT (no response)"),
+        Ev::Closed { peer, errno: None } => write!(o, "connection with {peer} closed by peer (FIN)"),
+        Ev::Closed { peer, errno: Some(e) } => write!(o, "connection with {peer} reset: {e}"),
+        Ev::RetryScheduled { attempt, delay } => write!(o, "retry: attempt {attempt} in {delay}"),
+        Ev::GaveUp { attempts } => write!(o, "gave up after {attempts} attempts"),
         Ev::ProbeResult { ok, started } => {
-            format!(
+            write!(
+                o,
                 "healthcheck probe {} (started {})",
                 if *ok { "ok" } else { "failed" },
                 started.to_string().trim_start()
             )
         }
-        Ev::RunEnded { reason } => format!("run ended: {}", s(*reason)),
-        Ev::Served { status } => format!("served request: {status}"),
-        Ev::Task { id, state } => format!("task {id} {}", state.name()),
+        Ev::RunEnded { reason } => write!(o, "run ended: {}", s(*reason)),
+        Ev::Served { status } => write!(o, "served request: {status}"),
+        Ev::Task { id, state } => write!(o, "task {id} {}", state.name()),
         Ev::Proxied { status, upstream, tries } => {
             let via = upstream.map_or_else(|| "no upstream".to_string(), |u| format!("upstream {u}"));
-            format!("proxied {status} via {via} ({tries} tr{})", if *tries == 1 { "y" } else { "ies" })
+            write!(o, "proxied {status} via {via} ({tries} tr{})", if *tries == 1 { "y" } else { "ies" })
         }
-        Ev::Peer { addr, down: true } => format!("upstream {addr} marked down"),
-        Ev::Peer { addr, down: false } => format!("upstream {addr} back up"),
-        Ev::Breaker { state } => format!("circuit breaker {}", state.name()),
-        Ev::Output { line } => format!("| {}", s(*line)),
-        Ev::TlsDone { took } => format!("tls handshake done in {took}"),
-        Ev::Datagram { src, dst, seq } => format!("udp {src} > {dst} seq {seq}"),
-        Ev::PortUnreachable { src, dst } => format!("icmp {src} > {dst} port unreachable"),
-        Ev::DatagramIn { from, seq } => format!("udp datagram seq {seq} from {from} received"),
-        Ev::PortForward { published, backend, userland: true } => format!("docker-proxy {published} -> {backend}"),
-        Ev::PortForward { published, backend, userland: false } => format!("dnat {published} -> {backend}"),
-        Ev::Fault { text } => format!("fault: {}", s(*text)),
+        Ev::Peer { addr, down: true } => write!(o, "upstream {addr} marked down"),
+        Ev::Peer { addr, down: false } => write!(o, "upstream {addr} back up"),
+        Ev::Breaker { state } => write!(o, "circuit breaker {}", state.name()),
+        Ev::Output { line } => write!(o, "| {}", s(*line)),
+        Ev::TlsDone { took } => write!(o, "tls handshake done in {took}"),
+        Ev::Datagram { src, dst, seq } => write!(o, "udp {src} > {dst} seq {seq}"),
+        Ev::PortUnreachable { src, dst } => write!(o, "icmp {src} > {dst} port unreachable"),
+        Ev::DatagramIn { from, seq } => write!(o, "udp datagram seq {seq} from {from} received"),
+        Ev::PortForward { published, backend, userland: true } => write!(o, "docker-proxy {published} -> {backend}"),
+        Ev::PortForward { published, backend, userland: false } => write!(o, "dnat {published} -> {backend}"),
+        Ev::Fault { text } => write!(o, "fault: {}", s(*text)),
     }
 }
 
@@ -151,7 +155,10 @@ pub fn text(w: &World) -> String {
     let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(1).max(4);
     let mut out = String::with_capacity(w.trace.len() * 80);
     for r in &w.trace {
-        let _ = writeln!(out, "{} {:<width$}  {}", r.t, who(w, r), describe(w, &r.ev));
+        let who = r.ctr.map_or("-", |c| w.ctrs[c].name.as_str());
+        let _ = write!(out, "{} {who:<width$}  ", r.t);
+        let _ = describe_into(&mut out, w, &r.ev);
+        out.push('\n');
     }
     out
 }

@@ -1,0 +1,101 @@
+//! Short ASCII renderings built on the stack — addresses and trace times,
+//! written for every trace line — without the formatter's per-argument
+//! machinery. The text is exactly what `write!` with the same format gives
+//! (the tests compare them).
+
+/// Up to `N` ASCII bytes.
+pub struct Ascii<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for Ascii<N> {
+    fn default() -> Self {
+        Ascii { buf: [0; N], len: 0 }
+    }
+}
+
+impl<const N: usize> Ascii<N> {
+    pub fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// `n` in decimal, left-padded with `pad` to at least `width` digits.
+    pub fn push_dec(&mut self, mut n: u64, width: usize, pad: u8) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for _ in digits.len() - i..width {
+            self.push(pad);
+        }
+        for &d in &digits[i..] {
+            self.push(d);
+        }
+    }
+
+    /// Dotted-quad IPv4, as `Ipv4Addr`'s `Display`.
+    pub fn push_ip(&mut self, ip: std::net::Ipv4Addr) {
+        for (k, o) in ip.octets().into_iter().enumerate() {
+            if k > 0 {
+                self.push(b'.');
+            }
+            self.push_dec(u64::from(o), 0, b'0');
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// `ip` as text, for `{}` in a format string.
+pub fn ip(ip: std::net::Ipv4Addr) -> Ascii<15> {
+    let mut a = Ascii::default();
+    a.push_ip(ip);
+    a
+}
+
+impl<const N: usize> std::fmt::Display for Ascii<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::net::addr::SockAddr;
+    use crate::time::Time;
+    use std::net::Ipv4Addr;
+
+    /// Against `std`'s formatting of the same values, at the edges of every
+    /// width: one-, two- and three-digit octets, ports 0 and 65535, times
+    /// with 1 to 6 digits of seconds and every micro-second padding.
+    #[test]
+    fn renders_exactly_as_the_formatter_does() {
+        for &o in &[0u8, 7, 9, 10, 99, 100, 172, 255] {
+            let ip = Ipv4Addr::new(o, 255 - o, 10, o / 2);
+            assert_eq!(super::ip(ip).to_string(), ip.to_string());
+            for &port in &[0u16, 8, 80, 443, 8080, 32768, 65535] {
+                let a = SockAddr::new(ip, port);
+                assert_eq!(a.to_string(), format!("{}:{}", a.ip, a.port));
+            }
+        }
+        for &ns in &[0u64, 999, 1_000, 999_999, 1_000_000_000, 12_345_678_901, 9_999_999_999_000, 123_456_789_000_000] {
+            let us = ns / 1_000;
+            assert_eq!(Time(ns).to_string(), format!("{:>4}.{:06}s", us / 1_000_000, us % 1_000_000));
+        }
+        assert_eq!(
+            Time(u64::MAX).to_string(),
+            format!("{:>4}.{:06}s", u64::MAX / 1_000 / 1_000_000, (u64::MAX / 1_000) % 1_000_000)
+        );
+    }
+}
