@@ -64,6 +64,19 @@ pub fn ip(ip: std::net::Ipv4Addr) -> Ascii<15> {
     a
 }
 
+/// Formatting into the buffer (`write!`); fails when it is full.
+impl<const N: usize> std::fmt::Write for Ascii<N> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > N || !s.is_ascii() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
 impl<const N: usize> std::fmt::Display for Ascii<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -97,5 +110,25 @@ mod tests {
             Time(u64::MAX).to_string(),
             format!("{:>4}.{:06}s", u64::MAX / 1_000 / 1_000_000, (u64::MAX / 1_000) % 1_000_000)
         );
+    }
+
+    /// `Dur`'s fractional forms, written on the stack, against the previous
+    /// rendering (`{:.3}` of the float into a String, zeros and point
+    /// trimmed) in every unit, around rounding ties and at the extremes.
+    #[test]
+    fn durations_render_as_before() {
+        let trim = |x: f64| format!("{x:.3}").trim_end_matches('0').trim_end_matches('.').to_string();
+        let before = |n: u64| match n {
+            1_000_000_000.. => format!("{}s", trim(n as f64 / 1e9)),
+            1_000_000.. => format!("{}ms", trim(n as f64 / 1e6)),
+            1_000.. => format!("{}us", trim(n as f64 / 1e3)),
+            _ => format!("{n}ns"),
+        };
+        let fixed = [1, 999, 1_000, 1_234, 1_500, 10_005, 2_500_500, 999_999, 1_000_001, 1_234_567, 12_345_500];
+        let edges = [1_500_000_001, 999_999_999, 1_999_999_999, u64::MAX - 1, u64::MAX];
+        let spread = (0..5_000u64).map(|k| k * 7_919 + 1_000).chain((0..5_000u64).map(|k| k * 1_000_003_471));
+        for n in fixed.into_iter().chain(edges).chain(spread).filter(|n| n % 1_000_000_000 != 0) {
+            assert_eq!(crate::time::Dur(n).to_string(), before(n), "{n} ns");
+        }
     }
 }

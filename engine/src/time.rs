@@ -106,22 +106,19 @@ impl fmt::Display for Dur {
                 (h, m, s) => write!(f, "{h}h{m}m{s}s"),
             };
         }
-        if n >= 1_000_000_000 {
-            return write!(f, "{}s", trim(n as f64 / 1e9));
-        }
-        if n >= 1_000_000 {
-            return write!(f, "{}ms", trim(n as f64 / 1e6));
-        }
-        if n >= 1_000 {
-            return write!(f, "{}us", trim(n as f64 / 1e3));
-        }
-        write!(f, "{n}ns")
+        let (x, unit) = match n {
+            1_000_000_000.. => (n as f64 / 1e9, "s"),
+            1_000_000.. => (n as f64 / 1e6, "ms"),
+            1_000.. => (n as f64 / 1e3, "us"),
+            _ => return write!(f, "{n}ns"),
+        };
+        // Three decimals, trailing zeros and point trimmed (on the stack: at
+        // most 18,446,744,073.709 s, 15 characters).
+        let mut a = crate::ascii::Ascii::<24>::default();
+        std::fmt::Write::write_fmt(&mut a, format_args!("{x:.3}"))?;
+        f.write_str(a.as_str().trim_end_matches('0').trim_end_matches('.'))?;
+        f.write_str(unit)
     }
-}
-
-fn trim(x: f64) -> String {
-    let s = format!("{x:.3}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Why a duration string did not parse.
