@@ -125,9 +125,21 @@ mod tests {
             _ => format!("{n}ns"),
         };
         let fixed = [1, 999, 1_000, 1_234, 1_500, 10_005, 2_500_500, 999_999, 1_000_001, 1_234_567, 12_345_500];
-        let edges = [1_500_000_001, 999_999_999, 1_999_999_999, u64::MAX - 1, u64::MAX];
+        let edges = [1_500_000_001, 999_999_999, 999_999_500, 999_999_499, 1_999_999_999, 1 << 53, (1 << 53) - 1];
+        let edges = edges.into_iter().chain([u64::MAX - 1, u64::MAX]);
+        // Floats that are the midpoint itself (…0625, …1875, …: half to even).
+        let exact = [1, 7, 19_366].into_iter().flat_map(|s: u64| {
+            [62_500_000u64, 187_500_000, 312_500_000, 437_500_000, 562_500_000, 937_500_000]
+                .into_iter()
+                .flat_map(move |f| [s * 1_000_000_000 + f, s * 1_000_000 + f / 1_000])
+        });
+        let edges = edges.chain(exact);
         let spread = (0..5_000u64).map(|k| k * 7_919 + 1_000).chain((0..5_000u64).map(|k| k * 1_000_003_471));
-        for n in fixed.into_iter().chain(edges).chain(spread).filter(|n| n % 1_000_000_000 != 0) {
+        // Exactly at a rounding midpoint, in milliseconds and in seconds,
+        // across magnitudes (where the float falls either side of it).
+        let ties = (0..20_000u64)
+            .flat_map(|k| [1_000_000 + k * 49_999_000 + 500, 1_000_000_000 + k * 450_359_000_000 + 500_000]);
+        for n in fixed.into_iter().chain(edges).chain(spread).chain(ties).filter(|n| n % 1_000_000_000 != 0) {
             assert_eq!(crate::time::Dur(n).to_string(), before(n), "{n} ns");
         }
     }

@@ -106,19 +106,71 @@ impl fmt::Display for Dur {
                 (h, m, s) => write!(f, "{h}h{m}m{s}s"),
             };
         }
-        let (x, unit) = match n {
-            1_000_000_000.. => (n as f64 / 1e9, "s"),
-            1_000_000.. => (n as f64 / 1e6, "ms"),
-            1_000.. => (n as f64 / 1e3, "us"),
+        let (div, unit) = match n {
+            1_000_000_000.. => (1_000_000_000, "s"),
+            1_000_000.. => (1_000_000, "ms"),
+            1_000.. => (1_000, "us"),
             _ => return write!(f, "{n}ns"),
         };
-        // Three decimals, trailing zeros and point trimmed (on the stack: at
-        // most 18,446,744,073.709 s, 15 characters).
         let mut a = crate::ascii::Ascii::<24>::default();
-        std::fmt::Write::write_fmt(&mut a, format_args!("{x:.3}"))?;
-        f.write_str(a.as_str().trim_end_matches('0').trim_end_matches('.'))?;
+        if n >= 1 << 53 {
+            // Past 104 days `n` itself rounds as a float: format the float
+            // (at most 18,446,744,073.709, 15 characters).
+            std::fmt::Write::write_fmt(&mut a, format_args!("{:.3}", n as f64 / div as f64))?;
+            f.write_str(a.as_str().trim_end_matches('0').trim_end_matches('.'))?;
+            return f.write_str(unit);
+        }
+        let (whole, milli) = three_decimals(n, div);
+        a.push_dec(whole, 0, b'0');
+        if milli > 0 {
+            a.push(b'.');
+            let (mut digits, mut m) = (3, milli);
+            while m % 10 == 0 {
+                (digits, m) = (digits - 1, m / 10);
+            }
+            a.push_dec(m, digits, b'0');
+        }
+        f.write_str(a.as_str())?;
         f.write_str(unit)
     }
+}
+
+/// `n / div` rounded to three decimals, as (whole, thousandths) — the
+/// rounding of `{:.3}` of the float `n as f64 / div as f64`, which this
+/// rendering has always used (and the traces show): below or above the
+/// midpoint by the decimal digits; exactly at it, by the side of the
+/// midpoint the float fell on, decided exactly in integers, and half to
+/// even when the float is the midpoint itself (19366.4375 s is). For
+/// `div <= n < 2^53` (`n` exact as a float).
+fn three_decimals(n: u64, div: u64) -> (u64, u64) {
+    let unit = div / 1000;
+    let (whole, rem) = (n / div, n % div);
+    let (mut milli, sub) = (rem / unit, rem % unit);
+    let up = match (2 * sub).cmp(&unit) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Greater => true,
+        // Is the float above the exact quotient? x = mant * 2^exp (x >= 1,
+        // so exp <= 0 here): compare mant * div with n * 2^-exp.
+        std::cmp::Ordering::Equal => {
+            let bits = (n as f64 / div as f64).to_bits();
+            let mant = u128::from((bits & ((1 << 52) - 1)) | (1 << 52));
+            let exp = ((bits >> 52) & 0x7ff) as i32 - 1075;
+            debug_assert!(exp <= 0);
+            match (mant * u128::from(div)).cmp(&(u128::from(n) << (-exp) as u32)) {
+                std::cmp::Ordering::Greater => true,
+                std::cmp::Ordering::Less => false,
+                // The float is the midpoint itself: half to even, as `{:.3}`.
+                std::cmp::Ordering::Equal => milli % 2 == 1,
+            }
+        }
+    };
+    if up {
+        milli += 1;
+    }
+    if milli == 1000 {
+        return (whole + 1, 0);
+    }
+    (whole, milli)
 }
 
 /// Why a duration string did not parse.
