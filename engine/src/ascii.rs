@@ -23,22 +23,16 @@ impl<const N: usize> Ascii<N> {
 
     /// `n` in decimal, left-padded with `pad` to at least `width` digits.
     pub fn push_dec(&mut self, mut n: u64, width: usize, pad: u8) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
+        let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let pads = width.saturating_sub(digits);
+        let end = self.len + pads + digits;
+        let out = &mut self.buf[self.len..end];
+        out[..pads].fill(pad);
+        for b in out[pads..].iter_mut().rev() {
+            *b = b'0' + (n % 10) as u8;
             n /= 10;
-            if n == 0 {
-                break;
-            }
         }
-        for _ in digits.len() - i..width {
-            self.push(pad);
-        }
-        for &d in &digits[i..] {
-            self.push(d);
-        }
+        self.len = end;
     }
 
     /// Dotted-quad IPv4, as `Ipv4Addr`'s `Display`.
