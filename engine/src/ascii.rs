@@ -1,7 +1,7 @@
-//! Short ASCII renderings built on the stack — addresses and trace times,
-//! written for every trace line — without the formatter's per-argument
-//! machinery. The text is exactly what `write!` with the same format gives
-//! (the tests compare them).
+//! Short ASCII renderings built on the stack — addresses, trace times and
+//! durations, written for every trace line — without the formatter's
+//! per-argument machinery. The text is exactly what the formatting they
+//! replace gave (the tests compare them).
 
 /// Up to `N` ASCII bytes.
 pub struct Ascii<const N: usize> {
