@@ -151,6 +151,8 @@ impl<N: Hash + Eq + Copy, C: Hash + Eq + Copy> Registry<N, C> {
     pub fn resolve_id(&self, nets: &[N], id: u32) -> Option<(N, Ips)> {
         nets.iter().find_map(|&n| {
             let v = self.names.get(&(n, id))?;
+            // A push loop: `collect` into the SmallVec measured 2.85 → 2.92 M
+            // instructions for `benches/count.sh pools 10 20 name`.
             let mut ips = Ips::new();
             for &(_, ip) in v {
                 ips.push(ip);

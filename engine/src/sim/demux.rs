@@ -2,7 +2,7 @@
 //! remote) 4-tuple → the connection.
 //!
 //! Compact: an entry is the connection's id and 32 bits of its 4-tuple's
-//! hash, 12 bytes (a map keyed by the 4-tuple took 28), and the 4-tuple
+//! hash, 12 bytes (a map keyed by the 4-tuple took 24), and the 4-tuple
 //! itself is read from the connection when a stored hash matches. The table
 //! grows by rehashing from the stored hashes alone, so growing never reads a
 //! connection. Only looked up, never iterated, and the hash is a fixed
@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn colliding_hashes_are_told_apart_by_the_connection() {
         let nth = |i: u32| conn(i / 28_000, 32_768 + (i % 28_000) as u16, 80);
-        let mut seen = std::collections::HashMap::new();
+        let mut seen = std::collections::BTreeMap::new();
         let (i, j) = (0u32..)
             .find_map(|j| {
                 let c = nth(j);
