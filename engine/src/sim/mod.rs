@@ -6,6 +6,7 @@
 //! vectors indexed by a dense number (`holders`); the few hash tables
 //! (`demux`, the DNS registry's) use a fixed hash and are only looked up.
 
+pub mod arena;
 pub mod capture;
 pub mod checks;
 mod datagram;

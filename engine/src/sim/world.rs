@@ -77,14 +77,23 @@ pub struct Endpoint {
 
 /// The spec (512 bytes, shared with the loaded scenario: every run of it
 /// reads the same one instead of a copy) and the random streams (2 × 320
-/// bytes, boxed) are behind pointers so a container's slot stays small and
+/// bytes, boxed) are behind pointers so a container stays small and
 /// 10,000 of them stay cache-friendly.
-/// `repr(C)` with the fields every input reads (state, incarnation, the
-/// main process, the random stream's pointer) last: in the arena's slot
-/// they sit next to the slot's version word, which every lookup reads, so
-/// one input usually touches one cache line of its container.
-#[repr(C)]
+/// `repr(C, align(64))` with the fields every input reads (the main
+/// process, the random stream's pointer, state, incarnation, namespace)
+/// first: in the arena (`arena::Dense`, a `Vec`) they are one cache line,
+/// the first of the container's six.
+#[repr(C, align(64))]
 pub struct Container {
+    /// Processes: 0 is the main program, later ones are `docker exec`
+    /// sessions. The main one is inline (no pointer to chase per input).
+    pub procs: smallvec::SmallVec<[Proc; 1]>,
+    pub rng: Box<Rng>,
+    pub state: State,
+    /// Bumped at every start: events of an earlier incarnation are stale.
+    pub inc: u32,
+    pub stack: StackId,
+    pub endpoints: Vec<Endpoint>,
     pub name: String,
     pub short_id: String,
     pub spec: std::sync::Arc<CtrSpec>,
@@ -103,15 +112,6 @@ pub struct Container {
     pub waiting: bool,
     /// `docker restart` is waiting for the stop to finish before it starts again.
     pub start_after_stop: bool,
-    pub stack: StackId,
-    pub endpoints: Vec<Endpoint>,
-    pub rng: Box<Rng>,
-    /// Processes: 0 is the main program, later ones are `docker exec`
-    /// sessions. The main one is inline (no pointer to chase per input).
-    pub procs: smallvec::SmallVec<[Proc; 1]>,
-    pub state: State,
-    /// Bumped at every start: events of an earlier incarnation are stale.
-    pub inc: u32,
 }
 
 impl Container {
@@ -232,7 +232,7 @@ pub struct World {
     pub now: Time,
     pub(super) queue: Queue,
     pub nets: SlotMap<NetId, Network>,
-    pub ctrs: SlotMap<CtrId, Container>,
+    pub ctrs: super::arena::Dense<CtrId, Container>,
     pub(super) conns: SlotMap<ConnId, Conn>,
     pub(super) dials: SlotMap<DialId, Dial>,
     pub(super) queries: SlotMap<QueryId, Query>,
@@ -293,7 +293,7 @@ impl World {
             now: Time::ZERO,
             queue: Queue::default(),
             nets: SlotMap::with_key(),
-            ctrs: SlotMap::with_key(),
+            ctrs: super::arena::Dense::default(),
             conns: SlotMap::with_key(),
             dials: SlotMap::with_key(),
             queries: SlotMap::with_key(),
@@ -613,5 +613,16 @@ mod size_tests {
         assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
         assert!(size_of::<super::Conn>() <= 104, "Conn is {} bytes", size_of::<super::Conn>());
         assert!(size_of::<super::Container>() <= 384, "Container is {} bytes", size_of::<super::Container>());
+        // The fields every input reads share the container's first line.
+        use std::mem::offset_of;
+        let hot = [
+            offset_of!(super::Container, procs) + size_of::<smallvec::SmallVec<[super::Proc; 1]>>(),
+            offset_of!(super::Container, rng) + size_of::<Box<crate::rng::Rng>>(),
+            offset_of!(super::Container, state) + size_of::<super::State>(),
+            offset_of!(super::Container, inc) + size_of::<u32>(),
+            offset_of!(super::Container, stack) + size_of::<crate::id::StackId>(),
+        ];
+        assert!(hot.iter().all(|&end| end <= 64), "hot fields end at {hot:?}");
+        assert_eq!(std::mem::align_of::<super::Container>(), 64);
     }
 }
