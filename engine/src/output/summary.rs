@@ -31,11 +31,12 @@ pub fn percentile(sorted: &[Dur], p: f64) -> Option<Dur> {
     Some(sorted[rank.min(sorted.len()) - 1])
 }
 
-pub fn collect(w: &World) -> BTreeMap<crate::id::CtrId, Seen> {
-    let mut m: BTreeMap<crate::id::CtrId, Seen> = BTreeMap::new();
+/// What each container saw, by its position in the container arena (one
+/// pass over the trace; a table lookup per record, not a map search).
+pub fn collect(w: &World) -> Vec<Seen> {
+    let mut m: Vec<Seen> = vec![Seen::default(); w.ctrs.len()];
     for r in &w.trace {
-        let Some(c) = r.ctr else { continue };
-        let s = m.entry(c).or_default();
+        let Some(s) = r.ctr.and_then(|c| w.ctrs.position(c)).map(|i| &mut m[i]) else { continue };
         if let Some(e) = r.ev.errno() {
             *s.errors.entry(e).or_default() += 1;
         }
@@ -56,7 +57,7 @@ pub fn collect(w: &World) -> BTreeMap<crate::id::CtrId, Seen> {
             _ => {}
         }
     }
-    for s in m.values_mut() {
+    for s in &mut m {
         s.responses.sort();
     }
     m
@@ -72,7 +73,7 @@ pub fn text(w: &World) -> String {
     );
     for &id in &w.ctr_order {
         let c = &w.ctrs[id];
-        let s = seen.get(&id).cloned().unwrap_or_default();
+        let s = &seen[w.ctrs.position(id).expect("a container of this world")];
         let state = match (c.state, c.health.as_ref()) {
             (crate::sim::world::State::Exited(code), _) => format!("exited ({code})"),
             (st, Some(h)) => format!("{} ({})", st.name(), h.status.name()),

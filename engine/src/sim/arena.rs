@@ -59,6 +59,12 @@ impl<K: Key, V> Dense<K, V> {
         self.items.is_empty()
     }
 
+    /// Where `k`'s value sits in insertion order (for tables indexed
+    /// alongside the arena).
+    pub fn position(&self, k: K) -> Option<usize> {
+        Self::index(k).filter(|&i| i < self.items.len())
+    }
+
     pub fn get(&self, k: K) -> Option<&V> {
         Self::index(k).and_then(|i| self.items.get(i))
     }
@@ -109,6 +115,8 @@ mod tests {
         *dense.get_mut(slots.keys().nth(2).unwrap()).unwrap() += 1;
         assert!(dense.values().copied().eq([7, 3, 10, 1]));
         assert_eq!(dense.len(), 4);
+        let keys: Vec<_> = slots.keys().collect();
+        assert_eq!(keys.iter().map(|&k| dense.position(k)).collect::<Vec<_>>(), [Some(0), Some(1), Some(2), Some(3)]);
     }
 
     #[test]
@@ -123,5 +131,6 @@ mod tests {
         assert_eq!(dense.get(crate::id::CtrId::null()), None);
         let beyond = slots.insert(3);
         assert_eq!(dense.get(beyond), None, "index past the end");
+        assert_eq!(dense.position(beyond), None);
     }
 }
