@@ -76,16 +76,23 @@ impl Sub for Dur {
 }
 
 /// Trace form: seconds with microsecond precision, fixed width.
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `{:>4}.{:06}s` of the seconds and microseconds, on the stack.
+impl Time {
+    /// The trace's rendering (`Display`), on the stack: `{:>4}.{:06}s` of
+    /// the seconds and microseconds.
+    pub fn ascii(self) -> crate::ascii::Ascii<28> {
         let us = self.0 / 1_000;
         let mut a = crate::ascii::Ascii::<28>::default();
         a.push_dec(us / 1_000_000, 4, b' ');
         a.push(b'.');
         a.push_dec(us % 1_000_000, 6, b'0');
         a.push(b's');
-        f.write_str(a.as_str())
+        a
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ascii().as_str())
     }
 }
 

@@ -18,14 +18,20 @@ impl SockAddr {
     }
 }
 
-impl fmt::Display for SockAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `{}:{}` of the address and port, on the stack.
+impl SockAddr {
+    /// `Display`'s `{}:{}` of the address and port, on the stack.
+    pub fn ascii(self) -> crate::ascii::Ascii<21> {
         let mut a = crate::ascii::Ascii::<21>::default();
         a.push_ip(self.ip);
         a.push(b':');
         a.push_dec(u64::from(self.port), 0, b'0');
-        f.write_str(a.as_str())
+        a
+    }
+}
+
+impl fmt::Display for SockAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.ascii().as_str())
     }
 }
 

@@ -88,7 +88,10 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
             write!(o, "getaddrinfo {} failed: {errno}{}", s(*name), because(s(*cause)))
         }
         Ev::Segment { src, dst, flags, retransmit } => {
-            write!(o, "tcp {src} > {dst} {}", flags.tcpdump())?;
+            // The most frequent record: its pieces are pushed directly.
+            for part in ["tcp ", src.ascii().as_str(), " > ", dst.ascii().as_str(), " ", flags.tcpdump()] {
+                o.push_str(part);
+            }
             if *retransmit > 0 {
                 write!(o, " retransmission #{retransmit}")?;
             }
@@ -106,8 +109,17 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
             let a = addr.filter(|a| a.to_string() != shown).map_or_else(String::new, |a| format!(" ({a})"));
             write!(o, "connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
         }
-        Ev::Accepted { peer } => write!(o, "accept from {peer}"),
-        Ev::Response { peer, status, latency } => write!(o, "response {status} from {peer} in {latency}"),
+        Ev::Accepted { peer } => {
+            o.push_str("accept from ");
+            o.push_str(peer.ascii().as_str());
+            Ok(())
+        }
+        Ev::Response { peer, status, latency } => {
+            for part in ["response ", dec(*status).as_str(), " from ", peer.ascii().as_str(), " in "] {
+                o.push_str(part);
+            }
+            write!(o, "{latency}")
+        }
         Ev::RequestTimedOut { id } => write!(o, "request #{id} failed ETIMEDOUT (no response)"),
         Ev::Closed { peer, errno: None } => write!(o, "connection with {peer} closed by peer (FIN)"),
         Ev::Closed { peer, errno: Some(e) } => write!(o, "connection with {peer} reset: {e}"),
@@ -122,7 +134,11 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
             )
         }
         Ev::RunEnded { reason } => write!(o, "run ended: {}", s(*reason)),
-        Ev::Served { status } => write!(o, "served request: {status}"),
+        Ev::Served { status } => {
+            o.push_str("served request: ");
+            o.push_str(dec(*status).as_str());
+            Ok(())
+        }
         Ev::Task { id, state } => write!(o, "task {id} {}", state.name()),
         Ev::Proxied { status, upstream, tries } => {
             let via = upstream.map_or_else(|| "no upstream".to_string(), |u| format!("upstream {u}"));
@@ -142,6 +158,13 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
     }
 }
 
+/// `{}` of a status code, on the stack.
+fn dec(n: u16) -> crate::ascii::Ascii<5> {
+    let mut a = crate::ascii::Ascii::default();
+    a.push_dec(u64::from(n), 0, b'0');
+    a
+}
+
 fn because(cause: &str) -> String {
     if cause.is_empty() {
         String::new()
@@ -156,11 +179,20 @@ pub fn text(w: &World) -> String {
     let mut out = String::with_capacity(w.trace.len() * 80);
     for r in &w.trace {
         let who = r.ctr.map_or("-", |c| w.ctrs[c].name.as_str());
-        let _ = write!(out, "{} {who:<width$}  ", r.t);
+        line_start(&mut out, r.t, who, width);
         let _ = describe_into(&mut out, w, &r.ev);
         out.push('\n');
     }
     out
+}
+
+/// `"{t} {who:<width$}  "`, written directly: a trace line's time and
+/// container column (the formatter pads by characters, so this does too).
+fn line_start(out: &mut String, t: crate::time::Time, who: &str, width: usize) {
+    out.push_str(t.ascii().as_str());
+    out.push(' ');
+    out.push_str(who);
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(who.chars().count()) + 2));
 }
 
 /// The short fingerprint of a text trace: the first 16 hex digits of its BLAKE3 hash.
@@ -316,4 +348,24 @@ pub fn json_lines(w: &World) -> String {
         let _ = writeln!(out, "{}", serde_json::to_string(&m).unwrap_or_default());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::time::Time;
+
+    #[test]
+    fn line_start_is_the_format_it_replaces() {
+        let times = [Time(0), Time(1_500), Time(999_999_999), Time(12_345_678_901_234), Time(u64::MAX)];
+        let names = ["-", "db", "api-1", "a-very-long-container-name", "café", "数据库"];
+        for t in times {
+            for who in names {
+                for width in [0, 1, 4, 9, 30] {
+                    let mut out = String::from("x");
+                    super::line_start(&mut out, t, who, width);
+                    assert_eq!(out, format!("x{t} {who:<width$}  "), "{t:?} {who:?} {width}");
+                }
+            }
+        }
+    }
 }
