@@ -69,19 +69,28 @@ fn measure(pairs: usize, mode: PairMode, repeats: usize) -> Measured {
 /// by name (a DNS query and answer first), timed from the pools' start.
 fn per_connection() {
     println!("\nconnections  handshake_ns  events  dns_query+answer_ns  events");
-    let mut sizes = vec![(100usize, 200), (10_000, 10), (100_000, 3)];
+    let mut sizes = vec![(100usize, 20, 10), (10_000, 5, 2), (100_000, 3, 1)];
     if std::env::var_os("WHARF_BENCH_MILLION").is_some() {
-        sizes.push((1_000_000, 1));
+        sizes.push((1_000_000, 1, 1));
     }
-    for (conns, repeats) in sizes {
-        let best = |size: u32, by_ip: bool| {
-            let l = load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid");
-            best_after_start(&l, repeats)
-        };
-        let (ip10, e_ip10) = best(10, true);
-        let (ip20, e_ip20) = best(20, true);
-        let (name10, e_name10) = best(10, false);
-        let (name20, e_name20) = best(20, false);
+    for (conns, rounds, repeats) in sizes {
+        // The four runs alternate, round by round, and each keeps its best:
+        // a slow spell of the shared host then costs all four alike instead
+        // of landing in one term of a difference.
+        let loaded: Vec<Loaded> = [(10, true), (20, true), (10, false), (20, false)]
+            .iter()
+            .map(|&(size, by_ip)| load_str("pools.ron", &wharf_benches::pools(conns / 10, size, by_ip)).expect("valid"))
+            .collect();
+        let mut best = [(f64::MAX, 0u64); 4];
+        for _ in 0..rounds {
+            for (b, l) in best.iter_mut().zip(&loaded) {
+                let r = best_after_start(l, repeats);
+                if r.0 < b.0 {
+                    *b = r;
+                }
+            }
+        }
+        let [(ip10, e_ip10), (ip20, e_ip20), (name10, e_name10), (name20, e_name20)] = best;
         let per = |d: f64| d * 1e9 / conns as f64;
         let hs = per(ip20 - ip10);
         let dns = per(name20 - name10) - hs;
@@ -98,14 +107,31 @@ fn requests_scaling() {
     println!(
         "\nhosts  wall_ms    events  delivered_packets  ns/event  ns/packet  requests/s  after_start_ms  requests/s"
     );
-    for (hosts, repeats) in [(11, 50), (101, 20), (1001, 5), (10_001, 3)] {
-        let loaded = load_str("requests.ron", &wharf_benches::requests(hosts, 10)).expect("valid");
-        let (best, r) = best_of(&loaded, repeats);
-        let (events, packets) = (r.world.events, r.world.checks.delivered);
-        // The same run timed from the clients' container start (their
-        // network attach at 1 s runs untimed): programs, lookups,
-        // handshakes and the requests themselves.
-        let (after, _) = best_after_start(&loaded, repeats);
+    // Sizes alternate, round by round, each keeping its best (as in
+    // `per_connection`): the ratio between sizes — the flatness the issue
+    // asks for — then compares runs from the same spells of the host.
+    const ROUNDS: usize = 3;
+    let sizes = [(11usize, 17), (101, 7), (1001, 2), (10_001, 1)];
+    let loaded: Vec<Loaded> = sizes
+        .iter()
+        .map(|&(hosts, _)| load_str("requests.ron", &wharf_benches::requests(hosts, 10)).expect("valid"))
+        .collect();
+    let mut best = vec![(f64::MAX, f64::MAX, None); sizes.len()];
+    for _ in 0..ROUNDS {
+        for ((b, l), &(_, repeats)) in best.iter_mut().zip(&loaded).zip(&sizes) {
+            let (whole, r) = best_of(l, repeats);
+            if whole < b.0 {
+                b.0 = whole;
+            }
+            b.2 = Some((r.world.events, r.world.checks.delivered));
+            // The same run timed from the clients' container start (their
+            // network attach at 1 s runs untimed): programs, lookups,
+            // handshakes and the requests themselves.
+            b.1 = b.1.min(best_after_start(l, repeats).0);
+        }
+    }
+    for (&(hosts, _), &(best, after, counts)) in sizes.iter().zip(&best) {
+        let (events, packets) = counts.expect("ROUNDS > 0");
         let requests = (10 * (hosts - 1)) as f64;
         println!(
             "{hosts:>5}  {:>7.2}  {events:>8}  {packets:>17}  {:>8.0}  {:>9.0}  {:>10.0}  {:>14.2}  {:>10.0}",
