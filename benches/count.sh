@@ -8,6 +8,8 @@
 #
 # WORKLOAD is as for `cargo run --release -p wharf-benches --example workload`.
 # Needs valgrind (Debian: apt-get install valgrind).
+# Caveat: valgrind counts each iteration of `rep movsb` (glibc's memcpy of
+# large blocks) as one instruction, so large copies add one per byte.
 set -eu
 bin=""
 if [ "${1:-}" = "--bin" ]; then bin=$2; shift 2; fi
