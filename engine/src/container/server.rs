@@ -18,7 +18,6 @@ use crate::id::{ConnId, Sym};
 use crate::net::addr::Ip;
 use crate::time::Dur;
 use slotmap::Key;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Warmup {
@@ -83,7 +82,7 @@ pub struct Server {
     working: slotmap::SlotMap<slotmap::DefaultKey, (ConnId, Msg)>,
     backend: Option<ConnId>,
     /// Backend request id → the downstream request waiting for it.
-    waiting: BTreeMap<u32, (ConnId, Msg)>,
+    waiting: Waiting,
     next_backend_id: u32,
     backend_attempts: u32,
 }
@@ -96,7 +95,7 @@ impl Server {
             serving: false,
             working: slotmap::SlotMap::new(),
             backend: None,
-            waiting: BTreeMap::new(),
+            waiting: Waiting::default(),
             next_backend_id: 0,
             backend_attempts: 0,
         }
@@ -205,6 +204,58 @@ impl Server {
     }
 }
 
+/// Downstream requests waiting for a backend answer, by backend request
+/// id. Ids are handed out in increasing order, so this is a queue of slots
+/// from the oldest id still waiting: an insert appends, an answer empties
+/// its slot, emptied slots leave from the front. (A `BTreeMap` allocated
+/// and freed a node whenever it went from empty to one entry and back:
+/// once per request on a lightly loaded middle tier.)
+#[derive(Default)]
+struct Waiting {
+    /// The id of `slots[0]`.
+    first: u32,
+    slots: std::collections::VecDeque<Option<(ConnId, Msg)>>,
+}
+
+impl Waiting {
+    /// Adds the request waiting for backend id `id`, the next one handed out.
+    fn insert(&mut self, id: u32, v: (ConnId, Msg)) {
+        if self.slots.is_empty() {
+            self.first = id;
+        }
+        debug_assert_eq!(id, self.first + self.slots.len() as u32, "ids are handed out in order");
+        self.slots.push_back(Some(v));
+    }
+
+    fn remove(&mut self, id: u32) -> Option<(ConnId, Msg)> {
+        let i = id.checked_sub(self.first)? as usize;
+        let v = self.slots.get_mut(i)?.take();
+        self.trim();
+        v
+    }
+
+    fn retain(&mut self, keep: impl Fn(&(ConnId, Msg)) -> bool) {
+        for s in &mut self.slots {
+            if s.as_ref().is_some_and(|v| !keep(v)) {
+                *s = None;
+            }
+        }
+        self.trim();
+    }
+
+    /// The waiting requests in id order.
+    fn into_values(self) -> impl Iterator<Item = (ConnId, Msg)> {
+        self.slots.into_iter().flatten()
+    }
+
+    fn trim(&mut self) {
+        while self.slots.front().is_some_and(Option::is_none) {
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
+}
+
 impl Program for Server {
     fn handle(&mut self, cx: &mut Ctx<'_>, input: Input) {
         match input {
@@ -224,7 +275,7 @@ impl Program for Server {
             }
             Input::ConnectFailed { tag: TAG_BACKEND, .. } => self.backend_failed(cx),
             Input::Received { conn, msg: Msg::Response { id, status, .. } } if Some(conn) == self.backend => {
-                if let Some((down, req)) = self.waiting.remove(&id) {
+                if let Some((down, req)) = self.waiting.remove(id) {
                     self.respond(cx, down, req, if status < 500 { self.cfg.status } else { 502 });
                 }
             }
@@ -240,7 +291,7 @@ impl Program for Server {
             }
             Input::Closed { conn, .. } => {
                 self.working.retain(|_, (c, _)| *c != conn);
-                self.waiting.retain(|_, (c, _)| *c != conn);
+                self.waiting.retain(|(c, _)| *c != conn);
             }
             _ => {}
         }
@@ -259,6 +310,55 @@ impl Program for Server {
 mod tests {
     use super::*;
     use crate::time::Time;
+
+    /// `Waiting` against the `BTreeMap` it replaced, through random
+    /// inserts (in id order, as handed out), answers (in and out of order,
+    /// repeated, unknown), retains and takes.
+    #[test]
+    fn waiting_behaves_as_an_ordered_map() {
+        use std::collections::BTreeMap;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let conns: Vec<ConnId> = {
+            let mut m: slotmap::SlotMap<ConnId, ()> = slotmap::SlotMap::with_key();
+            (0..3).map(|_| m.insert(())).collect()
+        };
+        let msg = |id| Msg::Request { id, op: Op::Get, size: 1, sent_at: crate::time::Time::ZERO };
+        let (mut w, mut m) = (Waiting::default(), BTreeMap::new());
+        let mut id = 0u32;
+        for _ in 0..20_000 {
+            match next() % 10 {
+                0..=3 => {
+                    let v = (conns[(next() % 3) as usize], msg(id));
+                    w.insert(id, v);
+                    m.insert(id, v);
+                    id += 1;
+                }
+                4..=7 => {
+                    let k = id.saturating_sub((next() % 8) as u32);
+                    assert_eq!(w.remove(k), m.remove(&k), "remove {k}");
+                }
+                8 => {
+                    let c = conns[(next() % 3) as usize];
+                    w.retain(|(x, _)| *x != c);
+                    m.retain(|_, (x, _)| *x != c);
+                }
+                _ => {
+                    if next() % 20 == 0 {
+                        let all: Vec<_> = std::mem::take(&mut w).into_values().collect();
+                        assert!(all.into_iter().eq(std::mem::take(&mut m).into_values()));
+                    }
+                }
+            }
+            assert!(w.slots.iter().flatten().eq(m.values()), "same contents in id order");
+            assert!(w.slots.front().is_none_or(Option::is_some), "emptied slots leave from the front");
+        }
+    }
 
     fn step(s: &mut Server, input: Input) -> Vec<Cmd> {
         crate::container::program::step(s, Time::ZERO, input)
