@@ -45,6 +45,12 @@ impl<const N: usize> Ascii<N> {
         }
     }
 
+    /// The text's bytes (for byte buffers: no UTF-8 validation, which on
+    /// a buffer this short costs more than the rendering).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever pushed.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()

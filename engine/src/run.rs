@@ -63,6 +63,6 @@ impl RunResult {
     }
 
     pub fn fingerprint(&self) -> String {
-        trace::fingerprint(&self.text())
+        trace::fingerprint_of(&self.world)
     }
 }

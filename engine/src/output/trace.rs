@@ -11,6 +11,7 @@ use crate::sim::record::{Ev, Resolution};
 use crate::sim::World;
 use serde_json::{json, Value};
 use std::fmt::Write;
+use std::io::Write as _;
 
 pub const JSON_SCHEMA_VERSION: u32 = 1;
 
@@ -33,18 +34,25 @@ fn signal(s: u8) -> &'static str {
 
 /// The human text of one record (without time and container).
 pub fn describe(w: &World, ev: &Ev) -> String {
-    let mut t = String::new();
+    let mut t = Vec::new();
     let _ = describe_into(&mut t, w, ev);
-    t
+    utf8(t)
 }
 
-/// `describe`, written into `o` (no allocation per record).
-pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
+/// Text assembled from `&str` pieces as bytes: always UTF-8 (a lossy
+/// conversion backs that up rather than a panic).
+fn utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `describe`, appended to `o` as bytes (no allocation per record, and no
+/// UTF-8 validation per piece: `text` validates the whole trace once).
+pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()> {
     let s = |k| w.syms.get(k);
     let net = |n| w.nets[n].name.as_str();
     match ev {
-        Ev::Create => o.write_str("create"),
-        Ev::Start => o.write_str("start"),
+        Ev::Create => o.write_all("create".as_bytes()),
+        Ev::Start => o.write_all("start".as_bytes()),
         Ev::StartFailed { reason } => {
             write!(o, "start failed: Error response from daemon: {}", s(*reason))
         }
@@ -52,19 +60,19 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
         Ev::NetDisconnect { net: n, ip } => {
             write!(o, "network disconnect {} ip {} released", net(*n), crate::ascii::ip(*ip))
         }
-        Ev::ProgramStarted => o.write_str("process initialised, program started"),
+        Ev::ProgramStarted => o.write_all("process initialised, program started".as_bytes()),
         Ev::Listen { addr } => write!(o, "listen {addr}"),
         Ev::Unlisten { addr } => write!(o, "close listener {addr}"),
         Ev::Kill { signal: sig } => write!(o, "kill signal={}", signal(*sig)),
-        Ev::Stop => o.write_str("stop"),
+        Ev::Stop => o.write_all("stop".as_bytes()),
         Ev::Die { code } => write!(o, "die exitCode={code}"),
         Ev::Restart { delay, count } => {
             write!(o, "restart scheduled in {delay} (restart count {count})")
         }
         Ev::Health { status } => write!(o, "health_status: {}", status.name()),
-        Ev::Pause => o.write_str("pause"),
-        Ev::Unpause => o.write_str("unpause"),
-        Ev::Remove => o.write_str("destroy"),
+        Ev::Pause => o.write_all("pause".as_bytes()),
+        Ev::Unpause => o.write_all("unpause".as_bytes()),
+        Ev::Remove => o.write_all("destroy".as_bytes()),
         Ev::ComposeWaiting { on, condition } => {
             write!(o, "compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
         }
@@ -89,8 +97,10 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
         }
         Ev::Segment { src, dst, flags, retransmit } => {
             // The most frequent record: its pieces are pushed directly.
-            for part in ["tcp ", src.ascii().as_str(), " > ", dst.ascii().as_str(), " ", flags.tcpdump()] {
-                o.push_str(part);
+            for part in
+                [&b"tcp "[..], src.ascii().as_bytes(), b" > ", dst.ascii().as_bytes(), b" ", flags.tcpdump().as_bytes()]
+            {
+                o.extend_from_slice(part);
             }
             if *retransmit > 0 {
                 write!(o, " retransmission #{retransmit}")?;
@@ -110,13 +120,13 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
             write!(o, "connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
         }
         Ev::Accepted { peer } => {
-            o.push_str("accept from ");
-            o.push_str(peer.ascii().as_str());
+            o.extend_from_slice(b"accept from ");
+            o.extend_from_slice(peer.ascii().as_bytes());
             Ok(())
         }
         Ev::Response { peer, status, latency } => {
-            for part in ["response ", dec(*status).as_str(), " from ", peer.ascii().as_str(), " in "] {
-                o.push_str(part);
+            for part in [&b"response "[..], dec(*status).as_bytes(), b" from ", peer.ascii().as_bytes(), b" in "] {
+                o.extend_from_slice(part);
             }
             write!(o, "{latency}")
         }
@@ -135,8 +145,8 @@ pub fn describe_into(o: &mut String, w: &World, ev: &Ev) -> std::fmt::Result {
         }
         Ev::RunEnded { reason } => write!(o, "run ended: {}", s(*reason)),
         Ev::Served { status } => {
-            o.push_str("served request: ");
-            o.push_str(dec(*status).as_str());
+            o.extend_from_slice(b"served request: ");
+            o.extend_from_slice(dec(*status).as_bytes());
             Ok(())
         }
         Ev::Task { id, state } => write!(o, "task {id} {}", state.name()),
@@ -175,24 +185,49 @@ fn because(cause: &str) -> String {
 
 /// The whole trace as text, one line per record.
 pub fn text(w: &World) -> String {
+    let mut all = Vec::with_capacity(w.trace.len() * 80);
+    render(w, CHUNK, |chunk| all.extend_from_slice(chunk));
+    utf8(all)
+}
+
+/// The fingerprint of `text(w)`, hashed as it is rendered: the text is
+/// never held whole (for a 10-minute mesh, about 90 MB).
+pub fn fingerprint_of(w: &World) -> String {
+    let mut h = blake3::Hasher::new();
+    render(w, CHUNK, |chunk| {
+        h.update(chunk);
+    });
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Bytes rendered before they are handed on.
+const CHUNK: usize = 64 * 1024;
+
+/// Renders the text trace, handing it to `sink` in pieces of about
+/// `chunk` bytes, whole lines each; their concatenation is `text`.
+fn render(w: &World, chunk: usize, mut sink: impl FnMut(&[u8])) {
     let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(1).max(4);
-    let mut out = String::with_capacity(w.trace.len() * 80);
+    let mut out = Vec::with_capacity(chunk.min(w.trace.len() * 80) + 256);
     for r in &w.trace {
         let who = r.ctr.map_or("-", |c| w.ctrs[c].name.as_str());
         line_start(&mut out, r.t, who, width);
         let _ = describe_into(&mut out, w, &r.ev);
-        out.push('\n');
+        out.push(b'\n');
+        if out.len() >= chunk {
+            sink(&out);
+            out.clear();
+        }
     }
-    out
+    sink(&out);
 }
 
 /// `"{t} {who:<width$}  "`, written directly: a trace line's time and
 /// container column (the formatter pads by characters, so this does too).
-fn line_start(out: &mut String, t: crate::time::Time, who: &str, width: usize) {
-    out.push_str(t.ascii().as_str());
-    out.push(' ');
-    out.push_str(who);
-    out.extend(std::iter::repeat_n(' ', width.saturating_sub(who.chars().count()) + 2));
+fn line_start(out: &mut Vec<u8>, t: crate::time::Time, who: &str, width: usize) {
+    out.extend_from_slice(t.ascii().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(who.as_bytes());
+    out.extend(std::iter::repeat_n(b' ', width.saturating_sub(who.chars().count()) + 2));
 }
 
 /// The short fingerprint of a text trace: the first 16 hex digits of its BLAKE3 hash.
@@ -354,6 +389,31 @@ pub fn json_lines(w: &World) -> String {
 mod tests {
     use crate::time::Time;
 
+    /// Rendered in pieces (of any size) and hashed as it goes, the trace
+    /// gives the text and the fingerprint rendered whole.
+    #[test]
+    fn pieces_make_the_text_and_its_fingerprint() {
+        let loaded = crate::scenario::load_file(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/patterns/three-tier.ron"
+        )))
+        .expect("a shipped scenario");
+        let r = crate::run::run(&loaded, crate::run::Overrides::default());
+        let text = super::text(&r.world);
+        assert!(text.len() > 10_000, "several pieces below");
+        for chunk in [1, 100, 4096, usize::MAX] {
+            let mut all = Vec::new();
+            let mut pieces = 0;
+            super::render(&r.world, chunk, |c| {
+                all.extend_from_slice(c);
+                pieces += 1;
+            });
+            assert_eq!(all, text.as_bytes(), "chunk {chunk}");
+            assert!(chunk == usize::MAX || pieces > 2);
+        }
+        assert_eq!(super::fingerprint_of(&r.world), super::fingerprint(&text));
+    }
+
     #[test]
     fn line_start_is_the_format_it_replaces() {
         let times = [Time(0), Time(1_500), Time(999_999_999), Time(12_345_678_901_234), Time(u64::MAX)];
@@ -361,9 +421,13 @@ mod tests {
         for t in times {
             for who in names {
                 for width in [0, 1, 4, 9, 30] {
-                    let mut out = String::from("x");
+                    let mut out = b"x".to_vec();
                     super::line_start(&mut out, t, who, width);
-                    assert_eq!(out, format!("x{t} {who:<width$}  "), "{t:?} {who:?} {width}");
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        format!("x{t} {who:<width$}  "),
+                        "{t:?} {who:?} {width}"
+                    );
                 }
             }
         }
