@@ -51,8 +51,8 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
     let s = |k| w.syms.get(k);
     let net = |n| w.nets[n].name.as_str();
     match ev {
-        Ev::Create => o.write_all("create".as_bytes()),
-        Ev::Start => o.write_all("start".as_bytes()),
+        Ev::Create => o.write_all(b"create"),
+        Ev::Start => o.write_all(b"start"),
         Ev::StartFailed { reason } => {
             write!(o, "start failed: Error response from daemon: {}", s(*reason))
         }
@@ -60,19 +60,19 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
         Ev::NetDisconnect { net: n, ip } => {
             write!(o, "network disconnect {} ip {} released", net(*n), crate::ascii::ip(*ip))
         }
-        Ev::ProgramStarted => o.write_all("process initialised, program started".as_bytes()),
+        Ev::ProgramStarted => o.write_all(b"process initialised, program started"),
         Ev::Listen { addr } => write!(o, "listen {addr}"),
         Ev::Unlisten { addr } => write!(o, "close listener {addr}"),
         Ev::Kill { signal: sig } => write!(o, "kill signal={}", signal(*sig)),
-        Ev::Stop => o.write_all("stop".as_bytes()),
+        Ev::Stop => o.write_all(b"stop"),
         Ev::Die { code } => write!(o, "die exitCode={code}"),
         Ev::Restart { delay, count } => {
             write!(o, "restart scheduled in {delay} (restart count {count})")
         }
         Ev::Health { status } => write!(o, "health_status: {}", status.name()),
-        Ev::Pause => o.write_all("pause".as_bytes()),
-        Ev::Unpause => o.write_all("unpause".as_bytes()),
-        Ev::Remove => o.write_all("destroy".as_bytes()),
+        Ev::Pause => o.write_all(b"pause"),
+        Ev::Unpause => o.write_all(b"unpause"),
+        Ev::Remove => o.write_all(b"destroy"),
         Ev::ComposeWaiting { on, condition } => {
             write!(o, "compose: waiting for {} ({})", w.ctrs[*on].name, s(*condition))
         }

@@ -2,7 +2,8 @@
 //! `(time, sequence)`, one handler per event, all on one thread.
 //!
 //! Invariant: no wall clock, no OS randomness, no hash-ordered iteration:
-//! arenas are slotmaps (iterated in slot order) and maps are BTreeMaps or
+//! arenas are slotmaps (iterated in slot order) or, for the containers,
+//! which are never removed, a `Vec` (`arena`), and maps are BTreeMaps or
 //! vectors indexed by a dense number (`holders`); the few hash tables
 //! (`demux`, the DNS registry's) use a fixed hash and are only looked up.
 
