@@ -75,7 +75,6 @@ impl Sub for Dur {
     }
 }
 
-/// Trace form: seconds with microsecond precision, fixed width.
 impl Time {
     /// The trace's rendering (`Display`), on the stack: `{:>4}.{:06}s` of
     /// the seconds and microseconds.
@@ -90,6 +89,7 @@ impl Time {
     }
 }
 
+/// Trace form: seconds with microsecond precision, fixed width.
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.ascii().as_str())

@@ -16,9 +16,7 @@ impl SockAddr {
     pub const fn new(ip: Ip, port: u16) -> SockAddr {
         SockAddr { ip, port }
     }
-}
 
-impl SockAddr {
     /// `Display`'s `{}:{}` of the address and port, on the stack.
     pub fn ascii(self) -> crate::ascii::Ascii<21> {
         let mut a = crate::ascii::Ascii::<21>::default();

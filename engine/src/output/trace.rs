@@ -191,7 +191,8 @@ pub fn text(w: &World) -> String {
 }
 
 /// The fingerprint of `text(w)`, hashed as it is rendered: the text is
-/// never held whole (for a 10-minute mesh, about 90 MB).
+/// never held whole (for the 1,000-container mesh of the benches, 10
+/// simulated minutes, about 63 MB).
 pub fn fingerprint_of(w: &World) -> String {
     let mut h = blake3::Hasher::new();
     render(w, CHUNK, |chunk| {

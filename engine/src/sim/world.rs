@@ -401,8 +401,8 @@ impl World {
             .filter(|s| s.attach.iter().any(|a| self.nets[self.net_order[a.net]].kind.user_defined()))
             .count();
         self.dns.reserve(4 * on_user_nets);
-        // The arenas are sized once too: growing the container slot map
-        // copies every slot at each doubling.
+        // The arenas are sized once too: growing the container arena
+        // copies every container at each doubling.
         self.ctrs.reserve(specs.len());
         self.ctr_order.reserve(specs.len());
         self.stacks.reserve(specs.len());
