@@ -21,15 +21,19 @@
 //! the hole with the last key first. The logical contents and order are the
 //! same either way. Bounds: 2^40 pushes per run, 2^24 events pending.
 //!
-//! Beside the heap, a FIFO: `push_fifo` appends an event whose time is not
-//! earlier than the FIFO's last one (timers of one fixed delay, such as every
-//! connection's first SYN retransmission timer, arrive that way), so the
-//! FIFO is sorted by the same (time, sequence) key, and `pop` takes the
-//! lesser of the heap's root and the FIFO's front. An event that would break
-//! the FIFO's order goes to the heap instead, so the order stays exact
-//! whatever the caller pushes. Most such timers end up stale; in the FIFO
-//! they cost an append and a pop-front instead of two heap passes, and the
-//! heap stays smaller.
+//! Beside the heap, lanes: FIFOs of events scheduled a fixed delay after
+//! the current time (`push_after`). Time only moves forward, so the events
+//! of one delay arrive in (time, sequence) order and a lane stays sorted by
+//! the same key as the heap; `pop` takes the least of the heap's root and
+//! the lanes' fronts (kept together in one cache line). A lane serves one
+//! delay while it holds events and is free again once empty; an event
+//! whose delay has no lane and finds none free, or that would break its
+//! lane's order (a caller's clock running backwards), goes to the heap, so
+//! the order stays exact whatever the caller pushes. Timers — every
+//! client's request interval, every connection's first SYN retransmission
+//! timer — then cost an append and a pop-front instead of two heap passes
+//! and a payload slot, and the heap holds only the events whose delays
+//! vary (packets, with their jitter).
 
 use super::event::Event;
 use crate::time::Time;
@@ -47,7 +51,6 @@ const EMPTY: u128 = u128::MAX;
 #[repr(align(64))]
 struct Group([u128; 4]);
 
-#[derive(Default)]
 pub struct Queue {
     /// Entry `i` of the heap is `groups[i / 4].0[i % 4]`; entries
     /// `PAD..len` are the heap, `PAD` the root.
@@ -57,8 +60,34 @@ pub struct Queue {
     hole: bool,
     slab: Slab,
     seq: u64,
-    /// Keys (slot bits zero) and events in (time, sequence) order.
-    fifo: std::collections::VecDeque<(u128, Event)>,
+    /// Each lane's front key (`EMPTY` when the lane is empty).
+    fronts: Group,
+    lanes: [Lane; LANES],
+}
+
+impl Default for Queue {
+    fn default() -> Queue {
+        Queue {
+            groups: Vec::new(),
+            len: 0,
+            hole: false,
+            slab: Slab::default(),
+            seq: 0,
+            fronts: Group([EMPTY; 4]),
+            lanes: Default::default(),
+        }
+    }
+}
+
+/// How many delays can have a lane at once: their fronts are one `Group`.
+const LANES: usize = 4;
+
+/// Events scheduled `delay` after their push time: keys (slot bits zero)
+/// and events, in (time, sequence) order.
+#[derive(Default)]
+struct Lane {
+    delay: u64,
+    items: std::collections::VecDeque<(u128, Event)>,
 }
 
 /// One payload, alone on its cache line.
@@ -125,20 +154,53 @@ impl Queue {
         self.groups[i / 4].0[i % 4] = k;
     }
 
-    /// Schedules `ev` at `at` through the FIFO when `at` is not earlier than
-    /// the FIFO's last event (else through the heap: same order either way).
-    pub fn push_fifo(&mut self, at: Time, ev: Event) {
-        if self.fifo.back().is_some_and(|&(k, _)| time_of(k) > at.0) {
-            return self.push(at, ev);
+    /// Schedules `ev` at `now + after` through the lane of delay `after`
+    /// (else through the heap: same order either way).
+    pub fn push_after(&mut self, now: Time, after: crate::time::Dur, ev: Event) {
+        let at = (now + after).0;
+        let key = (u128::from(at) << 64) | u128::from(self.seq << SLOT_BITS);
+        let mut free = None;
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            match lane.items.back() {
+                Some(&(last, _)) if lane.delay == after.0 => {
+                    if last > key {
+                        return self.push(Time(at), ev);
+                    }
+                    self.seq += 1;
+                    lane.items.push_back((key, ev));
+                    return;
+                }
+                None if free.is_none() => free = Some(i),
+                _ => {}
+            }
         }
-        let key = (u128::from(at.0) << 64) | u128::from(self.seq << SLOT_BITS);
+        let Some(i) = free else { return self.push(Time(at), ev) };
         self.seq += 1;
-        self.fifo.push_back((key, ev));
+        let lane = &mut self.lanes[i];
+        lane.delay = after.0;
+        lane.items.push_back((key, ev));
+        self.fronts.0[i] = key;
     }
 
-    /// Is the FIFO's front earlier than the heap's root (the heap settled)?
-    fn fifo_first(&self) -> bool {
-        self.fifo.front().is_some_and(|&(k, _)| self.len <= PAD || k < self.get(PAD))
+    /// The lane whose front is least, and that key (`EMPTY`: all empty).
+    #[inline]
+    fn least_lane(&self) -> (usize, u128) {
+        let [a, b, c, d] = self.fronts.0;
+        let (i, x) = if b < a { (1, b) } else { (0, a) };
+        let (j, y) = if d < c { (3, d) } else { (2, c) };
+        if y < x {
+            (j, y)
+        } else {
+            (i, x)
+        }
+    }
+
+    /// Takes lane `i`'s front (which must exist).
+    fn pop_lane(&mut self, i: usize) -> Event {
+        let lane = &mut self.lanes[i];
+        let (_, ev) = lane.items.pop_front().expect("a lane's front key is set");
+        self.fronts.0[i] = lane.items.front().map_or(EMPTY, |&(k, _)| k);
+        ev
     }
 
     pub fn push(&mut self, at: Time, ev: Event) {
@@ -171,17 +233,19 @@ impl Queue {
     /// nothing is pending. One pass where `peek_time` then `pop` take two.
     pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
         self.settle();
-        if self.fifo_first() {
-            let t = Time(time_of(self.fifo[0].0));
+        let (lane, front) = self.least_lane();
+        let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
+        if front < root {
+            let t = Time(time_of(front));
             if t > limit {
                 return Err(Some(t));
             }
-            return Ok((t, self.fifo.pop_front().expect("fifo_first").1));
+            return Ok((t, self.pop_lane(lane)));
         }
-        if self.len <= PAD {
+        if root == EMPTY {
             return Err(None);
         }
-        let k = self.get(PAD);
+        let k = root;
         let t = Time(time_of(k));
         if t > limit {
             return Err(Some(t));
@@ -192,21 +256,20 @@ impl Queue {
 
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
-        if self.fifo_first() {
-            return self.fifo.front().map(|&(k, _)| Time(time_of(k)));
-        }
-        (self.len > PAD).then(|| Time(time_of(self.get(PAD))))
+        let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
+        let least = root.min(self.least_lane().1);
+        (least != EMPTY).then(|| Time(time_of(least)))
     }
 
     /// How many pending events satisfy `f` (for end-of-run checks).
     pub fn count(&mut self, f: impl Fn(&Event) -> bool) -> usize {
         self.settle();
         let in_heap = (PAD..self.len).filter(|&i| f(self.slab.get(slot_of(self.get(i))))).count();
-        in_heap + self.fifo.iter().filter(|(_, ev)| f(ev)).count()
+        in_heap + self.lanes.iter().flat_map(|l| &l.items).filter(|(_, ev)| f(ev)).count()
     }
 
     pub fn len(&self) -> usize {
-        self.len.saturating_sub(PAD) - usize::from(self.hole) + self.fifo.len()
+        self.len.saturating_sub(PAD) - usize::from(self.hole) + self.lanes.iter().map(|l| l.items.len()).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -315,19 +378,30 @@ mod tests {
                 match rng.below(8) {
                     0..=3 => {
                         // Ties are common: times drawn from a narrow window.
-                        // Some go through the FIFO: a fixed delay (kept in
-                        // order) or any time (out of order: to the heap).
+                        // Some go through the lanes: a fixed delay (kept in
+                        // order), one of a few delays (more than there are
+                        // lanes), any delay, or a fixed delay from a clock
+                        // that went back (out of its lane's order: to the
+                        // heap).
                         let window = if seed % 2 == 0 { 4 } else { 1000 };
-                        let (t, fifo) = match rng.below(4) {
-                            0 => (now + window, true),
-                            1 => (now + rng.below(window), true),
-                            _ => (now + rng.below(window), false),
+                        let delay = match rng.below(6) {
+                            0 => Some((now, window)),
+                            1 => Some((now, window / 4 * (1 + rng.below(6)))),
+                            2 => Some((now, rng.below(window))),
+                            3 => Some((now.saturating_sub(rng.below(3)), window)),
+                            _ => None,
                         };
-                        if fifo {
-                            q.push_fifo(Time(t), Event::Action(pushed));
-                        } else {
-                            q.push(Time(t), Event::Action(pushed));
-                        }
+                        let t = match delay {
+                            Some((from, d)) => {
+                                q.push_after(Time(from), crate::time::Dur(d), Event::Action(pushed));
+                                from + d
+                            }
+                            None => {
+                                let t = now + rng.below(window);
+                                q.push(Time(t), Event::Action(pushed));
+                                t
+                            }
+                        };
                         reference.push(Reverse((t, pushed)));
                         pushed += 1;
                     }

@@ -236,8 +236,8 @@ impl World {
         };
         let due = self.conns[conn].syn_started + at;
         if n == 1 {
-            // First timers all have the same delay: they arrive in time order.
-            self.queue.push_fifo(due, Event::SynTimer { conn, sent: n });
+            // First timers all have the same delay: a queue lane.
+            self.queue.push_after(self.now, at, Event::SynTimer { conn, sent: n });
         } else {
             self.queue.push(due, Event::SynTimer { conn, sent: n });
         }

@@ -469,9 +469,10 @@ impl World {
         self.syms.intern(s)
     }
 
+    /// Schedules `ev` `after` from now (through the queue's lane for that
+    /// delay when it has one: timers of one delay come in time order).
     pub(super) fn at(&mut self, after: Dur, ev: Event) {
-        let t = self.now + after;
-        self.queue.push(t, ev);
+        self.queue.push_after(self.now, after, ev);
     }
 
     /// Steps until the queue is empty or a bound is hit.
