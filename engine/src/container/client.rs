@@ -75,41 +75,59 @@ const TLS_ID: u32 = u32::MAX;
 #[derive(Debug, PartialEq, Eq)]
 enum State {
     Connecting,
-    Handshake(ConnId, Time),
+    /// The TLS hello is on its way (sent at `Client::tls_since`).
+    Handshake(ConnId),
     Waiting,
     Open(ConnId),
     Done,
 }
 
-/// `repr(C)`, the request loop's state first and the configuration it reads
-/// per request (`requests`) right after, so a request touches the first two
-/// cache lines of the program's allocation; the rest of `cfg` is for
-/// connecting.
-#[repr(C)]
+/// `repr(C, align(64))`: everything a request reads or writes — the
+/// state, the counters, the outstanding ids and a copy of the request
+/// loop's settings — is the first cache line of the program's allocation
+/// (one line per input of the request loop; a unit test checks the
+/// offsets); what connecting and retrying read comes after.
+#[repr(C, align(64))]
 pub struct Client {
+    /// Ids of requests sent and not yet answered (usually one or two: kept
+    /// inline, no allocation or pointer per request).
+    outstanding: smallvec::SmallVec<[u32; 4]>,
+    /// `cfg.requests`' interval, count and size (the count 0 without a
+    /// request loop, which `looping` tells apart from a loop of none).
+    interval: Dur,
     state: State,
     /// Request ids are never reused, so a timer of an earlier connection
     /// cannot hit a request of a later one.
     next_id: u32,
-    answered: u32,
-    lost: u32,
+    /// Requests answered or timed out.
+    settled: u32,
+    count: u32,
+    size: u32,
+    looping: bool,
+    /// `cfg.requests` has a timeout.
+    timed: bool,
+    // Not per request:
+    tls_since: Time,
     attempt: u32,
-    /// Ids of requests sent and not yet answered (usually one or two: kept
-    /// inline, no allocation or pointer per request).
-    outstanding: smallvec::SmallVec<[u32; 4]>,
     cfg: Config,
 }
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
+        let r = cfg.requests;
         Client {
-            cfg,
-            state: State::Connecting,
-            attempt: 0,
-            next_id: 0,
-            answered: 0,
-            lost: 0,
             outstanding: smallvec::SmallVec::new(),
+            interval: r.map_or(Dur::ZERO, |r| r.interval),
+            state: State::Connecting,
+            next_id: 0,
+            settled: 0,
+            count: r.map_or(0, |r| r.count),
+            size: r.map_or(0, |r| r.size),
+            looping: r.is_some(),
+            timed: r.is_some_and(|r| r.timeout.is_some()),
+            tls_since: Time::ZERO,
+            attempt: 0,
+            cfg,
         }
     }
 
@@ -142,19 +160,20 @@ impl Client {
     }
 
     fn send_next(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
-        let Some(r) = self.cfg.requests else { return };
-        if self.answered + self.lost + self.outstanding.len() as u32 >= r.count {
+        if !self.looping || self.settled + self.outstanding.len() as u32 >= self.count {
             return;
         }
         let id = self.next_id;
         self.next_id += 1;
         self.outstanding.push(id);
-        cx.send(conn, Msg::Request { id, op: Op::Get, size: r.size, sent_at: cx.now });
-        if let Some(t) = r.timeout {
-            cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
+        cx.send(conn, Msg::Request { id, op: Op::Get, size: self.size, sent_at: cx.now });
+        if self.timed {
+            if let Some(t) = self.cfg.requests.and_then(|r| r.timeout) {
+                cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
+            }
         }
-        if self.answered + self.lost + (self.outstanding.len() as u32) < r.count {
-            cx.timer(r.interval, TOKEN_NEXT_REQUEST);
+        if self.settled + (self.outstanding.len() as u32) < self.count {
+            cx.timer(self.interval, TOKEN_NEXT_REQUEST);
         }
     }
 
@@ -166,7 +185,7 @@ impl Client {
     }
 
     fn finished(&self) -> bool {
-        self.cfg.requests.is_some_and(|r| self.answered + self.lost >= r.count)
+        self.looping && self.settled >= self.count
     }
 
     fn maybe_done(&mut self, cx: &mut Ctx<'_>, conn: ConnId) {
@@ -191,7 +210,7 @@ impl Client {
                 let conn = *conn;
                 let id = (t - TOKEN_TIMEOUT_BASE) as u32;
                 if self.take_outstanding(id) {
-                    self.lost += 1;
+                    self.settled += 1;
                     cx.report(Report::RequestTimedOut { id });
                     self.maybe_done(cx, conn);
                 }
@@ -208,28 +227,27 @@ impl Program for Client {
             Input::Timer(token) => self.on_timer(cx, token),
             Input::ConnectFailed { .. } if self.state == State::Connecting => self.failed(cx),
             Input::Connected { conn, .. } if self.cfg.tls => {
-                self.state = State::Handshake(conn, cx.now);
+                self.state = State::Handshake(conn);
+                self.tls_since = cx.now;
                 cx.send(conn, Msg::Request { id: TLS_ID, op: Op::TlsHello, size: 517, sent_at: cx.now });
             }
             Input::Connected { conn, .. } => self.opened(cx, conn),
             Input::Received { conn, msg: Msg::Response { id: TLS_ID, .. } } => {
-                if let State::Handshake(c, since) = self.state {
-                    if c == conn {
-                        cx.report(Report::TlsDone { took: cx.now.since(since) });
-                        self.opened(cx, conn);
-                    }
+                if self.state == State::Handshake(conn) {
+                    cx.report(Report::TlsDone { took: cx.now.since(self.tls_since) });
+                    self.opened(cx, conn);
                 }
             }
             Input::Received { conn, msg: Msg::Response { id, .. } } => {
                 if self.take_outstanding(id) {
-                    self.answered += 1;
+                    self.settled += 1;
                 }
                 self.maybe_done(cx, conn);
             }
-            Input::Closed { conn, .. } if matches!(self.state, State::Handshake(c, _) if c == conn) => self.failed(cx),
+            Input::Closed { conn, .. } if self.state == State::Handshake(conn) => self.failed(cx),
             Input::Closed { conn, .. } if self.state == State::Open(conn) => {
                 self.outstanding.clear();
-                if self.cfg.requests.is_some() && !self.finished() {
+                if self.looping && !self.finished() {
                     self.failed(cx);
                 }
             }
@@ -256,5 +274,24 @@ mod tests {
         assert_eq!(r.delay(1, 0.5), Dur::secs(1));
         assert!(r.delay(1, 0.999_999) < Dur::millis(1250));
         assert_eq!(r.attempts(), 0);
+    }
+
+    /// What a request touches ends within the allocation's first line.
+    #[test]
+    fn request_state_is_one_cache_line() {
+        use std::mem::{align_of, offset_of, size_of};
+        assert_eq!(align_of::<Client>(), 64);
+        let ends = [
+            offset_of!(Client, outstanding) + size_of::<smallvec::SmallVec<[u32; 4]>>(),
+            offset_of!(Client, interval) + size_of::<Dur>(),
+            offset_of!(Client, state) + size_of::<State>(),
+            offset_of!(Client, next_id) + 4,
+            offset_of!(Client, settled) + 4,
+            offset_of!(Client, count) + 4,
+            offset_of!(Client, size) + 4,
+            offset_of!(Client, looping) + 1,
+            offset_of!(Client, timed) + 1,
+        ];
+        assert!(ends.iter().all(|&e| e <= 64), "request fields end at {ends:?}");
     }
 }
