@@ -3,7 +3,7 @@
 //! `cargo run --release -p wharf-benches --example workload -- requests 10001 > /tmp/r.ron`
 //! then `perf record -g target/release/wharf run -q /tmp/r.ron`.
 //!
-//! Workloads: `requests HOSTS`, `pools SERVERS SIZE ip|name`, `pairs N [idle|ip|name]`,
+//! Workloads: `requests HOSTS [ROUND_TRIPS]` (10 by default), `pools SERVERS SIZE ip|name`, `pairs N [idle|ip|name]`,
 //! `mesh N`. With `--run N` first it runs the workload N times in-process
 //! instead and prints the best wall time of a run (what the benches time),
 //! e.g. to compare two builds or under `perf record`.
@@ -17,7 +17,7 @@ fn main() {
     }
     let num = |i: usize| args.get(i).and_then(|s| s.parse::<usize>().ok());
     let text = match (args.first().map(String::as_str), num(1), num(2)) {
-        (Some("requests"), Some(h), _) => wharf_benches::requests(h, 10),
+        (Some("requests"), Some(h), trips) => wharf_benches::requests(h, trips.unwrap_or(10)),
         (Some("pools"), Some(s), Some(size)) => {
             wharf_benches::pools(s, size as u32, args.get(3).map(String::as_str) == Some("ip"))
         }
@@ -31,7 +31,7 @@ fn main() {
         }
         (Some("mesh"), Some(n), _) => wharf_benches::mesh(n),
         _ => {
-            eprintln!("usage: workload requests HOSTS | pools SERVERS SIZE ip|name | pairs N [idle|ip|name] | mesh N");
+            eprintln!("usage: workload requests HOSTS [ROUND_TRIPS] | pools SERVERS SIZE ip|name | pairs N [idle|ip|name] | mesh N");
             std::process::exit(2);
         }
     };
