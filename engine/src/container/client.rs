@@ -233,10 +233,12 @@ impl Program for Client {
             }
             Input::Connected { conn, .. } => self.opened(cx, conn),
             Input::Received { conn, msg: Msg::Response { id: TLS_ID, .. } } => {
-                if self.state == State::Handshake(conn) {
-                    cx.report(Report::TlsDone { took: cx.now.since(self.tls_since) });
-                    self.opened(cx, conn);
+                // Not in the TLS handshake on this connection: ignored.
+                if self.state != State::Handshake(conn) {
+                    return;
                 }
+                cx.report(Report::TlsDone { took: cx.now.since(self.tls_since) });
+                self.opened(cx, conn);
             }
             Input::Received { conn, msg: Msg::Response { id, .. } } => {
                 if self.take_outstanding(id) {
