@@ -43,6 +43,9 @@ impl Rcode {
 /// The holders of one name on one network, in registration order.
 type Holders<C> = SmallVec<[(C, Ip); 1]>;
 
+/// The networks where one name has holders, each with its holders.
+type ByNetwork<N, C> = SmallVec<[(N, Holders<C>); 1]>;
+
 /// `name` (then `.suffix`) lower-cased into `buf`, which is reused.
 fn lowered<'b>(buf: &'b mut String, name: &str, suffix: Option<&str>) -> &'b str {
     buf.clear();
@@ -70,7 +73,7 @@ pub struct Registry<N: Hash + Eq + Copy, C: Hash + Eq + Copy> {
     ids: FxHashMap<Box<str>, u32>,
     /// Name id → the networks where it has holders, each with its holders
     /// in registration order (usually one network, one holder).
-    names: Vec<SmallVec<[(N, Holders<C>); 1]>>,
+    names: Vec<ByNetwork<N, C>>,
     /// The name ids each holder registered on each network (for `leave`).
     held: FxHashMap<(N, C), SmallVec<[u32; 4]>>,
 }
