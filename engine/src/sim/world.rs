@@ -100,7 +100,10 @@ pub struct Container {
     pub started_at: Time,
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
     pub nets: Vec<NetId>,
-    pub dns_rng: Box<Rng>,
+    /// The embedded DNS server's stream for this asker's answers (the
+    /// order of several addresses), made on the first answer that has
+    /// several: it is forked by name, so when it is made changes no draw.
+    pub dns_rng: Option<Box<Rng>>,
     pub cache: Cache,
     pub restart: restart::Manager,
     pub health: Option<Health>,
@@ -425,7 +428,7 @@ impl World {
             let c = Container {
                 short_id: short_id(&s.name),
                 rng: Box::new(Rng::fork(self.seed, &format!("ctr/{}", s.name))),
-                dns_rng: Box::new(Rng::fork(self.seed, &format!("dns/{}", s.name))),
+                dns_rng: None,
                 cache: Cache::new(s.dns_cache),
                 restart: restart::Manager::new(s.restart),
                 name: s.name.clone(),
