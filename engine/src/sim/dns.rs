@@ -146,7 +146,9 @@ impl World {
                 let seed = self.seed;
                 let c = &mut self.ctrs[ctr];
                 let name = &c.name;
-                c.dns_rng.get_or_insert_with(|| Box::new(crate::rng::Rng::fork(seed, &format!("dns/{name}")))).shuffle(&mut ips);
+                c.dns_rng
+                    .get_or_insert_with(|| Box::new(crate::rng::Rng::fork(seed, &format!("dns/{name}"))))
+                    .shuffle(&mut ips);
             }
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
         }
