@@ -51,7 +51,6 @@ pub struct Requests {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
 pub struct Config {
     pub requests: Option<Requests>,
     /// Exit with this code once every request has been answered.
@@ -92,7 +91,7 @@ pub struct Client {
     /// Ids of requests sent and not yet answered (usually one or two: kept
     /// inline, no allocation or pointer per request).
     outstanding: smallvec::SmallVec<[u32; 4]>,
-    /// `cfg.requests`' interval, count and size (the count 0 without a
+    /// The request loop's interval, count and size (the count 0 without a
     /// request loop, which `looping` tells apart from a loop of none).
     interval: Dur,
     state: State,
@@ -104,17 +103,31 @@ pub struct Client {
     count: u32,
     size: u32,
     looping: bool,
-    /// `cfg.requests` has a timeout.
+    /// The request loop has a timeout (`rest.timeout`).
     timed: bool,
     // Not per request:
     tls_since: Time,
     attempt: u32,
-    cfg: Config,
+    rest: Rest,
+}
+
+/// The configuration connecting, retrying and timeouts read: `Config`
+/// without the request loop's settings, which `Client` keeps in its first
+/// line (the whole `Client` then stays within three lines).
+struct Rest {
+    timeout: Option<Dur>,
+    exit_when_done: Option<i32>,
+    tls: bool,
+    host: Sym,
+    port: u16,
+    connect_timeout: Option<Dur>,
+    retry: Retry,
+    give_up_exit: i32,
 }
 
 impl Client {
     pub fn new(cfg: Config) -> Client {
-        let r = cfg.requests;
+        let Config { requests: r, exit_when_done, tls, host, port, connect_timeout, retry, give_up_exit } = cfg;
         Client {
             outstanding: smallvec::SmallVec::new(),
             interval: r.map_or(Dur::ZERO, |r| r.interval),
@@ -127,27 +140,36 @@ impl Client {
             timed: r.is_some_and(|r| r.timeout.is_some()),
             tls_since: Time::ZERO,
             attempt: 0,
-            cfg,
+            rest: Rest {
+                timeout: r.and_then(|r| r.timeout),
+                exit_when_done,
+                tls,
+                host,
+                port,
+                connect_timeout,
+                retry,
+                give_up_exit,
+            },
         }
     }
 
     fn connect(&mut self, cx: &mut Ctx<'_>) {
         self.attempt += 1;
         self.state = State::Connecting;
-        let c = &self.cfg;
+        let c = &self.rest;
         cx.push(Cmd::Connect { host: c.host, port: c.port, timeout: c.connect_timeout, tag: TAG_CONNECT });
     }
 
     fn failed(&mut self, cx: &mut Ctx<'_>) {
-        let max = self.cfg.retry.attempts();
+        let max = self.rest.retry.attempts();
         if max != 0 && self.attempt >= max {
             self.state = State::Done;
             cx.report(Report::GaveUp { attempts: self.attempt });
-            cx.push(Cmd::Exit { code: self.cfg.give_up_exit });
+            cx.push(Cmd::Exit { code: self.rest.give_up_exit });
             return;
         }
         let unit = cx.rng.unit();
-        let delay = self.cfg.retry.delay(self.attempt, unit);
+        let delay = self.rest.retry.delay(self.attempt, unit);
         cx.report(Report::RetryScheduled { attempt: self.attempt + 1, delay });
         self.state = State::Waiting;
         cx.timer(delay, TOKEN_RETRY);
@@ -168,7 +190,7 @@ impl Client {
         self.outstanding.push(id);
         cx.send(conn, Msg::Request { id, op: Op::Get, size: self.size, sent_at: cx.now });
         if self.timed {
-            if let Some(t) = self.cfg.requests.and_then(|r| r.timeout) {
+            if let Some(t) = self.rest.timeout {
                 cx.timer(t, TOKEN_TIMEOUT_BASE + u64::from(id));
             }
         }
@@ -194,7 +216,7 @@ impl Client {
         }
         self.state = State::Done;
         cx.push(Cmd::Close { conn });
-        if let Some(code) = self.cfg.exit_when_done {
+        if let Some(code) = self.rest.exit_when_done {
             cx.push(Cmd::Exit { code });
         }
     }
@@ -226,7 +248,7 @@ impl Program for Client {
             Input::Start => self.connect(cx),
             Input::Timer(token) => self.on_timer(cx, token),
             Input::ConnectFailed { .. } if self.state == State::Connecting => self.failed(cx),
-            Input::Connected { conn, .. } if self.cfg.tls => {
+            Input::Connected { conn, .. } if self.rest.tls => {
                 self.state = State::Handshake(conn);
                 self.tls_since = cx.now;
                 cx.send(conn, Msg::Request { id: TLS_ID, op: Op::TlsHello, size: 517, sent_at: cx.now });
@@ -295,5 +317,6 @@ mod tests {
             offset_of!(Client, timed) + 1,
         ];
         assert!(ends.iter().all(|&e| e <= 64), "request fields end at {ends:?}");
+        assert!(size_of::<Client>() <= 192, "Client is {} bytes", size_of::<Client>());
     }
 }
