@@ -62,6 +62,9 @@ pub struct Queue {
     seq: u64,
     /// Each lane's front key (`EMPTY` when the lane is empty).
     fronts: Group,
+    /// The least of `fronts` and its lane, kept up to date so that a pop
+    /// from the heap compares one key with the lanes, not four.
+    least: (usize, u128),
     lanes: [Lane; LANES],
 }
 
@@ -74,6 +77,7 @@ impl Default for Queue {
             slab: Slab::default(),
             seq: 0,
             fronts: Group([EMPTY; 4]),
+            least: (0, EMPTY),
             lanes: Default::default(),
         }
     }
@@ -180,6 +184,9 @@ impl Queue {
         lane.delay = after.0;
         lane.items.push_back((key, ev));
         self.fronts.0[i] = key;
+        if key < self.least.1 {
+            self.least = (i, key);
+        }
     }
 
     /// The lane whose front is least, and that key (`EMPTY`: all empty).
@@ -200,6 +207,7 @@ impl Queue {
         let lane = &mut self.lanes[i];
         let (_, ev) = lane.items.pop_front().expect("a lane's front key is set");
         self.fronts.0[i] = lane.items.front().map_or(EMPTY, |&(k, _)| k);
+        self.least = self.least_lane();
         ev
     }
 
@@ -233,7 +241,8 @@ impl Queue {
     /// nothing is pending. One pass where `peek_time` then `pop` take two.
     pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
         self.settle();
-        let (lane, front) = self.least_lane();
+        debug_assert_eq!(self.least, self.least_lane(), "the cached least lane");
+        let (lane, front) = self.least;
         let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
         if front < root {
             let t = Time(time_of(front));
@@ -257,7 +266,7 @@ impl Queue {
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
         let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
-        let least = root.min(self.least_lane().1);
+        let least = root.min(self.least.1);
         (least != EMPTY).then(|| Time(time_of(least)))
     }
 
