@@ -92,7 +92,7 @@ impl World {
         c.spec.links.iter().find_map(|(idx, alias)| {
             let src = &self.ctrs[self.ctr_order[*idx]];
             let hit = alias.eq_ignore_ascii_case(name) || src.name.eq_ignore_ascii_case(name);
-            hit.then(|| src.last_ips.get(&bridge).copied()).flatten()
+            hit.then(|| src.last_ips.iter().find(|(n, _)| *n == bridge).map(|&(_, ip)| ip)).flatten()
         })
     }
 

@@ -201,7 +201,10 @@ impl World {
         }
         let c = &mut self.ctrs[ctr];
         c.endpoints.push(Endpoint { net, ip });
-        c.last_ips.insert(net, ip);
+        match c.last_ips.iter_mut().find(|(n, _)| *n == net) {
+            Some(last) => last.1 = ip,
+            None => c.last_ips.push((net, ip)),
+        }
         self.topology_changed();
         self.record(Some(ctr), Ev::NetConnect { net, ip });
         Ok(())
@@ -393,7 +396,7 @@ impl World {
             }
             ActionSpec::Disconnect(k, n) => {
                 let (c, net) = (id(self, k), self.net_order[n]);
-                self.ctrs[c].nets.retain(|&x| x != net);
+                self.ctrs[c].nets.retain(|x| *x != net);
                 self.detach(c, net);
             }
             ActionSpec::Connect(k, n) => {

@@ -93,13 +93,14 @@ pub struct Container {
     /// Bumped at every start: events of an earlier incarnation are stale.
     pub inc: u32,
     pub stack: StackId,
-    pub endpoints: Vec<Endpoint>,
+    /// Usually one (kept inline: no allocation per container).
+    pub endpoints: smallvec::SmallVec<[Endpoint; 1]>,
     pub name: String,
     pub short_id: String,
     pub spec: std::sync::Arc<CtrSpec>,
     pub started_at: Time,
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
-    pub nets: Vec<NetId>,
+    pub nets: smallvec::SmallVec<[NetId; 2]>,
     /// The embedded DNS server's stream for this asker's answers (the
     /// order of several addresses), made on the first answer that has
     /// several: it is forked by name, so when it is made changes no draw.
@@ -107,7 +108,9 @@ pub struct Container {
     pub cache: Cache,
     pub restart: restart::Manager,
     pub health: Option<Health>,
-    pub last_ips: BTreeMap<NetId, Ip>,
+    /// The address last held on each network (a restart asks for it
+    /// again); usually one, inline.
+    pub last_ips: smallvec::SmallVec<[(NetId, Ip); 1]>,
     /// Inputs held while the container is paused.
     pub deferred: Vec<(u8, crate::container::program::Input)>,
     pub manually_stopped: bool,
@@ -436,12 +439,12 @@ impl World {
                 state: State::Created,
                 inc: 0,
                 started_at: Time::ZERO,
-                endpoints: Vec::new(),
+                endpoints: smallvec::SmallVec::new(),
                 nets,
                 procs: smallvec::SmallVec::new(),
                 health: None,
                 manually_stopped: false,
-                last_ips: BTreeMap::new(),
+                last_ips: smallvec::SmallVec::new(),
                 waiting: false,
                 deferred: Vec::new(),
                 start_after_stop: false,
