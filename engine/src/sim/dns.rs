@@ -142,14 +142,7 @@ impl World {
         let nets: smallvec::SmallVec<[NetId; 4]> = self.user_nets(ctr).collect();
         if let Some((_, mut ips)) = self.dns_name_id(name).and_then(|id| self.dns.resolve_id(&nets, id)) {
             self.check_dns_answer(ctr, name, &ips);
-            if ips.len() > 1 {
-                let seed = self.seed;
-                let c = &mut self.ctrs[ctr];
-                let name = &c.name;
-                c.dns_rng
-                    .get_or_insert_with(|| Box::new(crate::rng::Rng::fork(seed, &format!("dns/{name}"))))
-                    .shuffle(&mut ips);
-            }
+            self.ctrs[ctr].dns_rng.shuffle(&mut ips);
             return Some((Rcode::NoError, ips, EMBEDDED_LATENCY + extra));
         }
         let external = self.ctrs[self.net_owner(ctr)].endpoints.iter().any(|e| !self.nets[e.net].internal);

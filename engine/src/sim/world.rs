@@ -76,23 +76,25 @@ pub struct Endpoint {
 }
 
 /// The spec (512 bytes, shared with the loaded scenario: every run of it
-/// reads the same one instead of a copy) and the random streams (2 × 320
-/// bytes, boxed) are behind pointers so a container stays small and
-/// 10,000 of them stay cache-friendly.
+/// reads the same one instead of a copy) is behind a pointer, and the
+/// random streams' ChaCha states (about 330 bytes each) are made on their
+/// first draw (`Rng`), so a container stays small and 10,000 of them stay
+/// cache-friendly.
 /// `repr(C, align(64))` with the fields every input reads (the main
-/// process, the random stream's pointer, state, incarnation, namespace)
-/// first: in the arena (`arena::Dense`, a `Vec`) they are one cache line,
-/// the first of the container's six.
+/// process, state, incarnation, namespace) first: in the arena
+/// (`arena::Dense`, a `Vec`) they are one cache line, the first of the
+/// container's six.
 #[repr(C, align(64))]
 pub struct Container {
     /// Processes: 0 is the main program, later ones are `docker exec`
     /// sessions. The main one is inline (no pointer to chase per input).
     pub procs: smallvec::SmallVec<[Proc; 1]>,
-    pub rng: Box<Rng>,
     pub state: State,
     /// Bumped at every start: events of an earlier incarnation are stale.
     pub inc: u32,
     pub stack: StackId,
+    /// The container's stream (start-up delay, program draws).
+    pub rng: Rng,
     /// Usually one (kept inline: no allocation per container).
     pub endpoints: smallvec::SmallVec<[Endpoint; 1]>,
     pub name: String,
@@ -102,9 +104,8 @@ pub struct Container {
     /// Attached networks, in order (kept across restarts; changed by connect/disconnect).
     pub nets: smallvec::SmallVec<[NetId; 2]>,
     /// The embedded DNS server's stream for this asker's answers (the
-    /// order of several addresses), made on the first answer that has
-    /// several: it is forked by name, so when it is made changes no draw.
-    pub dns_rng: Option<Box<Rng>>,
+    /// order of several addresses: one address draws nothing).
+    pub dns_rng: Rng,
     pub cache: Cache,
     pub restart: restart::Manager,
     pub health: Option<Health>,
@@ -430,8 +431,8 @@ impl World {
             let start_at = s.start_at;
             let c = Container {
                 short_id: short_id(&s.name),
-                rng: Box::new(Rng::fork(self.seed, &format!("ctr/{}", s.name))),
-                dns_rng: None,
+                rng: Rng::fork_parts(self.seed, &["ctr/", &s.name]),
+                dns_rng: Rng::fork_parts(self.seed, &["dns/", &s.name]),
                 cache: Cache::new(s.dns_cache),
                 restart: restart::Manager::new(s.restart),
                 name: s.name.clone(),
@@ -612,19 +613,20 @@ mod size_tests {
     /// The hot structures' sizes are part of the performance design (README,
     /// Performance): a queue payload is one 64-byte slab slot, a trace record
     /// 48 bytes, a container slot stays small enough for 10,000 to be
-    /// cache-friendly. A field that grows one of them fails here first.
+    /// cache-friendly (seven lines since the random streams are inline and
+    /// lazy; only the first is read per input). A field that grows one of
+    /// them fails here first.
     #[test]
     fn hot_structures_stay_within_their_budgets() {
         use std::mem::size_of;
         assert!(size_of::<super::Event>() <= 64, "Event is {} bytes", size_of::<super::Event>());
         assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
         assert!(size_of::<super::Conn>() <= 104, "Conn is {} bytes", size_of::<super::Conn>());
-        assert!(size_of::<super::Container>() <= 384, "Container is {} bytes", size_of::<super::Container>());
+        assert!(size_of::<super::Container>() <= 448, "Container is {} bytes", size_of::<super::Container>());
         // The fields every input reads share the container's first line.
         use std::mem::offset_of;
         let hot = [
             offset_of!(super::Container, procs) + size_of::<smallvec::SmallVec<[super::Proc; 1]>>(),
-            offset_of!(super::Container, rng) + size_of::<Box<crate::rng::Rng>>(),
             offset_of!(super::Container, state) + size_of::<super::State>(),
             offset_of!(super::Container, inc) + size_of::<u32>(),
             offset_of!(super::Container, stack) + size_of::<crate::id::StackId>(),
