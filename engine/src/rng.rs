@@ -11,7 +11,7 @@ use rand_core::{RngCore, SeedableRng};
 
 /// A deterministic random stream for one component.
 ///
-/// The ChaCha state (about 330 bytes) is made on the first draw: most
+/// The ChaCha state (320 bytes) is made on the first draw: most
 /// components never draw (a container with a fixed start-up delay and a
 /// program that draws nothing, a DNS asker whose answers hold one
 /// address), and where the stream starts depends only on the seed and the

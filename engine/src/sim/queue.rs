@@ -51,6 +51,22 @@ const EMPTY: u128 = u128::MAX;
 #[repr(align(64))]
 struct Group([u128; 4]);
 
+impl Group {
+    /// The least of the four and its place, without branches on order
+    /// (a node's children in the heap; the lanes' fronts).
+    #[inline]
+    fn least(self) -> (usize, u128) {
+        let [a, b, c, d] = self.0;
+        let (i, x) = if b < a { (1, b) } else { (0, a) };
+        let (j, y) = if d < c { (3, d) } else { (2, c) };
+        if y < x {
+            (j, y)
+        } else {
+            (i, x)
+        }
+    }
+}
+
 pub struct Queue {
     /// Entry `i` of the heap is `groups[i / 4].0[i % 4]`; entries
     /// `PAD..len` are the heap, `PAD` the root.
@@ -192,14 +208,7 @@ impl Queue {
     /// The lane whose front is least, and that key (`EMPTY`: all empty).
     #[inline]
     fn least_lane(&self) -> (usize, u128) {
-        let [a, b, c, d] = self.fronts.0;
-        let (i, x) = if b < a { (1, b) } else { (0, a) };
-        let (j, y) = if d < c { (3, d) } else { (2, c) };
-        if y < x {
-            (j, y)
-        } else {
-            (i, x)
-        }
+        self.fronts.least()
     }
 
     /// Takes lane `i`'s front (which must exist).
@@ -254,13 +263,12 @@ impl Queue {
         if root == EMPTY {
             return Err(None);
         }
-        let k = root;
-        let t = Time(time_of(k));
+        let t = Time(time_of(root));
         if t > limit {
             return Err(Some(t));
         }
         self.hole = true;
-        Ok((t, self.slab.take(slot_of(k))))
+        Ok((t, self.slab.take(slot_of(root))))
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {
@@ -322,11 +330,8 @@ impl Queue {
             if first >= len {
                 break;
             }
-            let Group([a, b, c, d]) = self.groups[first / 4];
-            // The least child, without branches on order.
-            let (i, x) = if b < a { (first + 1, b) } else { (first, a) };
-            let (j, y) = if d < c { (first + 3, d) } else { (first + 2, c) };
-            let (m, v) = if y < x { (j, y) } else { (i, x) };
+            let (i, v) = self.groups[first / 4].least();
+            let m = first + i;
             if v >= key {
                 break;
             }

@@ -234,11 +234,11 @@ impl World {
                 SynStep::GiveUp => self.syn_schedule.give_up_after(),
             }
         };
-        let due = self.conns[conn].syn_started + at;
         if n == 1 {
             // First timers all have the same delay: a queue lane.
             self.queue.push_after(self.now, at, Event::SynTimer { conn, sent: n });
         } else {
+            let due = self.conns[conn].syn_started + at;
             self.queue.push(due, Event::SynTimer { conn, sent: n });
         }
     }

@@ -77,13 +77,13 @@ pub struct Endpoint {
 
 /// The spec (512 bytes, shared with the loaded scenario: every run of it
 /// reads the same one instead of a copy) is behind a pointer, and the
-/// random streams' ChaCha states (about 330 bytes each) are made on their
+/// random streams' ChaCha states (320 bytes each) are made on their
 /// first draw (`Rng`), so a container stays small and 10,000 of them stay
 /// cache-friendly.
 /// `repr(C, align(64))` with the fields every input reads (the main
 /// process, state, incarnation, namespace) first: in the arena
 /// (`arena::Dense`, a `Vec`) they are one cache line, the first of the
-/// container's six.
+/// container's seven.
 #[repr(C, align(64))]
 pub struct Container {
     /// Processes: 0 is the main program, later ones are `docker exec`
