@@ -181,7 +181,7 @@ fn signature(r: &crate::run::RunResult) -> std::collections::BTreeSet<(String, S
 }
 
 /// The first start of a container instance and its first program start / exit.
-fn drawn_delays(trace: &[crate::sim::record::Record], w: &crate::sim::World, name: &str) -> (Option<Dur>, Option<Dur>) {
+fn drawn_delays(trace: &crate::sim::record::Trace, w: &crate::sim::World, name: &str) -> (Option<Dur>, Option<Dur>) {
     let Some(id) = w.ctr_by_name(name) else { return (None, None) };
     let mine = || trace.iter().filter(move |r| r.ctr == Some(id));
     let start = mine().find(|r| r.ev == Ev::Start).map(|r| r.t);

@@ -4,7 +4,7 @@
 
 use super::event::{Event, Packet};
 use super::queue::Queue;
-use super::record::{Ev, Record};
+use super::record::{Ev, Record, Trace};
 use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
 use crate::container::health::Health;
 use crate::container::program::{Cmd, Input, Program};
@@ -254,7 +254,7 @@ pub struct World {
     /// known yet); ids are permanent, so a known one never goes stale.
     pub(super) dns_name_ids: Vec<u32>,
     pub syms: Symbols,
-    pub trace: Vec<Record>,
+    pub trace: Trace,
     pub(super) cmds: Vec<Cmd>,
     pub net_order: Vec<NetId>,
     pub ctr_order: Vec<CtrId>,
@@ -315,7 +315,7 @@ impl World {
             dns: Registry::default(),
             dns_name_ids: Vec::new(),
             syms: spec.syms,
-            trace: Vec::new(),
+            trace: Trace::default(),
             cmds: Vec::new(),
             net_order: Vec::new(),
             ctr_order: Vec::new(),
