@@ -11,15 +11,24 @@
 //! `WHARF_BENCH_ONLY=memory|connections|requests` runs one part.
 
 use cap::Cap;
-use std::alloc::System;
 use std::time::Instant;
 use wharf::run::{run, Overrides};
 use wharf::scenario::{load_str, Loaded};
 use wharf_benches::{best_of, pairs_mode, PairMode};
 
-/// Counts live heap bytes (the `cap` crate's allocator, no limit set).
+/// Counts live heap bytes (the `cap` crate's allocator, no limit set)
+/// around the CLI's allocator (jemalloc on transparent huge pages, see
+/// .cargo/config.toml), so the bench times what `wharf` runs.
 #[global_allocator]
-static ALLOC: Cap<System> = Cap::new(System, usize::MAX);
+static ALLOC: Cap<Inner> = Cap::new(INNER, usize::MAX);
+#[cfg(not(target_env = "msvc"))]
+type Inner = tikv_jemallocator::Jemalloc;
+#[cfg(not(target_env = "msvc"))]
+const INNER: Inner = tikv_jemallocator::Jemalloc;
+#[cfg(target_env = "msvc")]
+type Inner = std::alloc::System;
+#[cfg(target_env = "msvc")]
+const INNER: Inner = std::alloc::System;
 
 fn live() -> usize {
     ALLOC.allocated()

@@ -8,6 +8,12 @@
 //! instead and prints the best wall time of a run (what the benches time),
 //! e.g. to compare two builds or under `perf record`.
 
+/// The CLI's allocator (jemalloc on transparent huge pages, see
+/// .cargo/config.toml), so the benches time what `wharf` runs.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut runs = 0;

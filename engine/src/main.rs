@@ -1,4 +1,8 @@
 use clap::Parser;
+
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::io::Write;
 
 fn main() {

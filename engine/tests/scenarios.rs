@@ -104,3 +104,20 @@ fn every_scenario_survives_a_round_trip_through_ron() {
         assert_eq!(a.text(), b.text(), "{file}: the re-serialized scenario behaves differently");
     }
 }
+
+/// The `wharf` binary runs on another global allocator than this test
+/// (jemalloc on transparent huge pages, `src/main.rs`): every shipped
+/// scenario's trace, as the CLI prints it, is still its golden trace byte
+/// for byte — nothing in the engine depends on where memory lands.
+#[test]
+fn the_cli_prints_every_golden_trace() {
+    let mut failures = Vec::new();
+    for path in common::shipped_scenarios() {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf")).arg("run").arg(&path).output().unwrap();
+        let golden = std::fs::read(path.with_extension("trace")).unwrap();
+        if !out.stdout.starts_with(&golden) {
+            failures.push(path.display().to_string());
+        }
+    }
+    assert!(failures.is_empty(), "the CLI's trace differs from the golden one: {failures:?}");
+}
