@@ -237,10 +237,12 @@ impl World {
             return;
         }
         let c = &mut self.ctrs[ctr];
-        c.procs = smallvec::smallvec![super::world::Proc {
-            prog: Some(super::programs::instantiate(&c.spec.program)),
-            alive: true
-        }];
+        let (prog, client) = match &c.spec.program {
+            crate::sim::spec::ProgramSpec::Client(cfg) => (None, Some(crate::container::client::Client::new(*cfg))),
+            other => (Some(super::programs::instantiate(other)), None),
+        };
+        c.procs = smallvec::smallvec![super::world::Proc { prog, alive: true }];
+        c.client = client;
         self.record(Some(ctr), Ev::ProgramStarted);
         self.deliver_input(ctr, 0, Input::Start);
     }
@@ -264,6 +266,7 @@ impl World {
         let now = self.now;
         let c = &mut self.ctrs[ctr];
         c.procs.clear();
+        c.client = None;
         c.deferred.clear();
         c.health = None;
         c.state = State::Exited(code);

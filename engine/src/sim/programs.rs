@@ -63,13 +63,19 @@ impl World {
             }
         }
         let c = &mut self.ctrs[ctr];
-        let Some(mut prog) = c.procs[usize::from(proc)].prog.take() else {
-            return;
-        };
         let mut cmds = std::mem::take(&mut self.cmds);
-        prog.handle(&mut Ctx::new(self.now, &mut c.rng, &mut cmds), input);
-        if let Some(slot) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
-            slot.prog = Some(prog);
+        match (proc, c.client.as_mut()) {
+            (0, Some(client)) => client.handle(&mut Ctx::new(self.now, &mut c.rng, &mut cmds), input),
+            _ => {
+                let Some(mut prog) = c.procs[usize::from(proc)].prog.take() else {
+                    self.cmds = cmds;
+                    return;
+                };
+                prog.handle(&mut Ctx::new(self.now, &mut c.rng, &mut cmds), input);
+                if let Some(slot) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
+                    slot.prog = Some(prog);
+                }
+            }
         }
         self.apply(ctr, proc, &mut cmds);
         cmds.clear();
@@ -107,6 +113,9 @@ impl World {
         if let Some(p) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
             p.alive = false;
             p.prog = None;
+        }
+        if proc == 0 {
+            self.ctrs[ctr].client = None;
         }
     }
 

@@ -6,6 +6,7 @@ use super::event::{Event, Packet};
 use super::queue::Queue;
 use super::record::{Ev, Record, Trace};
 use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
+use crate::container::client::Client;
 use crate::container::health::Health;
 use crate::container::program::{Cmd, Input, Program};
 use crate::container::restart;
@@ -80,11 +81,13 @@ pub struct Endpoint {
 /// random streams' ChaCha states (320 bytes each) are made on their
 /// first draw (`Rng`), so a container stays small and 10,000 of them stay
 /// cache-friendly.
-/// `repr(C, align(64))` with the fields every input reads (the main
+/// `repr(C, align(128))` with the fields every input reads (the main
 /// process, state, incarnation, namespace) first: in the arena
 /// (`arena::Dense`, a `Vec`) they are one cache line, the first of the
-/// container's seven.
-#[repr(C, align(64))]
+/// container's ten; a client program's own hot line is the second, so the
+/// two lines a client's input reads are one 128-byte-aligned pair, which
+/// the hardware fetches together.
+#[repr(C, align(128))]
 pub struct Container {
     /// Processes: 0 is the main program, later ones are `docker exec`
     /// sessions. The main one is inline (no pointer to chase per input).
@@ -93,6 +96,10 @@ pub struct Container {
     /// Bumped at every start: events of an earlier incarnation are stale.
     pub inc: u32,
     pub stack: StackId,
+    /// The main program when it is a `Client`, inline (then `procs[0]`
+    /// holds no program): its first line — all a request reads — is the
+    /// container's second. Other programs are boxed in `procs[0]`.
+    pub client: Option<Client>,
     /// The container's stream (start-up delay, program draws).
     pub rng: Rng,
     /// Usually one (kept inline: no allocation per container).
@@ -140,7 +147,10 @@ impl Container {
         self.procs.first().is_some_and(|p| p.alive)
     }
     pub fn main_program(&self) -> Option<&dyn Program> {
-        self.procs.first().and_then(|p| p.prog.as_deref())
+        match &self.client {
+            Some(c) => Some(c),
+            None => self.procs.first().and_then(|p| p.prog.as_deref()),
+        }
     }
 }
 
@@ -443,6 +453,7 @@ impl World {
                 endpoints: smallvec::SmallVec::new(),
                 nets,
                 procs: smallvec::SmallVec::new(),
+                client: None,
                 health: None,
                 manually_stopped: false,
                 last_ips: smallvec::SmallVec::new(),
@@ -622,7 +633,7 @@ mod size_tests {
         assert!(size_of::<super::Event>() <= 64, "Event is {} bytes", size_of::<super::Event>());
         assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
         assert!(size_of::<super::Conn>() <= 104, "Conn is {} bytes", size_of::<super::Conn>());
-        assert!(size_of::<super::Container>() <= 448, "Container is {} bytes", size_of::<super::Container>());
+        assert!(size_of::<super::Container>() <= 640, "Container is {} bytes", size_of::<super::Container>());
         // The fields every input reads share the container's first line.
         use std::mem::offset_of;
         let hot = [
@@ -632,6 +643,9 @@ mod size_tests {
             offset_of!(super::Container, stack) + size_of::<crate::id::StackId>(),
         ];
         assert!(hot.iter().all(|&end| end <= 64), "hot fields end at {hot:?}");
-        assert_eq!(std::mem::align_of::<super::Container>(), 64);
+        // An inline client's hot line is the second, in the same
+        // 128-byte-aligned pair.
+        assert_eq!(offset_of!(super::Container, client), 64);
+        assert_eq!(std::mem::align_of::<super::Container>(), 128);
     }
 }
