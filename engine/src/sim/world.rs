@@ -624,9 +624,9 @@ mod size_tests {
     /// The hot structures' sizes are part of the performance design (README,
     /// Performance): a queue payload is one 64-byte slab slot, a trace record
     /// 48 bytes, a container slot stays small enough for 10,000 to be
-    /// cache-friendly (seven lines since the random streams are inline and
-    /// lazy; only the first is read per input). A field that grows one of
-    /// them fails here first.
+    /// cache-friendly (ten lines since a client program is inline; only the
+    /// first is read per input, and for a client the second, in the same
+    /// 128-byte pair). A field that grows one of them fails here first.
     #[test]
     fn hot_structures_stay_within_their_budgets() {
         use std::mem::size_of;
