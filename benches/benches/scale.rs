@@ -21,13 +21,13 @@ use wharf_benches::{best_of, pairs_mode, PairMode};
 /// .cargo/config.toml), so the bench times what `wharf` runs.
 #[global_allocator]
 static ALLOC: Cap<Inner> = Cap::new(INNER, usize::MAX);
-#[cfg(not(target_env = "msvc"))]
+#[cfg(target_os = "linux")]
 type Inner = tikv_jemallocator::Jemalloc;
-#[cfg(not(target_env = "msvc"))]
+#[cfg(target_os = "linux")]
 const INNER: Inner = tikv_jemallocator::Jemalloc;
-#[cfg(target_env = "msvc")]
+#[cfg(not(target_os = "linux"))]
 type Inner = std::alloc::System;
-#[cfg(target_env = "msvc")]
+#[cfg(not(target_os = "linux"))]
 const INNER: Inner = std::alloc::System;
 
 fn live() -> usize {

@@ -10,7 +10,7 @@
 
 /// The CLI's allocator (jemalloc on transparent huge pages, see
 /// .cargo/config.toml), so the benches time what `wharf` runs.
-#[cfg(not(target_env = "msvc"))]
+#[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
