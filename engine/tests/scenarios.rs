@@ -106,7 +106,7 @@ fn every_scenario_survives_a_round_trip_through_ron() {
 }
 
 /// The `wharf` binary runs on another global allocator than this test
-/// (jemalloc on transparent huge pages, `src/main.rs`): every shipped
+/// (on Linux, jemalloc on transparent huge pages, `src/main.rs`): every shipped
 /// scenario's trace, as the CLI prints it, is still its golden trace byte
 /// for byte — nothing in the engine depends on where memory lands.
 #[test]
