@@ -83,9 +83,10 @@ enum State {
 
 /// `repr(C, align(64))`: everything a request reads or writes — the
 /// state, the counters, the outstanding ids and a copy of the request
-/// loop's settings — is the first cache line of the program's allocation
-/// (one line per input of the request loop; a unit test checks the
-/// offsets); what connecting and retrying read comes after.
+/// loop's settings — is the program's first cache line (one line per
+/// input of the request loop; a unit test checks the offsets; as a main
+/// program it is the container's second line); what connecting and
+/// retrying read comes after.
 #[repr(C, align(64))]
 pub struct Client {
     /// Ids of requests sent and not yet answered (usually one or two: kept

@@ -30,6 +30,10 @@ impl Program for Job {
     }
 }
 
+/// A spec's program, boxed. `World::on_program_start` keeps a `Client`
+/// main program inline in its container instead and boxes the others
+/// here, so the `Client` arm is the general form, unused by the engine
+/// (a boxed client runs the same through `procs[0]`).
 pub fn instantiate(spec: &ProgramSpec) -> Box<dyn Program> {
     match spec {
         ProgramSpec::Idle => Box::new(Idle),
@@ -113,9 +117,6 @@ impl World {
         if let Some(p) = self.ctrs[ctr].procs.get_mut(usize::from(proc)) {
             p.alive = false;
             p.prog = None;
-        }
-        if proc == 0 {
-            self.ctrs[ctr].client = None;
         }
     }
 

@@ -205,6 +205,16 @@ impl Queue {
         }
     }
 
+    /// The heap's root key (`EMPTY` when the heap is empty).
+    #[inline]
+    fn root(&self) -> u128 {
+        if self.len > PAD {
+            self.get(PAD)
+        } else {
+            EMPTY
+        }
+    }
+
     /// The lane whose front is least, and that key (`EMPTY`: all empty).
     #[inline]
     fn least_lane(&self) -> (usize, u128) {
@@ -252,7 +262,7 @@ impl Queue {
         self.settle();
         debug_assert_eq!(self.least, self.least_lane(), "the cached least lane");
         let (lane, front) = self.least;
-        let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
+        let root = self.root();
         if front < root {
             let t = Time(time_of(front));
             if t > limit {
@@ -273,7 +283,7 @@ impl Queue {
 
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
-        let root = if self.len > PAD { self.get(PAD) } else { EMPTY };
+        let root = self.root();
         let least = root.min(self.least.1);
         (least != EMPTY).then(|| Time(time_of(least)))
     }

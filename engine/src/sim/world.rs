@@ -86,7 +86,7 @@ pub struct Endpoint {
 /// (`arena::Dense`, a `Vec`) they are one cache line, the first of the
 /// container's ten; a client program's own hot line is the second, so the
 /// two lines a client's input reads are one 128-byte-aligned pair, which
-/// the hardware fetches together.
+/// the L2's adjacent-line prefetch can fetch together.
 #[repr(C, align(128))]
 pub struct Container {
     /// Processes: 0 is the main program, later ones are `docker exec`
