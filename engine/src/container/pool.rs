@@ -48,7 +48,12 @@ impl Pool {
 impl Program for Pool {
     fn handle(&mut self, cx: &mut Ctx<'_>, input: Input) {
         match input {
-            Input::Start => self.fill(cx),
+            Input::Start => {
+                // Room for the whole pool at once (capped: a size is not
+                // an allocation), rather than growing through doublings.
+                self.open.reserve_exact((self.cfg.size as usize).min(1024));
+                self.fill(cx)
+            }
             Input::Connected { conn, .. } => {
                 self.pending = self.pending.saturating_sub(1);
                 self.open.push(conn);

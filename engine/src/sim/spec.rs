@@ -184,6 +184,19 @@ pub enum ProgramSpec {
     },
 }
 
+impl ProgramSpec {
+    /// The TCP connections the program keeps open once it runs, as a
+    /// sizing hint for the connection tables (a pool its size; a client,
+    /// producer or worker its one connection; others none held).
+    pub fn connections_held(&self) -> u64 {
+        match self {
+            ProgramSpec::Pool(p) => u64::from(p.size),
+            ProgramSpec::Client(_) | ProgramSpec::Producer(_) | ProgramSpec::Worker(_) => 1,
+            _ => 0,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct CtrSpec {
     pub name: String,
