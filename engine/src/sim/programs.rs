@@ -139,8 +139,13 @@ impl World {
 
     fn apply(&mut self, ctr: CtrId, proc: u8, cmds: &mut Vec<Cmd>) {
         let inc = self.ctrs[ctr].inc;
-        for cmd in cmds.drain(..) {
+        // Popped from the back of the reversed buffer, in order: a loop of
+        // `pop`s, where a `Drain` left its drop (which drops what a `break`
+        // leaves) to an out-of-line call on every input.
+        cmds.reverse();
+        while let Some(cmd) = cmds.pop() {
             if !self.live(ctr, inc) || !self.ctrs[ctr].procs.get(usize::from(proc)).is_some_and(|p| p.alive) {
+                cmds.clear();
                 break;
             }
             match cmd {
