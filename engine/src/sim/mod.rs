@@ -19,6 +19,7 @@ mod fabric;
 pub mod fault;
 pub mod holders;
 mod lifecycle;
+mod prefetch;
 mod programs;
 pub mod publish;
 pub mod queue;

@@ -523,6 +523,7 @@ impl World {
                 Ok((t, ev)) => {
                     self.now = t;
                     self.events += 1;
+                    self.queue.prefetch_next();
                     self.dispatch(ev);
                 }
                 Err(None) => return self.finish(Stop::Quiet),
