@@ -60,7 +60,8 @@ fn scenario_runs(c: &mut Criterion) {
     // Marginal cost of a connection: pools of 20 minus pools of 10 (the same
     // containers, C more connections), by IP (handshake) and by name (DNS
     // query and answer, then the handshake). Divide the difference of the
-    // medians by C; the README's table does.
+    // medians by C. (The README lists the scale bench's figure instead: the
+    // same difference timed from the pools' start, start-up excluded.)
     let mut g = c.benchmark_group("connections");
     g.sample_size(10);
     for conns in [100usize, 10_000] {
