@@ -146,3 +146,14 @@ fn a_broken_container_does_not_invent_a_cycle() {
         "on-failure:N",
     );
 }
+
+/// A pool opens all its connections in one step: a mistyped size is a
+/// located diagnostic, not an allocation that aborts the process.
+#[test]
+fn pool_size_is_bounded() {
+    let src =
+        format!("{NETS}\"app\": (networks: [\"app-net\"], program: Pool(target: \"db:5432\", size: 4000000000)),\n}})");
+    check(&src, 3, 67, "pool size too large", "at most 65536");
+    let ok = format!("{NETS}\"app\": (networks: [\"app-net\"], program: Pool(target: \"db:5432\", size: 65536)),\n}})");
+    assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
+}

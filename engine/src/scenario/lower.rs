@@ -23,6 +23,9 @@ pub struct Loaded {
     pub expect: Vec<Expectation>,
 }
 
+/// The largest `Pool` size a scenario may ask for (it opens them all in one step).
+const MAX_POOL_SIZE: u32 = 65_536;
+
 struct Lower<'a> {
     d: Diagnostics,
     src: &'a str,
@@ -487,6 +490,16 @@ impl Lower<'_> {
                 let (host, port, _) = self.target(name, env, target)?;
                 if *size == Some(0) {
                     self.err(&["containers", name, "size"], "a pool needs at least one connection", None);
+                }
+                // A pool opens its connections all at once, in one step:
+                // bounded, so a mistyped size is a diagnostic, not an
+                // out-of-memory abort.
+                if size.is_some_and(|n| n > MAX_POOL_SIZE) {
+                    let hint = format!(
+                        "at most {MAX_POOL_SIZE}; a container has {} ephemeral ports (32768-60999) per destination, and real pools hold tens to hundreds",
+                        crate::proto::tcp::EPHEMERAL_LAST - crate::proto::tcp::EPHEMERAL_FIRST + 1
+                    );
+                    self.err(&["containers", name, "size"], "pool size too large", Some(hint));
                 }
                 ProgramSpec::Pool(crate::container::pool::PoolConfig {
                     host,
