@@ -164,3 +164,16 @@ fn the_overlay_overrides_the_inference() {
         "3 fixed attempts 2 s apart run out before a 9 s database start"
     );
 }
+
+/// A replica count past `u32` saturates (and lowering then rejects it as too
+/// many), rather than wrapping to a small count that would run silently.
+#[test]
+fn a_huge_scale_is_rejected_not_wrapped() {
+    let yaml = "services:\n  web:\n    image: nginx\n    scale: 4294967297\n".to_string();
+    let imp = import(&[("big.yml".to_string(), yaml)], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(imp.scenario.containers.get("web").and_then(|c| c.replicas), Some(u32::MAX));
+    let ron = to_ron(&imp.scenario);
+    let err = wharf::scenario::load_str("big.ron", &ron).expect_err("too many replicas");
+    assert!(err.problems.iter().any(|p| p.message.contains("too many replicas")), "{}", err.render());
+}

@@ -157,3 +157,11 @@ fn pool_size_is_bounded() {
     let ok = format!("{NETS}\"app\": (networks: [\"app-net\"], program: Pool(target: \"db:5432\", size: 65536)),\n}})");
     assert!(problems(&ok).is_empty(), "{:?}", problems(&ok));
 }
+
+/// Replicas are made when the scenario is lowered: a mistyped count is a
+/// located diagnostic before any is made, not an out-of-memory abort.
+#[test]
+fn replicas_are_bounded() {
+    let src = format!("{NETS}\"api\": (networks: [\"app-net\"], replicas: 4000000000),\n}})");
+    check(&src, 3, 34, "too many replicas", "at most 1000000");
+}

@@ -414,7 +414,8 @@ impl Ctx<'_> {
         c.stop_grace_period = dur(svc.get("stop_grace_period"));
         c.restart = restart(svc);
         let replicas = svc.get("deploy").and_then(|d| d.get("replicas")).or(svc.get("scale")).and_then(Value::as_u64);
-        c.replicas = replicas.filter(|&n| n != 1).map(|n| n.max(1) as u32);
+        // Saturating: a count past u32 is still too many (lowering says so), never a wrapped small one.
+        c.replicas = replicas.filter(|&n| n != 1).map(|n| u32::try_from(n.max(1)).unwrap_or(u32::MAX));
         let mut env: Vec<(String, String)> = vec![];
         let files: Vec<String> = match svc.get("env_file") {
             Some(Value::Array(a)) => {

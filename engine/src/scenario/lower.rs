@@ -25,6 +25,8 @@ pub struct Loaded {
 
 /// The largest `Pool` size a scenario may ask for (it opens them all in one step).
 const MAX_POOL_SIZE: u32 = 65_536;
+/// The most replicas one container entry may ask for.
+const MAX_REPLICAS: u32 = 1_000_000;
 
 struct Lower<'a> {
     d: Diagnostics,
@@ -1093,6 +1095,13 @@ pub fn lower(file: &str, src: &str, sc: &s::Scenario) -> Result<Loaded, Diagnost
     let mut instances = Vec::new();
     for (key, c) in &sc.containers.0 {
         let n = c.replicas.unwrap_or(1);
+        if n > MAX_REPLICAS {
+            // Bounded before any instance is made: a mistyped count is a
+            // diagnostic, not an out-of-memory abort.
+            let hint = format!("at most {MAX_REPLICAS} (a world of 2,000,000 containers takes about 10 GiB)");
+            l.err(&["containers", key, "replicas"], "too many replicas", Some(hint));
+            continue;
+        }
         for k in 1..=n {
             let name = if n > 1 { format!("{key}-{k}") } else { key.clone() };
             let service = c.service.clone().unwrap_or_else(|| key.clone());
