@@ -58,6 +58,22 @@ pub fn run_seed(loaded: &Loaded, seed: u64) -> SeedResult {
     SeedResult { seed, passed: failed.is_empty(), failed, seen, fingerprint: r.fingerprint(), events: r.world.events }
 }
 
+/// The most worker threads a sweep starts (`--jobs` above it is clamped).
+pub const MAX_JOBS: usize = 1024;
+
+/// The most seeds one run sweeps: every seed's result is kept for the
+/// report (about 150 bytes each), so the range is bounded up front.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
+/// How many seeds of `first..end` shard `k` of `n` holds (all without a shard).
+pub fn seed_count(first: u64, end: u64, shard: Option<(u32, u32)>) -> u64 {
+    let all = end.saturating_sub(first);
+    match shard {
+        None => all,
+        Some((k, n)) => all.saturating_sub(u64::from(k - 1)).div_ceil(u64::from(n)),
+    }
+}
+
 /// Seeds `first..end`, keeping those of shard `k` of `n` (1-based; seed index modulo n).
 pub fn shard_seeds(first: u64, end: u64, shard: Option<(u32, u32)>) -> Vec<u64> {
     (first..end).filter(|s| shard.is_none_or(|(k, n)| (s - first) % u64::from(n) == u64::from(k - 1))).collect()
@@ -79,17 +95,18 @@ pub fn sweep(
         ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}")
             .unwrap_or(ProgressStyle::default_bar()),
     );
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).build().expect("thread pool");
-    let mut results: Vec<SeedResult> = pool.install(|| {
-        seeds
-            .par_iter()
-            .map(|&s| {
-                let r = run_seed(loaded, s);
-                bar.inc(1);
-                r
-            })
-            .collect()
-    });
+    let one = |&s: &u64| {
+        let r = run_seed(loaded, s);
+        bar.inc(1);
+        r
+    };
+    // No more threads than seeds (nor than MAX_JOBS); if the system cannot
+    // start them, the sweep runs on this thread: same results, in seed order.
+    let threads = jobs.clamp(1, seeds.len().clamp(1, MAX_JOBS));
+    let mut results: Vec<SeedResult> = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(|| seeds.par_iter().map(one).collect()),
+        Err(_) => seeds.iter().map(one).collect(),
+    };
     bar.finish_and_clear();
     results.sort_by_key(|r| r.seed);
     let sometimes = loaded.expect.iter().filter(|e| e.kind == Kind::Sometimes).map(|e| e.text.clone()).collect();

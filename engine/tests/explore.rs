@@ -46,3 +46,41 @@ fn a_passing_seed_has_nothing_to_shrink() {
     let src = std::fs::read_to_string(&path).unwrap();
     assert!(wharf::shrink::shrink("f.ron", &src, 1, 100).is_err());
 }
+
+/// Far more jobs than seeds: the sweep starts no more threads than it has
+/// seeds (and at most `MAX_JOBS`), with the same results as one thread.
+#[test]
+fn more_jobs_than_seeds_is_the_same_sweep() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(FRAGILE);
+    let loaded = load_file(&path).unwrap();
+    let one = sweep(&loaded, "f.ron", 0, 6, None, 1, false);
+    let many = sweep(&loaded, "f.ron", 0, 6, None, 1_000_000, false);
+    assert_eq!(many.results, one.results);
+}
+
+/// The seed count a run will sweep, with and without a shard, is what
+/// `shard_seeds` hands out; the CLI refuses a range over `MAX_SEEDS` (every
+/// result is kept) with exit code 2 and a hint, instead of running out of
+/// memory.
+#[test]
+fn seed_ranges_are_counted_and_bounded() {
+    use wharf::explore::{seed_count, shard_seeds, MAX_SEEDS};
+    for (first, end) in [(0, 10), (5, 6), (3, 1000)] {
+        for shard in [None, Some((1, 3)), Some((3, 3)), Some((2, 7))] {
+            assert_eq!(
+                seed_count(first, end, shard),
+                shard_seeds(first, end, shard).len() as u64,
+                "{first}..{end} {shard:?}"
+            );
+        }
+    }
+    let too_many = format!("0..{}", MAX_SEEDS + 1);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["explore", FRAGILE, "--seeds", &too_many, "--jobs", "1"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at most 10000000") && err.contains("--shard"), "{err}");
+}

@@ -471,6 +471,18 @@ fn explore(
         Ok(l) => l,
         Err(d) => return (2, String::new(), d.render()),
     };
+    let count = crate::explore::seed_count(seeds.0, seeds.1, shard);
+    if count > crate::explore::MAX_SEEDS {
+        let max = crate::explore::MAX_SEEDS;
+        return (
+            2,
+            String::new(),
+            format!(
+                "error: --seeds {}..{} asks for {count} seeds in this run; at most {max}\n  help: every seed's result is kept for the report: sweep a smaller range per run, or split it with --shard K/N\n",
+                seeds.0, seeds.1
+            ),
+        );
+    }
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let name = file.display().to_string();
