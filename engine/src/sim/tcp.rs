@@ -32,7 +32,7 @@ impl World {
         flow: Option<ConnId>,
     ) -> bool {
         self.checks.attempts += 1;
-        let size = HEADER_BYTES + if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 };
+        let size = HEADER_BYTES.saturating_add(if let Seg::Data { msg, .. } = seg { msg.size() } else { 0 });
         let (to, net) = match self.route_flow(flow, from, dst.ip) {
             Route::Deliver { to, net, .. } => (to, net),
             Route::Drop { reason, net, .. } => {
