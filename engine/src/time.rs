@@ -216,7 +216,7 @@ pub fn parse_dur(text: &str) -> Result<Dur, DurError> {
             other => return Err(DurError(format!("unknown unit `{other}` in `{s}` (units: ns, us, ms, s, m, h)"))),
         };
         let value: f64 = num.parse().map_err(|_| DurError(format!("`{num}` is not a number")))?;
-        total += (value * scale as f64).round() as u128;
+        total = total.saturating_add((value * scale as f64).round() as u128);
         rest = next;
     }
     u64::try_from(total).map(Dur).map_err(|_| DurError(format!("`{s}` is too long (max ~584 years)")))
@@ -233,6 +233,9 @@ mod tests {
         assert_eq!(parse_dur("1.5s"), Ok(Dur::millis(1500)));
         assert_eq!(parse_dur("2h"), Ok(Dur::secs(7200)));
         assert_eq!(parse_dur("100us"), Ok(Dur::micros(100)));
+        // Components too large for 128 bits saturate (no overflow) and are refused.
+        let huge = "9".repeat(40) + "h";
+        assert!(parse_dur(&format!("{huge}{huge}")).is_err());
         assert_eq!(parse_dur("0"), Ok(Dur::ZERO));
     }
 

@@ -166,7 +166,11 @@ impl World {
         }
         let jitter = if l.jitter.0 > 0 { (r >> 32) % (l.jitter.0 + 1) } else { 0 };
         let tx = transmission_ns(size, l.bandwidth_bps);
-        let held = if n.reorder > 0.0 && n.rng.unit() < n.reorder { n.rng.below(2 * l.latency.0 + 1) } else { 0 };
+        let held = if n.reorder > 0.0 && n.rng.unit() < n.reorder {
+            n.rng.below(l.latency.0.saturating_mul(2).saturating_add(1))
+        } else {
+            0
+        };
         Some(Dur(l.latency.0.saturating_add(jitter).saturating_add(tx).saturating_add(held)) + cross)
     }
 
