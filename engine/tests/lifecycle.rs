@@ -269,3 +269,29 @@ fn a_dns_answer_slower_than_the_resolver_timeout_is_asked_again() {
     assert_eq!(slow.iter().map(|a| a.1).collect::<Vec<_>>(), [1, 2], "timed out: asked again");
     assert_eq!(slow[1].0, slow[0].0 + Dur::secs(5), "after glibc's 5 s timeout");
 }
+
+/// An exec'd process that ended leaves its timers pending, addressed by its
+/// process slot: the next exec takes a fresh slot, so they find a dead
+/// process instead of the new one. (With slots reused, the first ping's
+/// next-ping timer reached the second ping before its lookup answered, and
+/// the tool panicked on the missing address.)
+#[test]
+fn an_ended_execs_timers_never_reach_the_next_exec() {
+    let src = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/patterns/debugging-tools.ron"),
+    )
+    .unwrap()
+    .replace("(\"12s\", Exec(\"netshoot\", Ping", "(\"1ns\", Exec(\"netshoot\", Ping");
+    let r = run_src(&src);
+    let outputs: Vec<String> = r
+        .world
+        .trace
+        .iter()
+        .filter_map(|rec| match rec.ev {
+            Ev::Output { line } => Some(r.world.syms.get(line).to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(outputs.iter().any(|l| l.starts_with("1 packets transmitted, 1 received")), "{outputs:#?}");
+    assert!(outputs.iter().any(|l| l.starts_with("2 packets transmitted, 2 received")), "{outputs:#?}");
+}

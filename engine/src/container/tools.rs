@@ -129,14 +129,17 @@ impl Run {
     }
 
     fn ping_next(&mut self, cx: &mut Ctx<'_>) {
-        let Tool::Ping { count, .. } = self.tool else { return };
+        // Only once the host is resolved (a timer of this token before that
+        // is not this ping's: nothing to send yet).
+        let (Tool::Ping { count, .. }, Some(ip)) = (&self.tool, self.ip) else { return };
+        let count = *count;
         let seq = self.sent.len() as u16 + 1;
         if seq > count {
             // iputils lingers up to 10 s (-W) for outstanding replies.
             return cx.timer(Dur::secs(10), TOKEN_PING_WAIT);
         }
         self.sent.insert(seq, cx.now);
-        cx.push(Cmd::Ping { ip: self.ip.expect("resolved"), seq });
+        cx.push(Cmd::Ping { ip, seq });
         cx.timer(Dur::secs(1), TOKEN_NEXT_PING);
     }
 

@@ -94,7 +94,19 @@ impl World {
             return;
         }
         let c = &mut self.ctrs[ctr];
-        let proc = c.procs.iter().skip(1).position(|p| !p.alive).map_or(c.procs.len(), |i| i + 1);
+        // A new process takes a slot never used in this incarnation while
+        // there is one (timers, lookups and echoes of an ended process may
+        // still be pending, addressed by its slot, and find it dead); only
+        // when all 255 are taken is an ended one's reused. With none free,
+        // the exec does not start.
+        let proc = if c.procs.len() <= usize::from(u8::MAX) {
+            c.procs.len()
+        } else {
+            match c.procs.iter().skip(1).position(|p| !p.alive) {
+                Some(i) => i + 1,
+                None => return,
+            }
+        };
         let slot = super::world::Proc { prog: Some(prog), alive: true };
         if proc == c.procs.len() {
             c.procs.push(slot);
