@@ -165,3 +165,12 @@ fn replicas_are_bounded() {
     let src = format!("{NETS}\"api\": (networks: [\"app-net\"], replicas: 4000000000),\n}})");
     check(&src, 3, 34, "too many replicas", "at most 1000000");
 }
+
+/// Each seed draws up to `max_faults` chaos actions at once: a mistyped
+/// count is a located diagnostic, not an out-of-memory abort.
+#[test]
+fn chaos_fault_count_is_bounded() {
+    let src =
+        format!("{NETS}}},\n  chaos: (window: (\"1s\", \"2s\"), max_faults: 4294967295, faults: [Crash([\"db\"])]))");
+    check(&src, 4, 33, "max_faults too large", "at most 10000");
+}

@@ -25,6 +25,8 @@ pub struct Loaded {
 
 /// The largest `Pool` size a scenario may ask for (it opens them all in one step).
 const MAX_POOL_SIZE: u32 = 65_536;
+/// The most faults a chaos section may draw per seed.
+const MAX_CHAOS_FAULTS: u32 = 10_000;
 /// The most replicas one container entry may ask for.
 const MAX_REPLICAS: u32 = 1_000_000;
 
@@ -928,6 +930,12 @@ impl Lower<'_> {
         }
         if c.window.1 .0 < c.window.0 .0 {
             self.err(&["chaos", "window"], "the window ends before it starts", None);
+        }
+        // Each seed draws up to max_faults actions at once: bounded, so a
+        // mistyped count is a diagnostic, not an out-of-memory abort.
+        if c.max_faults > MAX_CHAOS_FAULTS {
+            let hint = format!("at most {MAX_CHAOS_FAULTS} faults per seed");
+            self.err(&["chaos", "max_faults"], "max_faults too large", Some(hint));
         }
         ChaosSpec { window: (c.window.0 .0, c.window.1 .0), max_faults: c.max_faults, kinds }
     }
