@@ -8,11 +8,9 @@ use wharf::scenario::{load_file, load_str};
 use wharf::sim::queue::Queue;
 use wharf_benches::{hold_fill, hold_increment, hold_ops, BinaryHeapQueue};
 
-/// The CLI's allocator (jemalloc on transparent huge pages, see
-/// .cargo/config.toml), so the benches time what `wharf` runs.
-#[cfg(target_os = "linux")]
+/// The CLI's allocator (`wharf_benches::Allocator`).
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: wharf_benches::Allocator = wharf_benches::ALLOCATOR;
 
 /// The classic hold model: N pending events; each operation pops the
 /// earliest and pushes one a random (exponential, mean 1 ms) time later.

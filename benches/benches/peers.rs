@@ -16,11 +16,9 @@ use std::rc::Rc;
 use wharf::rng::Rng;
 use wharf_benches::hold_increment;
 
-/// The CLI's allocator (jemalloc on transparent huge pages, see
-/// .cargo/config.toml), so the benches time what `wharf` runs.
-#[cfg(target_os = "linux")]
+/// The CLI's allocator (`wharf_benches::Allocator`).
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: wharf_benches::Allocator = wharf_benches::ALLOCATOR;
 
 const HOLD_SIZES: [usize; 3] = [100, 10_000, 1_000_000];
 const OPS: u64 = 1000;

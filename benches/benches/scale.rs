@@ -17,18 +17,10 @@ use wharf::scenario::{load_str, Loaded};
 use wharf_benches::{best_of, pairs_mode, PairMode};
 
 /// Counts live heap bytes (the `cap` crate's allocator, no limit set)
-/// around the CLI's allocator (jemalloc on transparent huge pages, see
-/// .cargo/config.toml), so the bench times what `wharf` runs.
+/// around the CLI's allocator (`wharf_benches::Allocator`), so the bench
+/// times what `wharf` runs.
 #[global_allocator]
-static ALLOC: Cap<Inner> = Cap::new(INNER, usize::MAX);
-#[cfg(target_os = "linux")]
-type Inner = tikv_jemallocator::Jemalloc;
-#[cfg(target_os = "linux")]
-const INNER: Inner = tikv_jemallocator::Jemalloc;
-#[cfg(not(target_os = "linux"))]
-type Inner = std::alloc::System;
-#[cfg(not(target_os = "linux"))]
-const INNER: Inner = std::alloc::System;
+static ALLOC: Cap<wharf_benches::Allocator> = Cap::new(wharf_benches::ALLOCATOR, usize::MAX);
 
 fn live() -> usize {
     ALLOC.allocated()

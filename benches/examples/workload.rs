@@ -8,11 +8,9 @@
 //! instead and prints the best wall time of a run (what the benches time),
 //! e.g. to compare two builds or under `perf record`.
 
-/// The CLI's allocator (jemalloc on transparent huge pages, see
-/// .cargo/config.toml), so the benches time what `wharf` runs.
-#[cfg(target_os = "linux")]
+/// The CLI's allocator (`wharf_benches::Allocator`).
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: wharf_benches::Allocator = wharf_benches::ALLOCATOR;
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();

@@ -1,6 +1,20 @@
 //! Workloads for the benchmarks, as scenario text, so they run exactly like
 //! user scenarios.
 
+/// The CLI's global allocator (engine/src/main.rs): jemalloc on Linux, on
+/// transparent huge pages (.cargo/config.toml); the system's elsewhere.
+/// Every bench binary declares `#[global_allocator] static ALLOC:
+/// Allocator = ALLOCATOR;` (the scale bench wraps it in a counter), so the
+/// benches time what `wharf` runs.
+#[cfg(target_os = "linux")]
+pub type Allocator = tikv_jemallocator::Jemalloc;
+#[cfg(target_os = "linux")]
+pub const ALLOCATOR: Allocator = tikv_jemallocator::Jemalloc;
+#[cfg(not(target_os = "linux"))]
+pub type Allocator = std::alloc::System;
+#[cfg(not(target_os = "linux"))]
+pub const ALLOCATOR: Allocator = std::alloc::System;
+
 use std::fmt::Write;
 
 /// `pairs` client/server pairs on one network; each client connects once

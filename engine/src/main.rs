@@ -1,9 +1,10 @@
 use clap::Parser;
+use std::io::Write;
 
+/// jemalloc on transparent huge pages (.cargo/config.toml) on Linux.
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-use std::io::Write;
 
 fn main() {
     let cli = wharf::cli::Cli::parse();

@@ -131,8 +131,7 @@ impl Run {
     fn ping_next(&mut self, cx: &mut Ctx<'_>) {
         // Only once the host is resolved (a timer of this token before that
         // is not this ping's: nothing to send yet).
-        let (Tool::Ping { count, .. }, Some(ip)) = (&self.tool, self.ip) else { return };
-        let count = *count;
+        let (&Tool::Ping { count, .. }, Some(ip)) = (&self.tool, self.ip) else { return };
         let seq = self.sent.len() as u16 + 1;
         if seq > count {
             // iputils lingers up to 10 s (-W) for outstanding replies.

@@ -499,9 +499,10 @@ impl Lower<'_> {
                 // bounded, so a mistyped size is a diagnostic, not an
                 // out-of-memory abort.
                 if size.is_some_and(|n| n > MAX_POOL_SIZE) {
+                    use crate::proto::tcp::{EPHEMERAL_FIRST as FIRST, EPHEMERAL_LAST as LAST};
                     let hint = format!(
-                        "at most {MAX_POOL_SIZE}; a container has {} ephemeral ports (32768-60999) per destination, and real pools hold tens to hundreds",
-                        crate::proto::tcp::EPHEMERAL_LAST - crate::proto::tcp::EPHEMERAL_FIRST + 1
+                        "at most {MAX_POOL_SIZE}; a container has {} ephemeral ports ({FIRST}-{LAST}) per destination, and real pools hold tens to hundreds",
+                        LAST - FIRST + 1
                     );
                     self.err(&["containers", name, "size"], "pool size too large", Some(hint));
                 }

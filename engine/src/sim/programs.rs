@@ -157,8 +157,7 @@ impl World {
         cmds.reverse();
         while let Some(cmd) = cmds.pop() {
             if !self.live(ctr, inc) || !self.ctrs[ctr].procs.get(usize::from(proc)).is_some_and(|p| p.alive) {
-                cmds.clear();
-                break;
+                break; // what is left is dropped by the caller's `clear`
             }
             match cmd {
                 Cmd::Listen { bind, port, backlog } => self.listen(ctr, proc, bind, port, backlog),
