@@ -130,6 +130,7 @@ pub struct Slab {
 
 impl Slab {
     /// Stores `ev`; returns its slot.
+    #[inline]
     pub fn insert(&mut self, ev: Event) -> u64 {
         match self.free.pop() {
             Some(s) => {
@@ -144,6 +145,7 @@ impl Slab {
     }
 
     /// Reads the event in `slot` and frees the slot.
+    #[inline]
     pub fn take(&mut self, slot: usize) -> Event {
         self.free.push(slot as u32);
         self.items[slot].0
@@ -256,6 +258,7 @@ impl Queue {
         }
     }
 
+    #[inline]
     pub fn pop(&mut self) -> Option<(Time, Event)> {
         self.pop_due(Time(u64::MAX)).ok()
     }
@@ -263,6 +266,7 @@ impl Queue {
     /// The earliest event if it is due at or before `limit`; else the time
     /// of the earliest (`Err(Some(t))`, left in place) or `Err(None)` when
     /// nothing is pending. One pass where `peek_time` then `pop` take two.
+    #[inline]
     pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
         self.settle();
         debug_assert_eq!(self.least, self.least_lane(), "the cached least lane");
@@ -329,6 +333,7 @@ impl Queue {
     }
 
     /// Removes a popped root for good: the last key takes its place.
+    #[inline]
     fn settle(&mut self) {
         if !self.hole {
             return;
