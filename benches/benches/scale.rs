@@ -6,7 +6,7 @@
 //! connection (pools of 20 versus 10, by IP and by name: one TCP handshake,
 //! one DNS query+answer), and request/response throughput.
 //! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs and 1,000,000 pooled
-//! connections (about 10 GiB of RAM, several minutes);
+//! connections (max RSS about 3.3 GB; 30 s to a minute);
 //! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
 //! `WHARF_BENCH_ONLY=memory|connections|requests` runs one part.
 
