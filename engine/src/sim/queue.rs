@@ -364,21 +364,19 @@ impl Queue {
     /// heap below it. A node's children are one whole group (missing
     /// children read as `EMPTY`, which is never less than a key).
     fn sift_down(&mut self, mut pos: usize, key: u128) {
-        let len = self.len;
-        loop {
-            let first = 4 * (pos - PAD) + 1 + PAD;
-            if first >= len {
-                break;
-            }
-            let (i, v) = self.groups[first / 4].least();
-            let m = first + i;
+        // The children of `pos` are entries `4 * (pos - PAD) + 4 ..`: group
+        // `pos - PAD + 1`. Past the heap's end a group holds `EMPTY` or does
+        // not exist, so either ends the descent without a length test.
+        let groups = &mut self.groups[..];
+        while let Some(children) = groups.get(pos - PAD + 1) {
+            let (i, v) = children.least();
             if v >= key {
                 break;
             }
-            self.set(pos, v);
-            pos = m;
+            groups[pos / 4].0[pos % 4] = v;
+            pos = 4 * (pos - PAD + 1) + i;
         }
-        self.set(pos, key);
+        groups[pos / 4].0[pos % 4] = key;
     }
 }
 
