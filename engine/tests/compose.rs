@@ -177,3 +177,27 @@ fn a_huge_scale_is_rejected_not_wrapped() {
     let err = wharf::scenario::load_str("big.ron", &ron).expect_err("too many replicas");
     assert!(err.problems.iter().any(|p| p.message.contains("too many replicas")), "{}", err.render());
 }
+
+/// `wharf run` and `wharf advise` on a compose file write the import's
+/// warnings to stderr, as `wharf import` does (they were dropped), and a
+/// port spec Docker rejects is one of them instead of a wrapped mapping.
+#[test]
+fn run_and_advise_show_the_import_warnings() {
+    let f = std::env::temp_dir().join(format!("wharf-warn-{}.yml", std::process::id()));
+    std::fs::write(
+        &f,
+        "services:\n  web:\n    image: nginx\n    ports: [\"65535:8000-8001\", \"8080:80\"]\n    frobnicate: 1\n",
+    )
+    .unwrap();
+    for sub in ["run", "advise", "import"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf")).arg(sub).arg(&f).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{sub}: {err}");
+        assert!(err.contains("warning: service web: port `65535:8000-8001` not understood"), "{sub}: {err}");
+        assert!(err.contains("frobnicate"), "{sub}: {err}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf")).arg("import").arg(&f).output().unwrap();
+    let ron = String::from_utf8_lossy(&out.stdout);
+    assert!(ron.contains("\"8080:80\"") && !ron.contains("65535"), "{ron}");
+    let _ = std::fs::remove_file(&f);
+}

@@ -234,7 +234,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                         files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
                         crate::scenario::to_ron(&imp.scenario)
                     );
-                    let warn: String = imp.warnings.iter().map(|w| format!("warning: {w}\n")).collect();
+                    let warn = render_warnings(&imp.warnings);
                     match output {
                         Some(p) => match std::fs::write(&p, &text) {
                             Ok(()) => (0, format!("wrote {}\n", p.display()), warn),
@@ -284,46 +284,51 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             pcap,
             pcap_per,
         } => {
-            let (schema, loaded, src) = match load_any(&file, &[], None) {
+            let (schema, loaded, src, warnings) = match load_any(&file, &[], None) {
                 Ok(x) => x,
                 Err(e) => return (2, String::new(), e),
             };
-            let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
-            if check_determinism {
-                let again = run(&loaded, Overrides { seed, until, max_events, checks, capture: false });
-                return determinism(&r, &again);
-            }
-            if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {
-                return (2, String::new(), e);
-            }
-            if let Some(p) = &pcap {
-                let caps = r.world.captured.as_deref().unwrap_or_default();
-                let written = std::fs::File::create(p).map_err(|e| e.to_string()).and_then(|f| {
-                    let per = match pcap_per {
-                        PcapPer::Network => crate::output::pcap::Per::Network,
-                        PcapPer::Container => crate::output::pcap::Per::Container,
-                    };
-                    crate::output::pcap::write(&r.world, caps, std::io::BufWriter::new(f), per)
-                });
-                if let Err(e) = written {
-                    return (2, String::new(), format!("error: cannot write {}: {e}\n", p.display()));
+            // A compose file's import warnings go to stderr before whatever
+            // the run writes there.
+            let (code, out, err) = (|| {
+                let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
+                if check_determinism {
+                    let again = run(&loaded, Overrides { seed, until, max_events, checks, capture: false });
+                    return determinism(&r, &again);
                 }
-            }
-            let mut out = String::new();
-            if !quiet {
-                out.push_str(&match format {
-                    Format::Text => r.text(),
-                    Format::Json => crate::output::trace::json_lines(&r.world),
-                });
-                out.push('\n');
-            }
-            out.push_str(&report(&loaded.name, &r, &file));
-            if is_compose(&file) {
-                let findings = crate::scenario::advise::advise(&schema, &src, None, 0);
-                out.push_str("advice (`wharf advise` also simulates start-up races):\n");
-                out.push_str(&crate::scenario::advise::render(&file.display().to_string(), &src, &findings));
-            }
-            (if r.passed() { 0 } else { 1 }, out, String::new())
+                if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {
+                    return (2, String::new(), e);
+                }
+                if let Some(p) = &pcap {
+                    let caps = r.world.captured.as_deref().unwrap_or_default();
+                    let written = std::fs::File::create(p).map_err(|e| e.to_string()).and_then(|f| {
+                        let per = match pcap_per {
+                            PcapPer::Network => crate::output::pcap::Per::Network,
+                            PcapPer::Container => crate::output::pcap::Per::Container,
+                        };
+                        crate::output::pcap::write(&r.world, caps, std::io::BufWriter::new(f), per)
+                    });
+                    if let Err(e) = written {
+                        return (2, String::new(), format!("error: cannot write {}: {e}\n", p.display()));
+                    }
+                }
+                let mut out = String::new();
+                if !quiet {
+                    out.push_str(&match format {
+                        Format::Text => r.text(),
+                        Format::Json => crate::output::trace::json_lines(&r.world),
+                    });
+                    out.push('\n');
+                }
+                out.push_str(&report(&loaded.name, &r, &file));
+                if is_compose(&file) {
+                    let findings = crate::scenario::advise::advise(&schema, &src, None, 0);
+                    out.push_str("advice (`wharf advise` also simulates start-up races):\n");
+                    out.push_str(&crate::scenario::advise::render(&file.display().to_string(), &src, &findings));
+                }
+                (if r.passed() { 0 } else { 1 }, out, String::new())
+            })();
+            (code, out, warnings + &err)
         }
     }
 }
@@ -394,17 +399,24 @@ fn import_files(
     Ok((imp, texts[0].1.clone()))
 }
 
-/// Loads a RON scenario or imports a compose file: (schema, loaded, source text).
+/// The import's warnings, one `warning: …` line each (as `wharf import`
+/// writes them to stderr).
+fn render_warnings(warnings: &[String]) -> String {
+    warnings.iter().map(|w| format!("warning: {w}\n")).collect()
+}
+
+/// Loads a RON scenario or imports a compose file: (schema, loaded, source
+/// text, the import's warnings rendered for stderr — empty for RON).
 fn load_any(
     file: &std::path::Path,
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
-) -> Result<(crate::scenario::schema::Scenario, crate::scenario::Loaded, String), String> {
+) -> Result<(crate::scenario::schema::Scenario, crate::scenario::Loaded, String, String), String> {
     let name = file.display().to_string();
     if is_compose(file) {
         let (imp, src) = import_files(&[file.to_path_buf()], env_files, overlay)?;
         let loaded = crate::scenario::lower(&name, "", &imp.scenario).map_err(|d| d.render())?;
-        return Ok((imp.scenario, loaded, src));
+        return Ok((imp.scenario, loaded, src, render_warnings(&imp.warnings)));
     }
     let src = std::fs::read_to_string(file).map_err(|_| match load_file(file) {
         Err(d) => d.render(),
@@ -412,7 +424,7 @@ fn load_any(
     })?;
     let sc = crate::scenario::parse(&name, &src).map_err(|d| d.render())?;
     let loaded = crate::scenario::lower(&name, &src, &sc).map_err(|d| d.render())?;
-    Ok((sc, loaded, src))
+    Ok((sc, loaded, src, String::new()))
 }
 
 fn advise_cmd(
@@ -422,9 +434,9 @@ fn advise_cmd(
     overlay: Option<&std::path::Path>,
 ) -> (i32, String, String) {
     match load_any(file, env_files, overlay) {
-        Ok((sc, loaded, src)) => {
+        Ok((sc, loaded, src, warnings)) => {
             let f = crate::scenario::advise::advise(&sc, &src, Some(&loaded), seeds);
-            (0, crate::scenario::advise::render(&file.display().to_string(), &src, &f), String::new())
+            (0, crate::scenario::advise::render(&file.display().to_string(), &src, &f), warnings)
         }
         Err(e) => (2, String::new(), e),
     }

@@ -662,9 +662,16 @@ fn expand_range(spec: &str) -> Option<Vec<String>> {
         }
     };
     let (c0, c1) = range(c)?;
-    let (h0, _) = if h.is_empty() { (c0, c1) } else { range(h)? };
+    let (h0, h1) = if h.is_empty() { (c0, c1) } else { range(h)? };
+    // Docker's rules (`nat.ParsePortSpec`): a range runs upwards, and a host
+    // range of another length than the container's is allowed only for one
+    // container port — the range Docker picks the host port from (here its
+    // first). So the host ports below never pass `h1`.
+    if c1 < c0 || h1 < h0 || (h1 - h0 != c1 - c0 && c0 != c1) {
+        return None;
+    }
     let ip = if ip.is_empty() { String::new() } else { format!("{ip}:") };
-    Some((0..=c1.checked_sub(c0)?).map(|k| format!("{ip}{}:{}", h0 + k, c0 + k)).collect())
+    Some((0..=c1 - c0).map(|k| format!("{ip}{}:{}", h0 + k, c0 + k)).collect())
 }
 
 /// Imports compose files (merged in order) into a scenario.
@@ -855,6 +862,14 @@ mod tests {
     fn port_ranges_and_env_files() {
         assert_eq!(expand_range("8080-8081:80-81").unwrap(), ["8080:80", "8081:81"]);
         assert_eq!(expand_range("127.0.0.1:5432:5432").unwrap(), ["127.0.0.1:5432:5432"]);
+        assert_eq!(expand_range("8000-8010:80").unwrap(), ["8000:80"]);
+        assert_eq!(expand_range("3000-3001").unwrap(), ["3000:3000", "3001:3001"]);
+        // Rejected as Docker rejects them, where a single host port used to
+        // start a range: "65535:8000-8001" overflowed (a panic in debug
+        // builds, host port 0 in release).
+        for bad in ["65535:8000-8001", "9000:80-81", "8081-8080:80", "80:81-80", "70000:80", "8080-8082:80-81"] {
+            assert_eq!(expand_range(bad), None, "{bad}");
+        }
         let e = parse_env_file("# c\nA=1\nexport B=\"two\"\n\nC='3'\n");
         assert_eq!(e, env(&[("A", "1"), ("B", "two"), ("C", "3")]));
     }
