@@ -209,8 +209,8 @@ fn parse_dur_arg(s: &str) -> Result<crate::time::Dur, String> {
 /// Runs the CLI; returns the process exit code and what to print on stdout / stderr.
 pub fn main_with(cli: Cli) -> (i32, String, String) {
     match cli.cmd {
-        Command::Check { file } => match load_file(&file) {
-            Ok(l) => (
+        Command::Check { file } => with_loaded(&file, |l| {
+            (
                 0,
                 format!(
                     "{}: ok ({} containers, {} expectations)\n",
@@ -219,9 +219,8 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                     l.expect.len()
                 ),
                 String::new(),
-            ),
-            Err(d) => (2, String::new(), d.render()),
-        },
+            )
+        }),
         Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
         Command::Import { file, more, env_file, overlay, output } => {
@@ -446,9 +445,12 @@ fn with_loaded(
     file: &std::path::Path,
     f: impl FnOnce(&crate::scenario::Loaded) -> (i32, String, String),
 ) -> (i32, String, String) {
-    match load_file(file) {
-        Ok(l) => f(&l),
-        Err(d) => (2, String::new(), d.render()),
+    match load_any(file, &[], None) {
+        Ok((_, l, _, warnings)) => {
+            let (code, out, err) = f(&l);
+            (code, out, warnings + &err)
+        }
+        Err(e) => (2, String::new(), e),
     }
 }
 
@@ -479,9 +481,9 @@ fn explore(
     shard: Option<(u32, u32)>,
     json: Option<PathBuf>,
 ) -> (i32, String, String) {
-    let loaded = match load_file(file) {
-        Ok(l) => l,
-        Err(d) => return (2, String::new(), d.render()),
+    let (loaded, warnings) = match load_any(file, &[], None) {
+        Ok((_, l, _, w)) => (l, w),
+        Err(e) => return (2, String::new(), e),
     };
     let count = crate::explore::seed_count(seeds.0, seeds.1, shard);
     if count > crate::explore::MAX_SEEDS {
@@ -504,14 +506,22 @@ fn explore(
             return (2, String::new(), format!("error: cannot write {}: {e}\n", path.display()));
         }
     }
-    (if s.passed() { 0 } else { 1 }, s.report(), String::new())
+    (if s.passed() { 0 } else { 1 }, s.report(), warnings)
 }
 
 fn shrink(file: &std::path::Path, seed: u64, output: Option<PathBuf>, budget: usize) -> (i32, String, String) {
     let name = file.display().to_string();
-    let src = match std::fs::read_to_string(file) {
-        Ok(s) => s,
-        Err(e) => return (2, String::new(), format!("error: cannot read {name}: {e}\n")),
+    // A compose file is shrunk as the scenario it imports to (RON out).
+    let (src, warnings) = if is_compose(file) {
+        match import_files(&[file.to_path_buf()], &[], None) {
+            Ok((imp, _)) => (crate::scenario::to_ron(&imp.scenario), render_warnings(&imp.warnings)),
+            Err(e) => return (2, String::new(), e),
+        }
+    } else {
+        match std::fs::read_to_string(file) {
+            Ok(s) => (s, String::new()),
+            Err(e) => return (2, String::new(), format!("error: cannot read {name}: {e}\n")),
+        }
     };
     let shrunk = match crate::shrink::shrink(&name, &src, seed, budget) {
         Ok(s) => s,
@@ -531,10 +541,10 @@ fn shrink(file: &std::path::Path, seed: u64, output: Option<PathBuf>, budget: us
     );
     match output {
         Some(p) => match std::fs::write(&p, &text) {
-            Ok(()) => (0, format!("{summary}wrote {}\n", p.display()), String::new()),
+            Ok(()) => (0, format!("{summary}wrote {}\n", p.display()), warnings),
             Err(e) => (2, String::new(), format!("error: cannot write {}: {e}\n", p.display())),
         },
-        None => (0, text, summary),
+        None => (0, text, warnings + &summary),
     }
 }
 
