@@ -66,6 +66,9 @@ fn interpolation_errors_and_yaml_errors_are_located() {
     let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());
     let d = import(&[bad], &BTreeMap::new(), &Overlay::default(), None).err().unwrap();
     assert!(d.render().contains("bad.yaml:"), "{}", d.render());
+    // The parser's own "error: line L column C:" prefix is not repeated
+    // after the diagnostic's location and "error:".
+    assert!(!d.render().contains("error: error:") && !d.render().contains(": line "), "{}", d.render());
     let req = ("req.yaml".to_string(), "services:\n  a:\n    image: ${IMAGE:?set IMAGE}\n".to_string());
     let d = import(&[req], &BTreeMap::new(), &Overlay::default(), None).err().unwrap();
     assert!(d.render().contains("required variable IMAGE is missing a value: set IMAGE"), "{}", d.render());
@@ -200,6 +203,12 @@ fn run_and_advise_show_the_import_warnings() {
     let ron = String::from_utf8_lossy(&out.stdout);
     assert!(ron.contains("\"8080:80\"") && !ron.contains("65535"), "{ron}");
     let _ = std::fs::remove_file(&f);
+    // A RON scenario given to `import` is named as such, with a hint.
+    let ron = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/startup-race-retry.ron");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf")).arg("import").arg(&ron).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is a wharf scenario (RON)") && err.contains("help: "), "{err}");
 }
 
 /// Every command that takes a scenario takes a compose file too (they read

@@ -226,6 +226,17 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         Command::Import { file, more, env_file, overlay, output } => {
             let mut files = vec![file];
             files.extend(more);
+            if let Some(f) = files.iter().find(|f| f.extension().is_some_and(|e| e == "ron")) {
+                return (
+                    2,
+                    String::new(),
+                    format!(
+                        "error: {} is a wharf scenario (RON), not a compose file\n  help: `wharf import` reads docker-compose YAML; run the scenario directly: wharf run {}\n",
+                        f.display(),
+                        f.display()
+                    ),
+                );
+            }
             match import_files(&files, &env_file, overlay.as_deref()) {
                 Ok((imp, _)) => {
                     let text = format!(

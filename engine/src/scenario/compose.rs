@@ -692,12 +692,7 @@ pub fn import(
                 let msg = e.to_string();
                 let (line, col) = yaml_position(&msg);
                 let (off, len) = super::diag::offset_of(src, line, col);
-                d.push(
-                    off,
-                    len,
-                    msg.lines().next().unwrap_or("invalid YAML").to_string(),
-                    Some("check the YAML syntax".into()),
-                );
+                d.push(off, len, yaml_message(&msg), Some("check the YAML syntax".into()));
                 d
             })?
         };
@@ -815,6 +810,18 @@ pub fn import(
     };
     let _ = first_src;
     Ok(Imported { scenario, warnings: cx.warnings, calls: cx.calls })
+}
+
+/// What a serde-saphyr error says, without its own "error: line L column
+/// C: " prefix: the diagnostic gives the location and the word "error".
+fn yaml_message(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or("invalid YAML");
+    let rest = first.strip_prefix("error: ").unwrap_or(first);
+    let rest = match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((place, m)) if place.split(' ').all(|w| w == "column" || w.chars().all(|c| c.is_ascii_digit())) => m,
+        _ => rest,
+    };
+    rest.to_string()
 }
 
 /// Line and column from a serde-saphyr error message ("... at line L, column C").
