@@ -174,3 +174,12 @@ fn chaos_fault_count_is_bounded() {
         format!("{NETS}}},\n  chaos: (window: (\"1s\", \"2s\"), max_faults: 4294967295, faults: [Crash([\"db\"])]))");
     check(&src, 4, 33, "max_faults too large", "at most 10000");
 }
+
+/// A compose file read as a scenario (a name without .yml/.yaml) gets a
+/// hint to rename it, where the generic hint pointed at the RON format.
+#[test]
+fn a_compose_file_read_as_ron_gets_a_rename_hint() {
+    check("services:\n  web:\n    image: nginx\n", 1, 9, "Expected struct `Scenario`", "call it .yml or .yaml");
+    check("# a comment\nservices:\n  web:\n    image: nginx\n", 1, 3, "enable", "call it .yml or .yaml");
+    check("Scenario(name: 5)", 1, 16, "", "Scenario format");
+}

@@ -1065,9 +1065,21 @@ pub fn parse(file: &str, src: &str) -> Result<s::Scenario, Diagnostics> {
     opts.from_str(src).map_err(|e| {
         let mut d = Diagnostics::new(file, src);
         let (off, len) = super::diag::offset_of(src, e.position.line, e.position.col);
-        let hint = Some("see \"Scenario format\" in README.md for every field and its syntax".to_string());
-        d.push(off, len, e.code.to_string(), hint);
+        let hint = if looks_like_compose(src) {
+            "this looks like a docker-compose file: wharf reads one by its name, so call it .yml or .yaml"
+        } else {
+            "see \"Scenario format\" in README.md for every field and its syntax"
+        };
+        d.push(off, len, e.code.to_string(), Some(hint.to_string()));
         d
+    })
+}
+
+/// Whether a file that failed to parse as RON has a compose file's top-level
+/// keys (`services:`, `version:`, `networks:`, … at the start of a line).
+fn looks_like_compose(src: &str) -> bool {
+    src.lines().any(|l| {
+        ["services:", "version:", "networks:", "volumes:", "x-", "name:", "include:"].iter().any(|k| l.starts_with(k))
     })
 }
 
