@@ -182,4 +182,7 @@ fn a_compose_file_read_as_ron_gets_a_rename_hint() {
     check("services:\n  web:\n    image: nginx\n", 1, 9, "Expected struct `Scenario`", "call it .yml or .yaml");
     check("# a comment\nservices:\n  web:\n    image: nginx\n", 1, 3, "enable", "call it .yml or .yaml");
     check("Scenario(name: 5)", 1, 16, "", "Scenario format");
+    // A scenario whose fields start their lines keeps the format hint:
+    // `name:` and `networks:` are scenario fields as well as compose keys.
+    check("Scenario(\nname: \"t\",\nnetworks: 5)", 3, 11, "", "Scenario format");
 }

@@ -294,16 +294,12 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             pcap,
             pcap_per,
         } => {
-            let (schema, loaded, src, warnings) = match load_any(&file, &[], None) {
-                Ok(x) => x,
-                Err(e) => return (2, String::new(), e),
-            };
             // A compose file's import warnings go to stderr before whatever
-            // the run writes there.
-            let (code, out, err) = (|| {
-                let r = run(&loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
+            // the run writes there (`with_any`).
+            with_any(&file, &[], None, |schema, loaded, src| {
+                let r = run(loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
                 if check_determinism {
-                    let again = run(&loaded, Overrides { seed, until, max_events, checks, capture: false });
+                    let again = run(loaded, Overrides { seed, until, max_events, checks, capture: false });
                     return determinism(&r, &again);
                 }
                 if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {
@@ -332,13 +328,12 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                 }
                 out.push_str(&report(&loaded.name, &r, &file));
                 if is_compose(&file) {
-                    let findings = crate::scenario::advise::advise(&schema, &src, None, 0);
+                    let findings = crate::scenario::advise::advise(schema, src, None, 0);
                     out.push_str("advice (`wharf advise` also simulates start-up races):\n");
-                    out.push_str(&crate::scenario::advise::render(&file.display().to_string(), &src, &findings));
+                    out.push_str(&crate::scenario::advise::render(&file.display().to_string(), src, &findings));
                 }
                 (if r.passed() { 0 } else { 1 }, out, String::new())
-            })();
-            (code, out, warnings + &err)
+            })
         }
     }
 }
@@ -443,26 +438,37 @@ fn advise_cmd(
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
 ) -> (i32, String, String) {
+    with_any(file, env_files, overlay, |sc, loaded, src| {
+        let f = crate::scenario::advise::advise(sc, src, Some(loaded), seeds);
+        (0, crate::scenario::advise::render(&file.display().to_string(), src, &f), String::new())
+    })
+}
+
+/// Loads `file` (RON, or a compose file imported with `env_files` and
+/// `overlay`) and runs `f` on its schema, lowered form and source text;
+/// the import's warnings go to stderr before what `f` writes there, and a
+/// file that does not load is exit 2 with its diagnostics.
+fn with_any(
+    file: &std::path::Path,
+    env_files: &[PathBuf],
+    overlay: Option<&std::path::Path>,
+    f: impl FnOnce(&crate::scenario::schema::Scenario, &crate::scenario::Loaded, &str) -> (i32, String, String),
+) -> (i32, String, String) {
     match load_any(file, env_files, overlay) {
-        Ok((sc, loaded, src, warnings)) => {
-            let f = crate::scenario::advise::advise(&sc, &src, Some(&loaded), seeds);
-            (0, crate::scenario::advise::render(&file.display().to_string(), &src, &f), warnings)
+        Ok((sc, l, src, warnings)) => {
+            let (code, out, err) = f(&sc, &l, &src);
+            (code, out, warnings + &err)
         }
         Err(e) => (2, String::new(), e),
     }
 }
 
+/// [`with_any`] for commands that need only the lowered scenario.
 fn with_loaded(
     file: &std::path::Path,
     f: impl FnOnce(&crate::scenario::Loaded) -> (i32, String, String),
 ) -> (i32, String, String) {
-    match load_any(file, &[], None) {
-        Ok((_, l, _, warnings)) => {
-            let (code, out, err) = f(&l);
-            (code, out, warnings + &err)
-        }
-        Err(e) => (2, String::new(), e),
-    }
+    with_any(file, &[], None, |_, l, _| f(l))
 }
 
 fn determinism(a: &RunResult, b: &RunResult) -> (i32, String, String) {
@@ -492,32 +498,30 @@ fn explore(
     shard: Option<(u32, u32)>,
     json: Option<PathBuf>,
 ) -> (i32, String, String) {
-    let (loaded, warnings) = match load_any(file, &[], None) {
-        Ok((_, l, _, w)) => (l, w),
-        Err(e) => return (2, String::new(), e),
-    };
-    let count = crate::explore::seed_count(seeds.0, seeds.1, shard);
-    if count > crate::explore::MAX_SEEDS {
-        let max = crate::explore::MAX_SEEDS;
-        return (
-            2,
-            String::new(),
-            format!(
-                "error: --seeds {}..{} asks for {count} seeds in this run; at most {max}\n  help: every seed's result is kept for the report: sweep a smaller range per run, or split it with --shard K/N\n",
-                seeds.0, seeds.1
-            ),
-        );
-    }
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let name = file.display().to_string();
-    let s = crate::explore::sweep(&loaded, &name, seeds.0, seeds.1, shard, jobs, progress);
-    if let Some(path) = json {
-        if let Err(e) = std::fs::write(&path, s.to_json().to_string()) {
-            return (2, String::new(), format!("error: cannot write {}: {e}\n", path.display()));
+    with_loaded(file, |loaded| {
+        let count = crate::explore::seed_count(seeds.0, seeds.1, shard);
+        if count > crate::explore::MAX_SEEDS {
+            let max = crate::explore::MAX_SEEDS;
+            return (
+                2,
+                String::new(),
+                format!(
+                    "error: --seeds {}..{} asks for {count} seeds in this run; at most {max}\n  help: every seed's result is kept for the report: sweep a smaller range per run, or split it with --shard K/N\n",
+                    seeds.0, seeds.1
+                ),
+            );
         }
-    }
-    (if s.passed() { 0 } else { 1 }, s.report(), warnings)
+        let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let name = file.display().to_string();
+        let s = crate::explore::sweep(loaded, &name, seeds.0, seeds.1, shard, jobs, progress);
+        if let Some(path) = json {
+            if let Err(e) = std::fs::write(&path, s.to_json().to_string()) {
+                return (2, String::new(), format!("error: cannot write {}: {e}\n", path.display()));
+            }
+        }
+        (if s.passed() { 0 } else { 1 }, s.report(), String::new())
+    })
 }
 
 fn shrink(file: &std::path::Path, seed: u64, output: Option<PathBuf>, budget: usize) -> (i32, String, String) {

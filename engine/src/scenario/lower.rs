@@ -1075,11 +1075,12 @@ pub fn parse(file: &str, src: &str) -> Result<s::Scenario, Diagnostics> {
     })
 }
 
-/// Whether a file that failed to parse as RON has a compose file's top-level
-/// keys (`services:`, `version:`, `networks:`, … at the start of a line).
+/// Whether a file that failed to parse as RON has, at the start of a line,
+/// one of a compose file's top-level keys that no scenario field shares
+/// (`name:` and `networks:` are both, so they say nothing).
 fn looks_like_compose(src: &str) -> bool {
     src.lines().any(|l| {
-        ["services:", "version:", "networks:", "volumes:", "x-", "name:", "include:"].iter().any(|k| l.starts_with(k))
+        ["services:", "version:", "volumes:", "configs:", "secrets:", "include:"].iter().any(|k| l.starts_with(k))
     })
 }
 

@@ -178,7 +178,7 @@ impl Queue {
 
     #[inline]
     fn set(&mut self, i: usize, k: u128) {
-        self.groups[i / 4].0[i % 4] = k;
+        *entry(&mut self.groups, i) = k;
     }
 
     /// Schedules `ev` at `now + after` through the lane of delay `after`
@@ -290,13 +290,12 @@ impl Queue {
         Ok((t, self.slab.take(slot_of(root))))
     }
 
-    /// Starts fetching the payload slots of the root's children — most
-    /// often the next events the heap hands out — so that the event about
-    /// to run overlaps their misses instead of each pop missing in turn.
-    /// A hint: it takes `&self`, so it cannot change order or contents;
-    /// after a pop from the heap,
-    /// whose root's children are then the first group. The engine's loop
-    /// calls it; the bare queue (the hold benchmark) does not.
+    /// Starts fetching the payload slots of the root's children (the
+    /// first group) — most often the next events the heap hands out — so
+    /// that the event about to run overlaps their misses instead of each
+    /// pop missing in turn. A hint: it takes `&self`, so it cannot change
+    /// order or contents. The engine's loop calls it after each pop; the
+    /// bare queue (the hold benchmark) does not.
     pub fn prefetch_next(&self) {
         if self.len < PREFETCH_FROM {
             return;
@@ -373,11 +372,17 @@ impl Queue {
             if v >= key {
                 break;
             }
-            groups[pos / 4].0[pos % 4] = v;
+            *entry(groups, pos) = v;
             pos = 4 * (pos - PAD + 1) + i;
         }
-        groups[pos / 4].0[pos % 4] = key;
+        *entry(groups, pos) = key;
     }
+}
+
+/// Heap entry `i` in `groups`.
+#[inline]
+fn entry(groups: &mut [Group], i: usize) -> &mut u128 {
+    &mut groups[i / 4].0[i % 4]
 }
 
 #[cfg(test)]
