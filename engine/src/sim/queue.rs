@@ -182,7 +182,7 @@ impl Queue {
 
     #[inline]
     fn set(&mut self, i: usize, k: u128) {
-        *entry(&mut self.groups, i) = k;
+        self.groups[i / 4].0[i % 4] = k;
     }
 
     /// Schedules `ev` at `now + after` through the lane of delay `after`
@@ -379,27 +379,25 @@ impl Queue {
     /// Places `key` at `pos` (whose old key is discarded) and restores the
     /// heap below it. A node's children are one whole group (missing
     /// children read as `EMPTY`, which is never less than a key).
-    fn sift_down(&mut self, mut pos: usize, key: u128) {
+    fn sift_down(&mut self, pos: usize, key: u128) {
         // The children of `pos` are entries `4 * (pos - PAD) + 4 ..`: group
         // `pos - PAD + 1`. Past the heap's end a group holds `EMPTY` or does
-        // not exist, so either ends the descent without a length test.
+        // not exist, so either ends the descent without a length test. The
+        // position is kept as its group `g` and place `l` (`pos = 4g + l`),
+        // so child `i` is place `i` of group `4g + l - PAD + 1`: no
+        // division per level.
         let groups = &mut self.groups[..];
-        while let Some(children) = groups.get(pos - PAD + 1) {
+        let (mut g, mut l) = (pos / 4, pos % 4);
+        while let Some(children) = groups.get(4 * g + l + 1 - PAD) {
             let (i, v) = children.least();
             if v >= key {
                 break;
             }
-            *entry(groups, pos) = v;
-            pos = 4 * (pos - PAD + 1) + i;
+            groups[g].0[l & 3] = v;
+            (g, l) = (4 * g + l + 1 - PAD, i);
         }
-        *entry(groups, pos) = key;
+        groups[g].0[l & 3] = key;
     }
-}
-
-/// Heap entry `i` in `groups`.
-#[inline]
-fn entry(groups: &mut [Group], i: usize) -> &mut u128 {
-    &mut groups[i / 4].0[i % 4]
 }
 
 #[cfg(test)]
