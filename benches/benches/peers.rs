@@ -57,7 +57,7 @@ fn simcore_hold(c: &mut Criterion) {
                 let mut h = h.borrow_mut();
                 let mut r = rng();
                 for _ in 0..n {
-                    h.ctx.emit_self(Tick, r.below(1_000_000 * n as u64) as f64 * 1e-9);
+                    h.ctx.emit_self(Tick, hold_increment(&mut r) as f64 * 1e-9);
                 }
                 h.rng = r;
             }
@@ -78,7 +78,7 @@ fn simulacra_hold(c: &mut Criterion) {
             let mut sim: Simulation<u32> = Simulation::with_capacity(n);
             let mut r = rng();
             for i in 0..n {
-                sim.schedule(Time::from_nanos(r.below(1_000_000 * n as u64)), i as u32);
+                sim.schedule(Time::from_nanos(hold_increment(&mut r)), i as u32);
             }
             b.iter(|| {
                 for _ in 0..OPS {
@@ -108,7 +108,7 @@ impl NexoHold {
     #[nexosim(init)]
     async fn init(&mut self, cx: &nexosim::model::Context<Self>) {
         for _ in 0..self.pending {
-            let d = NEXO_RNG.with(|r| r.borrow_mut().below(1_000_000 * self.pending as u64));
+            let d = NEXO_RNG.with(|r| hold_increment(&mut r.borrow_mut()));
             cx.schedule_event(std::time::Duration::from_nanos(d + 1), nexosim::model::schedulable!(Self::tick), ())
                 .expect("future time");
         }

@@ -100,11 +100,16 @@ pub fn hold_increment(rng: &mut wharf::rng::Rng) -> u64 {
     (-(1.0 - rng.unit()).ln() * 1e6) as u64
 }
 
-/// Fills `q` with `n` events spread uniformly over `n` ms (density one per
-/// mean increment, the hold model's steady state).
+/// Fills `q` with `n` events, each one [`hold_increment`] after time 0:
+/// the hold model's steady state from the first hold on. Increments are
+/// exponential, so however long `n` processes have been holding, each
+/// one's time to its next event is again exponential (mean 1 ms): all `n`
+/// events cycle, the clock advances about 1 ms / `n` per hold, and a new
+/// event lands at a uniformly random rank. SimPy's script starts its `n`
+/// processes the same way (`benches/peers/simpy_hold.py`).
 pub fn hold_fill(q: &mut impl Hold, n: usize, rng: &mut wharf::rng::Rng) {
     for i in 0..n {
-        q.push(rng.below(1_000_000 * n as u64), wharf::sim::event::Event::Action(i as u32));
+        q.push(hold_increment(rng), wharf::sim::event::Event::Action(i as u32));
     }
 }
 
