@@ -18,6 +18,7 @@ mod explain;
 mod fabric;
 pub mod fault;
 pub mod holders;
+mod ladder;
 mod lifecycle;
 mod prefetch;
 mod programs;

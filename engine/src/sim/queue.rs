@@ -36,8 +36,22 @@
 //! timer — then cost an append and a pop-front instead of two heap passes
 //! and a payload slot, and the heap holds only the events whose delays
 //! vary (packets, with their jitter).
+//!
+//! Beyond the heap, the ladder (`ladder.rs`): once more than `SPILL_OVER`
+//! (65,536) events wait in the heap, its events move to a ladder queue —
+//! time buckets, finer rungs for crowded buckets — where a push is an O(1)
+//! append instead of a heap pass over levels out of cache. The heap then
+//! holds only the events before `split`; when it and the run are empty,
+//! the ladder's earliest bucket comes out sorted as the run, which pops
+//! from the front like a fifth lane (prefetching the payload two ahead).
+//! Every key the ladder keeps is at or after `split` and every key the
+//! heap and the run hold is before it, so the order is still exact. The
+//! ladder closes when it drains (with at most half the spill size left)
+//! and the heap works alone again. Below the spill size (every shipped
+//! scenario) nothing of it runs but a compare per push.
 
 use super::event::Event;
+use super::ladder::Ladder;
 use super::prefetch::prefetch;
 use crate::time::Time;
 
@@ -51,7 +65,13 @@ const PAD: usize = 3;
 /// cached, and the prefetches would be instructions only.
 const PREFETCH_FROM: usize = 1024;
 /// Fills the entries of the last group that hold no key.
-const EMPTY: u128 = u128::MAX;
+pub(super) const EMPTY: u128 = u128::MAX;
+/// With more events than this in the heap (and the ladder closed), the
+/// heap's events move to the ladder: past this size a heap pass reaches
+/// levels out of the first-level cache.
+const SPILL_OVER: usize = 1 << 16;
+/// A pop from the run prefetches the payload this many events ahead.
+const RUN_AHEAD: usize = 2;
 
 /// Four heap entries: one cache line.
 #[derive(Clone, Copy)]
@@ -90,6 +110,23 @@ pub struct Queue {
     /// from the heap compares one key with the lanes, not four.
     least: (usize, u128),
     lanes: [Lane; LANES],
+    /// The events from `split` on (when it is not `EMPTY`: the ladder is
+    /// open); the heap holds those before it.
+    ladder: Ladder,
+    split: u128,
+    /// The ladder's last bucket out, sorted: `run[run_at..]` are pending
+    /// (before `split`, beside the heap, which takes the keys pushed
+    /// before `split` meanwhile).
+    run: Vec<u128>,
+    run_at: usize,
+    /// `run[run_at]`, or `EMPTY` past the run's end.
+    run_head: u128,
+    /// `SPILL_OVER` (smaller in tests, to reach the ladder with fewer
+    /// events).
+    spill_over: usize,
+    /// The heap's `len` past which it spills: `PAD + spill_over` while
+    /// the ladder is closed, `usize::MAX` while it is open.
+    spill_at: usize,
 }
 
 impl Default for Queue {
@@ -103,12 +140,21 @@ impl Default for Queue {
             fronts: Group([EMPTY; 4]),
             least: (0, EMPTY),
             lanes: Default::default(),
+            ladder: Ladder::default(),
+            split: EMPTY,
+            run: Vec::new(),
+            run_at: 0,
+            run_head: EMPTY,
+            spill_over: SPILL_OVER,
+            spill_at: PAD + SPILL_OVER,
         }
     }
 }
 
 /// How many delays can have a lane at once: their fronts are one `Group`.
 const LANES: usize = 4;
+/// `least`'s lane when the run's head is the least.
+const RUN: usize = LANES;
 
 /// Events scheduled `delay` after their push time: keys (slot bits zero)
 /// and events, in (time, sequence) order.
@@ -165,13 +211,19 @@ impl Slab {
 }
 
 #[inline]
-fn time_of(k: u128) -> u64 {
+pub(super) fn time_of(k: u128) -> u64 {
     (k >> 64) as u64
 }
 
 #[inline]
-fn slot_of(k: u128) -> usize {
+pub(super) fn slot_of(k: u128) -> usize {
     (k as u64 & SLOT_MASK) as usize
+}
+
+/// The key of time `time` and low word (sequence and slot) `tag`.
+#[inline]
+pub(super) fn key_of(time: u64, tag: u64) -> u128 {
+    (u128::from(time) << 64) | u128::from(tag)
 }
 
 impl Queue {
@@ -226,14 +278,23 @@ impl Queue {
         }
     }
 
-    /// The lane whose front is least, and that key (`EMPTY`: all empty).
+    /// The lane whose front is least, and that key (`EMPTY`: all empty);
+    /// the run counts as lane `RUN`.
     #[inline]
     fn least_lane(&self) -> (usize, u128) {
-        self.fronts.least()
+        let (i, k) = self.fronts.least();
+        if self.run_head < k {
+            (RUN, self.run_head)
+        } else {
+            (i, k)
+        }
     }
 
-    /// Takes lane `i`'s front (which must exist).
+    /// Takes lane `i`'s front (which must exist), or the run's head.
     fn pop_lane(&mut self, i: usize) -> Event {
+        if i == RUN {
+            return self.pop_run();
+        }
         let lane = &mut self.lanes[i];
         let (_, ev) = lane.items.pop_front().expect("a lane's front key is set");
         self.fronts.0[i] = lane.items.front().map_or(EMPTY, |&(k, _)| k);
@@ -241,26 +302,99 @@ impl Queue {
         ev
     }
 
+    /// Takes the run's head (which must exist).
+    #[inline(never)]
+    fn pop_run(&mut self) -> Event {
+        let head = self.run_head;
+        self.run_at += 1;
+        self.run_head = self.run.get(self.run_at).copied().unwrap_or(EMPTY);
+        self.least = self.least_lane();
+        // The run's order is known: start fetching a later payload.
+        if let Some(s) = self.run.get(self.run_at + RUN_AHEAD).and_then(|&k| self.slab.items.get(slot_of(k))) {
+            prefetch(s);
+        }
+        self.slab.take(slot_of(head))
+    }
+
     pub fn push(&mut self, at: Time, ev: Event) {
         if self.hole {
             // The popped root's slot is still held: the new event takes it.
-            self.hole = false;
             let slot = slot_of(self.get(PAD));
             self.slab.items[slot] = Slot(ev);
             let key = self.key(at, slot as u64);
-            self.sift_down(PAD, key);
-        } else {
-            let slot = self.slab.insert(ev);
-            assert!(slot <= SLOT_MASK, "more than 2^24 events pending at once");
-            let key = self.key(at, slot);
-            if self.len == 0 {
-                self.len = PAD;
+            if key < self.split {
+                self.hole = false;
+                self.sift_down(PAD, key);
+            } else {
+                self.remove_root();
+                self.ladder.push(key);
             }
-            if self.len / 4 == self.groups.len() {
-                self.groups.push(Group([EMPTY; 4]));
+            return;
+        }
+        let slot = self.slab.insert(ev);
+        assert!(slot <= SLOT_MASK, "more than 2^24 events pending at once");
+        let key = self.key(at, slot);
+        if key >= self.split {
+            return self.ladder.push(key);
+        }
+        self.append(key);
+        if self.len > self.spill_at {
+            self.spill();
+        }
+    }
+
+    /// Opens the ladder with the heap's events (and the run's): the next
+    /// pop takes its front bucket back.
+    #[cold]
+    fn spill(&mut self) {
+        let groups = &mut self.groups;
+        let run = self.run.drain(self.run_at..);
+        self.ladder.open((PAD..self.len).map(|i| std::mem::replace(&mut groups[i / 4].0[i % 4], EMPTY)).chain(run));
+        (self.len, self.run_at, self.run_head) = (PAD, 0, EMPTY);
+        self.run.clear();
+        self.least = self.least_lane();
+        self.split = 0;
+        self.spill_at = usize::MAX;
+    }
+
+    /// Closes the empty ladder: the heap alone again.
+    fn close(&mut self) {
+        self.ladder.close();
+        self.split = EMPTY;
+        self.spill_at = PAD + self.spill_over;
+    }
+
+    /// Adds `key` at the heap's end and sifts it up.
+    fn append(&mut self, key: u128) {
+        if self.len == 0 {
+            self.len = PAD;
+        }
+        if self.len / 4 == self.groups.len() {
+            self.groups.push(Group([EMPTY; 4]));
+        }
+        self.len += 1;
+        self.sift_up(self.len - 1, key);
+    }
+
+    /// The heap and the run are empty: the ladder's front bucket comes in,
+    /// or, with the ladder empty too, it closes.
+    #[cold]
+    fn front_empty(&mut self) {
+        if self.run_head != EMPTY {
+            return;
+        }
+        if self.ladder.len() > 0 {
+            self.split = self.ladder.take_front(&mut self.run);
+            self.run_at = 0;
+            self.run_head = self.run.first().copied().unwrap_or(EMPTY);
+            self.least = self.least_lane();
+            if self.ladder.len() == 0 && self.run.len() <= self.spill_over / 2 {
+                // Back to the heap alone until it grows past the spill
+                // size again (not sooner: a spill moves the whole heap).
+                self.close();
             }
-            self.len += 1;
-            self.sift_up(self.len - 1, key);
+        } else if self.split != EMPTY {
+            self.close();
         }
     }
 
@@ -284,6 +418,9 @@ impl Queue {
     #[inline]
     pub fn pop_due(&mut self, limit: Time) -> Result<(Time, Event), Option<Time>> {
         self.settle();
+        if self.len <= PAD {
+            self.front_empty();
+        }
         debug_assert_eq!(self.least, self.least_lane(), "the cached least lane");
         let (lane, front) = self.least;
         let root = self.root();
@@ -305,15 +442,18 @@ impl Queue {
         Ok((t, *self.slab.get(slot_of(root))))
     }
 
-    /// Starts fetching the payload slots of the root's children (the
-    /// first group) — most often the next events the heap hands out — so
-    /// that the event about to run overlaps their misses instead of each
-    /// pop missing in turn. A hint: it takes `&self`, so it cannot change
+    /// Starts fetching the payload slots of the run's head and of the
+    /// root's children (the first group) — most often the next events out
+    /// — so that the event about to run overlaps their misses instead of
+    /// each pop missing in turn. A hint: it takes `&self`, so it cannot change
     /// order or contents. The engine's loop calls it after each pop; the
     /// bare queue (the hold benchmark) does not.
     pub fn prefetch_next(&self) {
-        if self.len < PREFETCH_FROM {
+        if self.len + self.ladder.len() < PREFETCH_FROM {
             return;
+        }
+        if let Some(s) = self.run.get(self.run_at).and_then(|&k| self.slab.items.get(slot_of(k))) {
+            prefetch(s);
         }
         if let Some(children) = self.groups.get(1) {
             for k in children.0 {
@@ -326,8 +466,10 @@ impl Queue {
 
     pub fn peek_time(&mut self) -> Option<Time> {
         self.settle();
-        let root = self.root();
-        let least = root.min(self.least.1);
+        if self.len <= PAD {
+            self.front_empty();
+        }
+        let least = self.root().min(self.least.1);
         (least != EMPTY).then(|| Time(time_of(least)))
     }
 
@@ -335,11 +477,17 @@ impl Queue {
     pub fn count(&mut self, f: impl Fn(&Event) -> bool) -> usize {
         self.settle();
         let in_heap = (PAD..self.len).filter(|&i| f(self.slab.get(slot_of(self.get(i))))).count();
-        in_heap + self.lanes.iter().flat_map(|l| &l.items).filter(|(_, ev)| f(ev)).count()
+        let mut in_ladder = 0;
+        self.ladder.for_each(|k| in_ladder += usize::from(f(self.slab.get(slot_of(k)))));
+        let in_run = self.run[self.run_at..].iter().filter(|&&k| f(self.slab.get(slot_of(k)))).count();
+        in_heap + in_ladder + in_run + self.lanes.iter().flat_map(|l| &l.items).filter(|(_, ev)| f(ev)).count()
     }
 
     pub fn len(&self) -> usize {
-        self.len.saturating_sub(PAD) - usize::from(self.hole) + self.lanes.iter().map(|l| l.items.len()).sum::<usize>()
+        self.len.saturating_sub(PAD) - usize::from(self.hole)
+            + self.ladder.len()
+            + (self.run.len() - self.run_at)
+            + self.lanes.iter().map(|l| l.items.len()).sum::<usize>()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -353,8 +501,14 @@ impl Queue {
         if !self.hole {
             return;
         }
-        self.hole = false;
         self.slab.free.push(slot_of(self.get(PAD)) as u32);
+        self.remove_root();
+    }
+
+    /// Fills the hole with the heap's last key (the root's slot is kept).
+    #[inline]
+    fn remove_root(&mut self) {
+        self.hole = false;
         self.len -= 1;
         let last = self.get(self.len);
         self.set(self.len, EMPTY);
@@ -444,6 +598,76 @@ mod tests {
         }
         assert_eq!(q.slab.capacity_used(), 3, "slots taken across holds and pops");
         assert_eq!(std::mem::size_of::<u128>(), 16);
+    }
+
+    /// With more than `spill_over` events pending the ladder takes the far
+    /// ones: the order stays exactly a sorted reference's, whatever the
+    /// spread of times — ties by the thousand, a window of nanoseconds or
+    /// of hours, times at `u64::MAX` (a saturated `Time + Dur`) — through
+    /// the ladder opening, splitting buckets into rungs, closing when it
+    /// drains, and opening again.
+    #[test]
+    fn ladder_keeps_the_order() {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        for seed in 0..12 {
+            let mut rng = crate::rng::Rng::fork(seed, "ladder-test");
+            let mut q = Queue { spill_over: 1024, spill_at: PAD + 1024, ..Queue::default() };
+            let mut reference = BinaryHeap::new();
+            let (mut pushed, mut now) = (0u32, 0u64);
+            let mut opened = 0;
+            for round in 0..6 {
+                // Fill well past the spill size, then pop and hold, then
+                // drain most of it (sometimes all: the ladder closes).
+                let window = [4, 1_000, 1_000_000, 3_600_000_000_000][(seed as usize + round) % 4];
+                let fill = 2_000 + rng.below(3_000) as usize;
+                for step in 0..fill * 3 {
+                    let push = step < fill || rng.below(2) == 0;
+                    if push {
+                        let t = match rng.below(20) {
+                            0 => u64::MAX,
+                            1 => now,
+                            2 => now + window * 1000,
+                            3 => {
+                                // Through a lane, beside the run.
+                                let d = crate::time::Dur(window / 2 + 1);
+                                q.push_after(Time(now), d, Event::Action(pushed));
+                                reference.push(Reverse((now + d.0, pushed)));
+                                pushed += 1;
+                                continue;
+                            }
+                            _ => now + rng.below(window),
+                        };
+                        q.push(Time(t), Event::Action(pushed));
+                        reference.push(Reverse((t, pushed)));
+                        pushed += 1;
+                    } else {
+                        let got = q.pop().map(|(t, e)| (t.0, e));
+                        let want = reference.pop().map(|Reverse((t, i))| (t, Event::Action(i)));
+                        assert_eq!(got, want, "seed {seed} round {round}");
+                        if let Some((t, _)) = got {
+                            now = t.min(u64::MAX / 2);
+                        }
+                    }
+                    if step % 997 == 0 {
+                        assert_eq!(q.peek_time().map(|t| t.0), reference.peek().map(|Reverse((t, _))| *t));
+                        assert_eq!(q.len(), reference.len());
+                        assert_eq!(q.count(|_| true), reference.len());
+                    }
+                }
+                opened += usize::from(q.split != EMPTY);
+                let keep = if round % 2 == 0 { 0 } else { reference.len() / 3 };
+                while reference.len() > keep {
+                    let Reverse((t, i)) = reference.pop().expect("pending");
+                    assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some((t, Event::Action(i))), "seed {seed}");
+                    now = t.min(u64::MAX / 2);
+                }
+                if keep == 0 {
+                    assert!(q.is_empty() && q.split == EMPTY, "drained: the ladder closed");
+                }
+            }
+            assert!(opened > 0, "the ladder was used");
+        }
     }
 
     /// The 4-ary heap with fused pop-push pops exactly what a sorted
