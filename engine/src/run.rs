@@ -22,6 +22,10 @@ pub struct Overrides {
     pub checks: bool,
     /// Keep every packet for a capture (`World::captured`).
     pub capture: bool,
+    /// How many events the queue's heap holds before its ladder opens
+    /// (default 65,536): tests set it low to run every scenario through
+    /// the ladder, which must not change a trace.
+    pub queue_spill_over: Option<usize>,
 }
 
 pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
@@ -30,6 +34,9 @@ pub fn run(loaded: &Loaded, o: Overrides) -> RunResult {
     spec.until = o.until.unwrap_or(spec.until);
     spec.max_events = o.max_events.unwrap_or(spec.max_events);
     let mut world = World::new(spec);
+    if let Some(n) = o.queue_spill_over {
+        world.set_queue_spill_over(n);
+    }
     world.checks.enabled = o.checks;
     if o.capture {
         world.captured = Some(Vec::new());

@@ -297,9 +297,12 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
             // A compose file's import warnings go to stderr before whatever
             // the run writes there (`with_any`).
             with_any(&file, &[], None, |schema, loaded, src| {
-                let r = run(loaded, Overrides { seed, until, max_events, checks, capture: pcap.is_some() });
+                let r = run(
+                    loaded,
+                    Overrides { seed, until, max_events, checks, capture: pcap.is_some(), ..Overrides::default() },
+                );
                 if check_determinism {
-                    let again = run(loaded, Overrides { seed, until, max_events, checks, capture: false });
+                    let again = run(loaded, Overrides { seed, until, max_events, checks, ..Overrides::default() });
                     return determinism(&r, &again);
                 }
                 if let Err(e) = pictures(&r, &loaded.name, timeline.as_deref(), graph.as_deref()) {

@@ -127,6 +127,8 @@ pub struct Queue {
     /// The heap's `len` past which it spills: `PAD + spill_over` while
     /// the ladder is closed, `usize::MAX` while it is open.
     spill_at: usize,
+    /// How many times the ladder opened.
+    spills: u64,
 }
 
 impl Default for Queue {
@@ -147,6 +149,7 @@ impl Default for Queue {
             run_head: EMPTY,
             spill_over: SPILL_OVER,
             spill_at: PAD + SPILL_OVER,
+            spills: 0,
         }
     }
 }
@@ -355,6 +358,21 @@ impl Queue {
         self.least = self.least_lane();
         self.split = 0;
         self.spill_at = usize::MAX;
+        self.spills += 1;
+    }
+
+    /// Sets how many events the heap holds before the ladder opens
+    /// (`SPILL_OVER` by default; tests set it low).
+    pub fn set_spill_over(&mut self, n: usize) {
+        self.spill_over = n;
+        if self.split == EMPTY {
+            self.spill_at = PAD + n;
+        }
+    }
+
+    /// How many times the ladder has opened.
+    pub fn spills(&self) -> u64 {
+        self.spills
     }
 
     /// Closes the empty ladder: the heap alone again.
@@ -612,7 +630,8 @@ mod tests {
         use std::collections::BinaryHeap;
         for seed in 0..12 {
             let mut rng = crate::rng::Rng::fork(seed, "ladder-test");
-            let mut q = Queue { spill_over: 1024, spill_at: PAD + 1024, ..Queue::default() };
+            let mut q = Queue::default();
+            q.set_spill_over(1024);
             let mut reference = BinaryHeap::new();
             let (mut pushed, mut now) = (0u32, 0u64);
             let mut opened = 0;

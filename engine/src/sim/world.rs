@@ -309,6 +309,17 @@ pub fn short_id(name: &str) -> String {
 }
 
 impl World {
+    /// How many events the queue's heap holds before its ladder opens
+    /// (tests set it low: the ladder must not change a trace).
+    pub fn set_queue_spill_over(&mut self, n: usize) {
+        self.queue.set_spill_over(n);
+    }
+
+    /// How many times the queue's ladder has opened in this run.
+    pub fn queue_spills(&self) -> u64 {
+        self.queue.spills()
+    }
+
     pub fn new(spec: WorldSpec) -> World {
         let mut w = World {
             now: Time::ZERO,
