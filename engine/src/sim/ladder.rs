@@ -7,10 +7,10 @@
 //! it, rungs of time buckets, each rung finer than the one above, cover
 //! the time from `split` to `top_start`; a rung's buckets are lists linked
 //! through `next`, one entry per payload slot. The queue asks for the
-//! front ([`Ladder::take_front`]) only when its heap is empty: the earliest
-//! bucket comes out, sorted, as the heap's new contents — split into a
-//! finer rung first if it holds more than `SPLIT_OVER` events and can still
-//! be split. Every key the ladder keeps is at or after the split it
+//! front ([`Ladder::take_front`]) only when its heap and its run are
+//! empty: the earliest bucket comes out, sorted, as the queue's new run —
+//! split into a finer rung first if it holds more than `SPLIT_OVER` events
+//! and can still be split. Every key the ladder keeps is at or after the split it
 //! returns, and every key it hands out is before it, so the heap and the
 //! ladder together pop in exact (time, sequence) order. Sans-IO: keys in,
 //! keys out; the payloads stay in the queue's slab.
@@ -24,8 +24,9 @@ const SPLIT_OVER: u32 = 50;
 /// At most this many rungs; the last one's buckets go to the heap whole.
 const RUNGS: usize = 8;
 /// Times from here on (146 years) never go into the top or a rung, so a
-/// rung's range never overflows: they wait apart and come out whole when
-/// nothing else is left (a saturated `Time + Dur` lands at `u64::MAX`).
+/// rung's range never overflows: they wait apart and come out,
+/// `SPLIT_OVER` at a time, when nothing else is left (a saturated
+/// `Time + Dur` lands at `u64::MAX`).
 const FAR: u64 = 1 << 62;
 
 #[derive(Clone, Copy)]
