@@ -1,8 +1,10 @@
 #!/bin/sh
 # Deterministic A/B on a noisy host: instructions and simulated cache misses
 # of one run of a generated workload (valgrind's cachegrind; the last level is
-# modelled as this machine's 2 MiB L2). Same build, same workload => same
-# counts, so two builds compare without timing noise.
+# modelled as 2 MiB, the L2 of the Xeon host where these counts began, kept so
+# that counts compare across sessions; the AMD host since has 1 MiB L2 and a
+# 32 MiB L3). Same build, same workload => same counts, so two builds compare
+# without timing noise.
 #
 #   benches/count.sh [--bin PATH] WORKLOAD...      e.g. benches/count.sh pools 1000 20 ip
 #
