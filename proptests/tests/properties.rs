@@ -29,6 +29,18 @@ proptest! {
         prop_assert_eq!(a.fingerprint(), b.fingerprint(), "{}", src);
     }
 
+    /// The queue's ladder (which takes the far events once 262,144 wait in
+    /// its heap) changes no trace: the same scenario with the ladder
+    /// opening past one event in the heap gives the same trace bytes.
+    #[test]
+    fn the_queue_ladder_changes_no_trace(t in topology()) {
+        let src = t.to_ron();
+        let loaded = wharf::scenario::load_str("generated.ron", &src).unwrap_or_else(|d| panic!("{}\n{src}", d.render()));
+        let heap = wharf::run::run(&loaded, wharf::run::Overrides::default());
+        let ladder = wharf::run::run(&loaded, wharf::run::Overrides { queue_spill_over: Some(1), ..Default::default() });
+        prop_assert_eq!(heap.text(), ladder.text(), "{}", src);
+    }
+
     /// No packet between containers that share no network, or across icc=false;
     /// DNS answers only reachable, running containers; every packet sent is
     /// delivered, dropped with a reason, or in flight at the end.
