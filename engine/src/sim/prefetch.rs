@@ -11,16 +11,33 @@
 /// Asks the CPU to bring the cache line holding `r` into every cache
 /// level. A hint: nothing is read, no behaviour changes, no fault can occur.
 #[inline(always)]
-#[allow(unsafe_code)]
 pub fn prefetch<T>(r: &T) {
+    line((r as *const T).cast());
+}
+
+/// [`prefetch`] of the first two cache lines of `r` (of a container, whose
+/// type is 128-byte aligned: the pair its hot fields are in), never past
+/// the value's end.
+#[inline(always)]
+pub fn prefetch_pair<T>(r: &T) {
+    let p: *const u8 = (r as *const T).cast();
+    line(p);
+    if std::mem::size_of::<T>() > 64 {
+        line(p.wrapping_add(64));
+    }
+}
+
+#[inline(always)]
+#[allow(unsafe_code)]
+fn line(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: PREFETCHT0 neither reads nor writes memory as far as the
-    // program can observe and never faults, whatever the address; this one
-    // comes from a live reference besides. SSE is part of x86-64's baseline,
-    // so the instruction exists on every CPU this code can run on.
+    // program can observe and never faults, whatever the address; these
+    // come from inside a live value besides. SSE is part of x86-64's
+    // baseline, so the instruction exists on every CPU this code can run on.
     unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((r as *const T).cast());
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = r;
+    let _ = p;
 }

@@ -73,7 +73,9 @@ pub(super) const EMPTY: u128 = u128::MAX;
 /// connections), while from 400,000 pooled connections on it gains.
 const SPILL_OVER: usize = 1 << 18;
 /// A pop from the run prefetches the payload of the event this many
-/// places after the new head (a new run prefetches its first ones).
+/// places after the new head (a new run prefetches its first ones): by
+/// the time it is the event after next, its payload is in, and the loop
+/// reads it to prefetch that event's connection (`prefetch_next`).
 const RUN_AHEAD: usize = 2;
 
 /// Four heap entries: one cache line.
@@ -481,12 +483,17 @@ impl Queue {
     /// first group) — most often the next events the heap hands out — so
     /// that the event about to run overlaps their misses instead of each
     /// pop missing in turn (the run's payloads are prefetched as it pops).
-    /// A hint: it takes `&self`, so it cannot change order or contents. The
-    /// engine's loop calls it after each pop; the bare queue (the hold
-    /// benchmark) does not.
-    pub fn prefetch_next(&self) {
+    /// And while the ladder's run is being popped, returns the payloads of
+    /// its next event and of the one after (if any), whose order is known
+    /// ahead, so the caller can fetch what they will read (their
+    /// connection, their container) while the current event runs; the heap
+    /// or a lane may still come first. Hints: it takes `&self`, so it
+    /// cannot change order or contents. The engine's loop calls it after
+    /// each pop; the bare queue (the hold benchmark) does not.
+    #[inline]
+    pub fn prefetch_next(&self) -> Option<(&Event, Option<&Event>)> {
         if self.len + self.ladder.len() < PREFETCH_FROM {
-            return;
+            return None;
         }
         if let Some(children) = self.groups.get(1) {
             for k in children.0 {
@@ -495,6 +502,11 @@ impl Queue {
                 }
             }
         }
+        if self.run_head == EMPTY {
+            return None;
+        }
+        let after = self.run.get(self.run_at + 1).map(|&k| self.slab.get(slot_of(k)));
+        Some((self.slab.get(slot_of(self.run_head)), after))
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {
@@ -628,6 +640,36 @@ mod tests {
         }
         assert_eq!(q.slab.capacity_used(), 3, "slots taken across holds and pops");
         assert_eq!(std::mem::size_of::<u128>(), 16);
+    }
+
+    /// While the ladder's run pops, `prefetch_next` names the run's next
+    /// two events, for the loop's prefetches: with nothing pushed meanwhile
+    /// (no heap or lane event can come first) they are the next two pops.
+    #[test]
+    fn prefetch_next_names_the_runs_next_events() {
+        let mut rng = crate::rng::Rng::fork(3, "run-next");
+        let mut q = Queue::default();
+        q.set_spill_over(64);
+        for i in 0..5_000u32 {
+            q.push(Time(rng.below(1_000_000)), Event::Action(i));
+        }
+        let mut pops = Vec::new();
+        let mut hints = Vec::new();
+        while let Some((_, ev)) = q.pop() {
+            pops.push(ev);
+            hints.push(q.prefetch_next().map(|(next, after)| (*next, after.copied())));
+        }
+        let mut named = 0;
+        for (k, hint) in hints.iter().enumerate() {
+            if let Some((next, after)) = hint {
+                named += 1;
+                assert_eq!(pops.get(k + 1), Some(next), "after pop {k}");
+                if let Some(after) = after {
+                    assert_eq!(pops.get(k + 2), Some(after), "after pop {k}");
+                }
+            }
+        }
+        assert!(q.spills() > 0 && named > 1_000, "the run named {named} events");
     }
 
     /// With more than `spill_over` events pending the ladder takes the far

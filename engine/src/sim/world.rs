@@ -3,6 +3,7 @@
 //! the end. Handlers live beside this file, one concern each.
 
 use super::event::{Event, Packet};
+use super::prefetch::{prefetch, prefetch_pair};
 use super::queue::Queue;
 use super::record::{Ev, Record, Trace};
 use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
@@ -534,7 +535,9 @@ impl World {
                 Ok((t, ev)) => {
                     self.now = t;
                     self.events += 1;
-                    self.queue.prefetch_next();
+                    if let Some((next, after)) = self.queue.prefetch_next() {
+                        self.prefetch_targets(next, after);
+                    }
                     self.dispatch(ev);
                 }
                 Err(None) => return self.finish(Stop::Quiet),
@@ -555,6 +558,44 @@ impl World {
             self.dispatch(ev);
         }
         self.now = self.now.max(t);
+    }
+
+    /// Software pipelining along the ladder's run, whose order is known:
+    /// the event after next gets its connection (or, for a SYN, its
+    /// namespace; for a program timer, its container) fetched, and the
+    /// next, whose connection came in the same way one event ago, gets its
+    /// container — so the misses of a run of events far apart in memory
+    /// overlap the events before them instead of each stalling its own
+    /// handler. Their payloads were fetched earlier still (`RUN_AHEAD`).
+    /// Hints only: nothing here writes.
+    fn prefetch_targets(&self, next: &Event, after: Option<&Event>) {
+        match after {
+            Some(Event::Deliver(Packet { conn: Some(id), .. })) => {
+                if let Some(c) = self.conns.get(*id) {
+                    prefetch(c);
+                }
+            }
+            Some(Event::Deliver(p)) => {
+                if let Some(s) = self.stacks.get(p.to.0 as usize) {
+                    prefetch(s);
+                }
+            }
+            Some(Event::ProgTimer { ctr, .. }) => {
+                if let Some(c) = self.ctrs.get(*ctr) {
+                    prefetch_pair(c);
+                }
+            }
+            _ => {}
+        }
+        if let Event::Deliver(p) = next {
+            let owner = match p.conn {
+                Some(id) => self.conns.get(id).map(|c| c.owner),
+                None => self.stacks.get(p.to.0 as usize).and_then(|s| s.owner),
+            };
+            if let Some(c) = owner.and_then(|o| self.ctrs.get(o)) {
+                prefetch_pair(c);
+            }
+        }
     }
 
     fn finish(&mut self, why: Stop) -> Stop {
