@@ -23,7 +23,7 @@ pub struct Overrides {
     /// Keep every packet for a capture (`World::captured`).
     pub capture: bool,
     /// How many events the queue's heap holds before its ladder opens
-    /// (default 262,144): tests set it low to run every scenario through
+    /// (default 8,192): tests set it low to run every scenario through
     /// the ladder, which must not change a trace.
     pub queue_spill_over: Option<usize>,
 }

@@ -70,7 +70,7 @@ fn every_scenario_passes_and_matches_its_golden_trace() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// The queue's ladder (which takes the far events once 262,144 wait in the
+/// The queue's ladder (which takes the far events once 8,192 wait in the
 /// heap) cannot change the order: every shipped scenario, run with the
 /// ladder opening past one event in the heap, gives its trace byte for byte.
 #[test]

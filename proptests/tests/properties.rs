@@ -29,7 +29,7 @@ proptest! {
         prop_assert_eq!(a.fingerprint(), b.fingerprint(), "{}", src);
     }
 
-    /// The queue's ladder (which takes the far events once 262,144 wait in
+    /// The queue's ladder (which takes the far events once 8,192 wait in
     /// its heap) changes no trace: the same scenario with the ladder
     /// opening past one event in the heap gives the same trace bytes.
     #[test]

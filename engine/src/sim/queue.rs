@@ -38,7 +38,7 @@
 //! vary (packets, with their jitter).
 //!
 //! Beyond the heap, the ladder (`ladder.rs`): once more than `SPILL_OVER`
-//! (262,144) events wait in the heap, its events move to a ladder queue —
+//! (8,192) events wait in the heap, its events move to a ladder queue —
 //! time buckets, finer rungs for crowded buckets — where a push is an O(1)
 //! append instead of a heap pass over levels out of cache. The heap then
 //! holds only the events before `split`; when it and the run are empty,
@@ -67,11 +67,13 @@ const PREFETCH_FROM: usize = 1024;
 /// Fills the entries of the last group that hold no key.
 pub(super) const EMPTY: u128 = u128::MAX;
 /// With more events than this in the heap (and the ladder closed), the
-/// heap's events move to the ladder. Opened sooner it cost the engine
-/// more cache misses walking buckets than the heap passes it saved: 7 %
-/// wall time at 2,048 (10,000 clients), 6 % at 65,536 (100,000 pooled
-/// connections), while from 400,000 pooled connections on it gains.
-const SPILL_OVER: usize = 1 << 18;
+/// heap's events move to the ladder. In the hold model the heap is the
+/// faster up to about 6,000 pending (its keys then fit the L1 and L2
+/// near the root) and the ladder from about 8,500; in the engine, with
+/// the loop prefetching along the run, the ladder from here on is as fast
+/// as the heap at 10,000 clients and faster from 100,000 connections
+/// (without that prefetch it had cost 7 % at 10,000 clients).
+const SPILL_OVER: usize = 1 << 13;
 /// A pop from the run prefetches the payload of the event this many
 /// places after the new head (a new run prefetches its first ones): by
 /// the time it is the event after next, its payload is in, and the loop
