@@ -43,7 +43,8 @@
 //! append instead of a heap pass over levels out of cache. The heap then
 //! holds only the events before `split`; when it and the run are empty,
 //! the ladder's earliest bucket comes out sorted as the run, which pops
-//! from the front like a fifth lane (prefetching the payload two ahead).
+//! from the front like a fifth lane (prefetching the payload two ahead,
+//! and walking the ladder's next bucket one slot per pop).
 //! Every key the ladder keeps is at or after `split` and every key the
 //! heap and the run hold is before it, so the order is still exact. The
 //! ladder closes when it drains (with at most half the spill size left)
@@ -323,6 +324,7 @@ impl Queue {
         if let Some(s) = self.run.get(self.run_at + RUN_AHEAD).and_then(|&k| self.slab.items.get(slot_of(k))) {
             prefetch(s);
         }
+        self.ladder.walk_ahead();
         self.slab.take(slot_of(head))
     }
 
