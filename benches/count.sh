@@ -3,8 +3,11 @@
 # of one run of a generated workload (valgrind's cachegrind; the last level is
 # modelled as 2 MiB, the L2 of the Xeon host where these counts began, kept so
 # that counts compare across sessions; the AMD host since has 1 MiB L2 and a
-# 32 MiB L3). Same build, same workload => same counts, so two builds compare
-# without timing noise.
+# 32 MiB L3). Same build, same workload => nearly the same counts, so two
+# builds compare without timing noise: within 0.01 % run to run at
+# `requests 1001`, 0.2 % at `pools 1000 20 ip`, where jemalloc's purging of
+# freed pages (on a wall-clock decay) decides whether a large realloc moves
+# and copies (`rep movsb`, counted per byte: see the caveat below).
 #
 #   benches/count.sh [--bin PATH] WORKLOAD...      e.g. benches/count.sh pools 1000 20 ip
 #
