@@ -321,8 +321,8 @@ impl Queue {
         self.run_head = self.run.get(self.run_at).copied().unwrap_or(EMPTY);
         self.least = self.least_lane();
         // The run's order is known: start fetching a later payload.
-        if let Some(s) = self.run.get(self.run_at + RUN_AHEAD).and_then(|&k| self.slab.items.get(slot_of(k))) {
-            prefetch(s);
+        if let Some(&k) = self.run.get(self.run_at + RUN_AHEAD) {
+            self.prefetch_payload(k);
         }
         self.ladder.walk_ahead();
         self.slab.take(slot_of(head))
@@ -428,9 +428,7 @@ impl Queue {
             self.run_head = self.run.first().copied().unwrap_or(EMPTY);
             self.least = self.least_lane();
             for &k in self.run.iter().take(RUN_AHEAD + 1) {
-                if let Some(s) = self.slab.items.get(slot_of(k)) {
-                    prefetch(s);
-                }
+                self.prefetch_payload(k);
             }
             if self.ladder.len() == 0 && self.run.len() <= self.spill_over / 2 {
                 // Back to the heap alone until it grows past the spill
@@ -501,9 +499,7 @@ impl Queue {
         }
         if let Some(children) = self.groups.get(1) {
             for k in children.0 {
-                if let Some(s) = self.slab.items.get(slot_of(k)) {
-                    prefetch(s);
-                }
+                self.prefetch_payload(k);
             }
         }
         if self.run_head == EMPTY {
@@ -511,6 +507,15 @@ impl Queue {
         }
         let after = self.run.get(self.run_at + 1).map(|&k| self.slab.get(slot_of(k)));
         Some((self.slab.get(slot_of(self.run_head)), after))
+    }
+
+    /// Starts fetching the payload slot of key `k` (a hint: a slot past
+    /// the slab, such as `EMPTY`'s below 2^24 slots, fetches nothing).
+    #[inline]
+    fn prefetch_payload(&self, k: u128) {
+        if let Some(s) = self.slab.items.get(slot_of(k)) {
+            prefetch(s);
+        }
     }
 
     pub fn peek_time(&mut self) -> Option<Time> {
