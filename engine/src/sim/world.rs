@@ -562,9 +562,11 @@ impl World {
 
     /// Software pipelining along the ladder's run, whose order is known:
     /// the event after next gets its connection (or, for a SYN, its
-    /// namespace; for a program timer, its container) fetched, and the
-    /// next, whose connection came in the same way one event ago, gets its
-    /// container — so the misses of a run of events far apart in memory
+    /// namespace; for a program timer, its container; for a SYN timer,
+    /// mostly stale, the connection it checks) fetched, and the next, whose
+    /// connection came in the same way one event ago, gets its container
+    /// and, when that connection is still connecting, the dial its SYN-ACK
+    /// completes and removes — so the misses of a run of events far apart in memory
     /// overlap the events before them instead of each stalling its own
     /// handler. Their payloads were fetched earlier still (`RUN_AHEAD`).
     /// Hints only: nothing here writes.
@@ -585,11 +587,22 @@ impl World {
                     prefetch_pair(c);
                 }
             }
+            Some(Event::SynTimer { conn, .. }) => {
+                if let Some(c) = self.conns.get(*conn) {
+                    prefetch(c);
+                }
+            }
             _ => {}
         }
         if let Event::Deliver(p) = next {
-            let owner = match p.conn {
-                Some(id) => self.conns.get(id).map(|c| c.owner),
+            let owner = match p.conn.and_then(|id| self.conns.get(id)) {
+                Some(c) => {
+                    // A connecting end: its SYN-ACK completes the dial.
+                    if let Some(d) = c.dial.filter(|_| c.state == TcpState::SynSent).and_then(|d| self.dials.get(d)) {
+                        prefetch(d);
+                    }
+                    Some(c.owner)
+                }
                 None => self.stacks.get(p.to.0 as usize).and_then(|s| s.owner),
             };
             if let Some(c) = owner.and_then(|o| self.ctrs.get(o)) {
