@@ -17,8 +17,8 @@
 use std::hash::{Hash, Hasher};
 
 use hashbrown::HashTable;
-use slotmap::SlotMap;
 
+use super::slots::Slots;
 use super::world::Conn;
 use crate::id::{ConnId, StackId};
 use crate::net::addr::SockAddr;
@@ -46,7 +46,7 @@ fn widen(h: u32) -> u64 {
 
 impl Demux {
     /// The open connection with this 4-tuple.
-    pub fn get(&self, key: &FourTuple, conns: &SlotMap<ConnId, Conn>) -> Option<ConnId> {
+    pub fn get(&self, key: &FourTuple, conns: &Slots<ConnId, Conn>) -> Option<ConnId> {
         let h = hash32(key);
         let is =
             |&(eh, id): &(u32, ConnId)| eh == h && conns.get(id).is_some_and(|c| (c.stack, c.local, c.remote) == *key);
@@ -111,7 +111,7 @@ mod tests {
     /// rehashes), removal and lookups of absent and freed connections.
     #[test]
     fn agrees_with_an_ordered_map_through_growth_and_removal() {
-        let mut conns: SlotMap<ConnId, Conn> = SlotMap::with_key();
+        let mut conns: Slots<ConnId, Conn> = Slots::default();
         let mut demux = Demux::default();
         let mut reference = std::collections::BTreeMap::new();
         for i in 0..5_000u32 {
@@ -156,7 +156,7 @@ mod tests {
             })
             .unwrap();
         let (a, b) = (nth(i), nth(j));
-        let mut conns: SlotMap<ConnId, Conn> = SlotMap::with_key();
+        let mut conns: Slots<ConnId, Conn> = Slots::default();
         let mut demux = Demux::default();
         let (ka, kb) = ((a.stack, a.local, a.remote), (b.stack, b.local, b.remote));
         assert_ne!(ka, kb);

@@ -25,6 +25,7 @@ mod programs;
 pub mod publish;
 pub mod queue;
 pub mod record;
+pub mod slots;
 pub mod spec;
 mod tcp;
 pub mod world;

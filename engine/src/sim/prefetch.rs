@@ -27,6 +27,22 @@ pub fn prefetch_pair<T>(r: &T) {
     }
 }
 
+/// [`prefetch`] of every cache line `r` spans, wherever it starts (a
+/// slot of a table whose stride is not a whole number of lines).
+#[inline(always)]
+pub fn prefetch_span<T>(r: &T) {
+    let p: *const u8 = (r as *const T).cast();
+    let size = std::mem::size_of::<T>();
+    let mut off = 0;
+    while off < size {
+        line(p.wrapping_add(off));
+        off += 64;
+    }
+    if size > 0 {
+        line(p.wrapping_add(size - 1));
+    }
+}
+
 #[inline(always)]
 #[allow(unsafe_code)]
 fn line(p: *const u8) {

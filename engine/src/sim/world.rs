@@ -255,8 +255,8 @@ pub struct World {
     pub(super) queue: Queue,
     pub nets: SlotMap<NetId, Network>,
     pub ctrs: super::arena::Dense<CtrId, Container>,
-    pub(super) conns: SlotMap<ConnId, Conn>,
-    pub(super) dials: SlotMap<DialId, Dial>,
+    pub(super) conns: super::slots::Slots<ConnId, Conn>,
+    pub(super) dials: super::slots::Slots<DialId, Dial>,
     pub(super) queries: SlotMap<QueryId, Query>,
     pub(super) stacks: Vec<Stack>,
     /// Open connections by 4-tuple (lookup only, never iterated; see `demux`).
@@ -327,8 +327,8 @@ impl World {
             queue: Queue::default(),
             nets: SlotMap::with_key(),
             ctrs: super::arena::Dense::default(),
-            conns: SlotMap::with_key(),
-            dials: SlotMap::with_key(),
+            conns: super::slots::Slots::default(),
+            dials: super::slots::Slots::default(),
             queries: SlotMap::with_key(),
             stacks: vec![Stack {
                 owner: None,
@@ -572,11 +572,7 @@ impl World {
     /// Hints only: nothing here writes.
     fn prefetch_targets(&self, next: &Event, after: Option<&Event>) {
         match after {
-            Some(Event::Deliver(Packet { conn: Some(id), .. })) => {
-                if let Some(c) = self.conns.get(*id) {
-                    prefetch(c);
-                }
-            }
+            Some(Event::Deliver(Packet { conn: Some(id), .. })) => self.conns.prefetch(*id),
             Some(Event::Deliver(p)) => {
                 if let Some(s) = self.stacks.get(p.to.0 as usize) {
                     prefetch(s);
@@ -587,19 +583,15 @@ impl World {
                     prefetch_pair(c);
                 }
             }
-            Some(Event::SynTimer { conn, .. }) => {
-                if let Some(c) = self.conns.get(*conn) {
-                    prefetch(c);
-                }
-            }
+            Some(Event::SynTimer { conn, .. }) => self.conns.prefetch(*conn),
             _ => {}
         }
         if let Event::Deliver(p) = next {
             let owner = match p.conn.and_then(|id| self.conns.get(id)) {
                 Some(c) => {
                     // A connecting end: its SYN-ACK completes the dial.
-                    if let Some(d) = c.dial.filter(|_| c.state == TcpState::SynSent).and_then(|d| self.dials.get(d)) {
-                        prefetch(d);
+                    if let Some(d) = c.dial.filter(|_| c.state == TcpState::SynSent) {
+                        self.dials.prefetch(d);
                     }
                     Some(c.owner)
                 }
