@@ -20,6 +20,7 @@ pub mod fault;
 pub mod holders;
 mod ladder;
 mod lifecycle;
+pub mod ports;
 mod prefetch;
 mod programs;
 pub mod publish;

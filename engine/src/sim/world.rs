@@ -2,8 +2,8 @@
 //! trace. `World::new` assembles it from a lowered spec; `run` steps it to
 //! the end. Handlers live beside this file, one concern each.
 
-use super::event::{Event, Packet};
-use super::prefetch::{prefetch, prefetch_pair};
+use super::event::{Event, Packet, Seg};
+use super::prefetch::{prefetch_pair, prefetch_span};
 use super::queue::Queue;
 use super::record::{Ev, Record, Trace};
 use super::spec::{CtrSpec, Link, NetKind, Symbols, Upstream, WorldSpec};
@@ -167,7 +167,8 @@ pub struct Listener {
 
 pub struct Stack {
     pub owner: Option<CtrId>,
-    pub listeners: BTreeMap<u16, Listener>,
+    /// By port, inline (see `ports`).
+    pub listeners: super::ports::Ports<Listener>,
     /// Bound UDP ports and the process that reads them.
     pub udp: BTreeMap<u16, (CtrId, u8)>,
     pub next_port: u16,
@@ -332,7 +333,7 @@ impl World {
             queries: SlotMap::with_key(),
             stacks: vec![Stack {
                 owner: None,
-                listeners: BTreeMap::new(),
+                listeners: super::ports::Ports::default(),
                 udp: BTreeMap::new(),
                 next_port: crate::proto::tcp::EPHEMERAL_FIRST,
             }],
@@ -457,7 +458,7 @@ impl World {
                 _ => {
                     self.stacks.push(Stack {
                         owner: None,
-                        listeners: BTreeMap::new(),
+                        listeners: super::ports::Ports::default(),
                         udp: BTreeMap::new(),
                         next_port: crate::proto::tcp::EPHEMERAL_FIRST,
                     });
@@ -572,10 +573,16 @@ impl World {
     /// Hints only: nothing here writes.
     fn prefetch_targets(&self, next: &Event, after: Option<&Event>) {
         match after {
-            Some(Event::Deliver(Packet { conn: Some(id), .. })) => self.conns.prefetch(*id),
             Some(Event::Deliver(p)) => {
-                if let Some(s) = self.stacks.get(p.to.0 as usize) {
-                    prefetch(s);
+                if let Some(id) = p.conn {
+                    self.conns.prefetch(id);
+                }
+                // A SYN and a handshake's ACK read the namespace's listener
+                // (inline in the `Stack`).
+                if matches!(p.seg, Seg::Syn { .. } | Seg::Ack) {
+                    if let Some(s) = self.stacks.get(p.to.0 as usize) {
+                        prefetch_span(s);
+                    }
                 }
             }
             Some(Event::ProgTimer { ctr, .. }) => {
