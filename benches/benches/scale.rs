@@ -8,7 +8,9 @@
 //! `WHARF_BENCH_MILLION=1` adds 1,000,000 pairs and 1,000,000 pooled
 //! connections, the latter in two rounds (max RSS about 3.4 GB; about a minute);
 //! `WHARF_BENCH_BIG=1` adds 100,000 containers holding 1,000,000 connections.
-//! `WHARF_BENCH_ONLY=memory|connections|requests` runs one part.
+//! `WHARF_BENCH_ONLY=memory|connections|requests` runs one part;
+//! `WHARF_BENCH_VERBOSE=1` prints each connection run's time (pools of 10
+//! and 20 by IP, then by name) on stderr.
 
 use cap::Cap;
 use std::time::Instant;
@@ -88,9 +90,13 @@ fn per_connection() {
             .collect();
         let mut best = [(f64::MAX, 0u64); 4];
         let mut first = best;
+        let verbose = std::env::var_os("WHARF_BENCH_VERBOSE").is_some();
         for round in 0..rounds {
             for ((b, f), l) in best.iter_mut().zip(first.iter_mut()).zip(&loaded) {
                 let r = best_after_start(l, repeats);
+                if verbose {
+                    eprintln!("  {conns} connections, round {}: {:.2} ms, {} events", round + 1, r.0 * 1e3, r.1);
+                }
                 if round == 0 {
                     *f = r;
                 }
