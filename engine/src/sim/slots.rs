@@ -111,7 +111,16 @@ impl<K: Key, V> Slots<K, V> {
 
     pub fn remove(&mut self, k: K) -> Option<V> {
         let (idx, version) = split(k);
-        let slot = self.slots.get_mut(idx).filter(|s| s.version == version)?;
+        if self.slots.get(idx)?.version != version {
+            return None;
+        }
+        self.release(idx)
+    }
+
+    /// Takes slot `idx`'s value and frees the slot: its version made even
+    /// (no key of it matches now), the free list's head.
+    fn release(&mut self, idx: usize) -> Option<V> {
+        let slot = &mut self.slots[idx];
         let value = slot.value.take()?;
         slot.version = slot.version.wrapping_add(1);
         slot.next_free = self.free_head;
@@ -127,11 +136,7 @@ impl<K: Key, V> Slots<K, V> {
             let slot = &mut self.slots[idx];
             let Some(v) = slot.value.as_mut() else { continue };
             if !f(key(idx as u32, slot.version), v) {
-                slot.value = None;
-                slot.version = slot.version.wrapping_add(1);
-                slot.next_free = self.free_head;
-                self.free_head = idx as u32;
-                self.len -= 1;
+                self.release(idx);
             }
         }
     }

@@ -562,15 +562,16 @@ impl World {
     }
 
     /// Software pipelining along the ladder's run, whose order is known:
-    /// the event after next gets its connection (or, for a SYN, its
-    /// namespace; for a program timer, its container; for a SYN timer,
-    /// mostly stale, the connection it checks) fetched, and the next, whose
-    /// connection came in the same way one event ago, gets its container
-    /// and, when that connection is still connecting, the dial its SYN-ACK
-    /// completes and removes — so the misses of a run of events far apart in memory
-    /// overlap the events before them instead of each stalling its own
-    /// handler. Their payloads were fetched earlier still (`RUN_AHEAD`).
-    /// Hints only: nothing here writes.
+    /// the event after next gets its connection fetched (and, for a SYN or
+    /// a handshake's ACK, its namespace, whose listener they read; for a
+    /// program timer, its container; for a SYN timer, mostly stale, the
+    /// connection it checks), and the next, whose connection came in the
+    /// same way one event ago, gets its container and, when that connection
+    /// is still connecting, the dial its SYN-ACK completes — so the misses
+    /// of a run of events far apart in memory overlap the events before
+    /// them instead of each stalling its own handler. Their payloads were
+    /// fetched earlier still (`RUN_AHEAD`). Hints only: nothing here
+    /// writes, and `Slots::prefetch` reads nothing either.
     fn prefetch_targets(&self, next: &Event, after: Option<&Event>) {
         match after {
             Some(Event::Deliver(p)) => {
