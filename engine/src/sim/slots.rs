@@ -1,5 +1,5 @@
-//! A generational arena for the tables that free entries: the connections
-//! and the dials.
+//! A generational arena for the tables that free entries: the connections,
+//! the dials and the DNS queries.
 //!
 //! It hands out exactly the keys a `slotmap::SlotMap` would for the same
 //! inserts and removals, and iterates in the same order: a sentinel slot 0,

@@ -258,7 +258,7 @@ pub struct World {
     pub ctrs: super::arena::Dense<CtrId, Container>,
     pub(super) conns: super::slots::Slots<ConnId, Conn>,
     pub(super) dials: super::slots::Slots<DialId, Dial>,
-    pub(super) queries: SlotMap<QueryId, Query>,
+    pub(super) queries: super::slots::Slots<QueryId, Query>,
     pub(super) stacks: Vec<Stack>,
     /// Open connections by 4-tuple (lookup only, never iterated; see `demux`).
     pub(super) demux: super::demux::Demux,
@@ -330,7 +330,7 @@ impl World {
             ctrs: super::arena::Dense::default(),
             conns: super::slots::Slots::default(),
             dials: super::slots::Slots::default(),
-            queries: SlotMap::with_key(),
+            queries: super::slots::Slots::default(),
             stacks: vec![Stack {
                 owner: None,
                 listeners: super::ports::Ports::default(),
@@ -564,7 +564,7 @@ impl World {
     /// Software pipelining along the ladder's run, whose order is known:
     /// the event after next gets its connection fetched (and, for a SYN or
     /// a handshake's ACK, its namespace, whose listener they read; for a
-    /// program timer, its container; for a SYN timer, mostly stale, the
+    /// DNS answer, its query; for a program timer, its container; for a SYN timer, mostly stale, the
     /// connection it checks), and the next, whose connection came in the
     /// same way one event ago, gets its container and, when that connection
     /// is still connecting, the dial its SYN-ACK completes — so the misses
@@ -577,6 +577,9 @@ impl World {
             Some(Event::Deliver(p)) => {
                 if let Some(id) = p.conn {
                     self.conns.prefetch(id);
+                }
+                if let Seg::DnsAnswer { query, .. } = p.seg {
+                    self.queries.prefetch(query);
                 }
                 // A SYN and a handshake's ACK read the namespace's listener
                 // (inline in the `Stack`).
