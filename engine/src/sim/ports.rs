@@ -56,14 +56,17 @@ impl<V> Ports<V> {
         self.0.retain(|(p, v)| f(p, v));
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
+    #[cfg(test)]
     /// The entries in port order.
     pub fn iter(&self) -> impl Iterator<Item = (&u16, &V)> {
         self.0.iter().map(|(p, v)| (p, v))

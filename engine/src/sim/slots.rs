@@ -188,6 +188,8 @@ mod tests {
         let mut ours: Slots<ConnId, u64> = Slots::default();
         let mut theirs: SlotMap<ConnId, u64> = SlotMap::with_key();
         let mut keys: Vec<ConnId> = Vec::new();
+        // Removals refused and done: the sequence must try both.
+        let mut outcomes = [0u32; 2];
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = || {
             x ^= x << 13;
@@ -204,9 +206,12 @@ mod tests {
                     keys.push(a);
                 }
                 5..=7 if !keys.is_empty() => {
-                    // Half the time a key removed before: both refuse it.
+                    // Any key made so far: live ones are removed, ones
+                    // removed before are refused, by both alike.
                     let k = keys[(r >> 8) as usize % keys.len()];
-                    assert_eq!(ours.remove(k), theirs.remove(k), "step {step}: remove");
+                    let removed = ours.remove(k);
+                    assert_eq!(removed, theirs.remove(k), "step {step}: remove");
+                    outcomes[usize::from(removed.is_some())] += 1;
                 }
                 8 if step % 97 == 0 => {
                     let m = (r >> 8) % 5;
@@ -230,6 +235,7 @@ mod tests {
             }
             assert_eq!(ours.len(), theirs.len());
         }
+        assert!(outcomes.iter().all(|&n| n > 100), "removals refused / done: {outcomes:?}");
         assert!(ours.iter().eq(theirs.iter()), "the same values in the same order");
         assert!(ours.values().eq(theirs.values()));
         assert!(keys.iter().all(|&k| ours.get(k) == theirs.get(k)));

@@ -578,15 +578,16 @@ impl World {
                 if let Some(id) = p.conn {
                     self.conns.prefetch(id);
                 }
-                if let Seg::DnsAnswer { query, .. } = p.seg {
-                    self.queries.prefetch(query);
-                }
-                // A SYN and a handshake's ACK read the namespace's listener
-                // (inline in the `Stack`).
-                if matches!(p.seg, Seg::Syn { .. } | Seg::Ack) {
-                    if let Some(s) = self.stacks.get(p.to.0 as usize) {
-                        prefetch_span(s);
+                match p.seg {
+                    // A SYN and a handshake's ACK read the namespace's
+                    // listener (inline in the `Stack`).
+                    Seg::Syn { .. } | Seg::Ack => {
+                        if let Some(s) = self.stacks.get(p.to.0 as usize) {
+                            prefetch_span(s);
+                        }
                     }
+                    Seg::DnsAnswer { query, .. } => self.queries.prefetch(query),
+                    _ => {}
                 }
             }
             Some(Event::ProgTimer { ctr, .. }) => {
