@@ -10,7 +10,11 @@
 //! front ([`Ladder::take_front`]) only when its heap and its run are
 //! empty: the earliest bucket comes out, sorted, as the queue's new run —
 //! split into a finer rung first if it holds more than `SPLIT_OVER` events
-//! and can still be split. Every key the ladder keeps is at or after the split it
+//! and can still be split; while the run holds fewer than `MIN_RUN`
+//! events, the rung's following buckets join it, so the engine's loop,
+//! which prefetches along the run, has a next event to look at even where
+//! the buckets hold an event or two (1-ns buckets at 10⁴ connections).
+//! Every key the ladder keeps is at or after the split it
 //! returns, and every key it hands out is before it, so the heap and the
 //! ladder together pop in exact (time, sequence) order. While the run
 //! pops, the next bucket's list is walked one slot per pop
@@ -25,6 +29,9 @@ const NIL: u32 = u32::MAX;
 /// A bucket with more events than this becomes a finer rung (the paper's
 /// THRES), while its width allows.
 const SPLIT_OVER: u32 = 50;
+/// A run shorter than this takes the rung's next buckets too (see
+/// `take_front`).
+const MIN_RUN: usize = 8;
 /// How many buckets past the one handed out `take_front` looks for the
 /// next bucket to walk ahead.
 const AHEAD_SCAN: usize = 8;
@@ -203,13 +210,36 @@ impl Ladder {
                 c.len = b.len as usize;
                 continue;
             }
-            let mut s = b.head;
-            while s != NIL {
-                out.push(self.keys[s as usize]);
-                s = self.next[s as usize];
+            let mut taken = b;
+            loop {
+                let mut s = taken.head;
+                while s != NIL {
+                    out.push(self.keys[s as usize]);
+                    s = self.next[s as usize];
+                }
+                self.len -= taken.len as usize;
+                // A run of a bucket or two gives the engine's loop no next
+                // event to prefetch for a step ahead: while the run is
+                // short, the rung's following buckets (time order, none
+                // of them to be split) join it, within `AHEAD_SCAN`.
+                let r = &mut self.rungs[d];
+                if out.len() >= MIN_RUN {
+                    break;
+                }
+                let Some(skip) = r.buckets[r.cur..].iter().take(AHEAD_SCAN).position(|b| b.len > 0) else {
+                    break;
+                };
+                let next = r.buckets[r.cur + skip];
+                if next.len > SPLIT_OVER {
+                    break;
+                }
+                r.cur += skip;
+                r.buckets[r.cur] = NO_BUCKET;
+                r.len -= next.len as usize;
+                r.cur += 1;
+                taken = next;
             }
             out.sort_unstable();
-            self.len -= b.len as usize;
             let r = &self.rungs[d];
             self.ahead = r.buckets[r.cur..].iter().take(AHEAD_SCAN).find(|b| b.len > 0).map_or(NIL, |b| b.head);
             self.fetch(self.ahead);
@@ -316,9 +346,10 @@ mod tests {
     #[test]
     fn walk_ahead_visits_the_next_bucket() {
         let mut l = Ladder::default();
-        // Sixteen times 1 µs apart, four keys each (slot = sequence = i):
-        // one bucket per time.
-        l.open((0..64u64).map(|i| key_of((i / 4) * 1_000 + 7, (i << 24) | i)));
+        // Sixteen times 1 µs apart, `MIN_RUN` keys each (slot = sequence =
+        // i): one bucket per time, each a run by itself.
+        let per = MIN_RUN as u64;
+        l.open((0..16 * per).map(|i| key_of((i / per) * 1_000 + 7, (i << 24) | i)));
         let mut out = Vec::new();
         for _ in 0..3 {
             l.take_front(&mut out);
@@ -334,7 +365,24 @@ mod tests {
             let mut next: Vec<u32> = out.iter().map(|&k| slot_of(k) as u32).collect();
             walked.sort_unstable();
             next.sort_unstable();
-            assert_eq!((walked.len(), walked), (4, next));
+            assert_eq!((walked.len(), walked), (MIN_RUN, next));
         }
+    }
+
+    /// Buckets of one event each: a run takes the following buckets until
+    /// it holds `MIN_RUN` events, in order, and the split falls after them.
+    #[test]
+    fn short_buckets_join_one_run() {
+        let mut l = Ladder::default();
+        l.open((0..100u64).map(|i| key_of(i * 1_000, (i << 24) | i)));
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        while l.len > 0 {
+            let split = l.take_front(&mut out);
+            assert!(out.len() >= MIN_RUN || l.len == 0, "a run of {} with {} left", out.len(), l.len);
+            assert!(out.iter().all(|&k| k < split), "every key handed out is before the split");
+            seen.extend(out.iter().map(|&k| slot_of(k)));
+        }
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
     }
 }
