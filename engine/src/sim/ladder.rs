@@ -71,6 +71,13 @@ impl Rung {
         self.start + ((self.cur as u64) << self.shift)
     }
 
+    /// The first bucket from `cur` on that holds events, within
+    /// `AHEAD_SCAN` buckets.
+    #[inline]
+    fn next_filled(&self) -> Option<usize> {
+        self.buckets[self.cur..].iter().take(AHEAD_SCAN).position(|b| b.len > 0).map(|i| self.cur + i)
+    }
+
     /// Resets the rung to `buckets` empty buckets of width `1 << shift`
     /// from `start`.
     fn reset(&mut self, start: u64, shift: u32, buckets: usize) {
@@ -222,26 +229,20 @@ impl Ladder {
                 // event to prefetch for a step ahead: while the run is
                 // short, the rung's following buckets (time order, none
                 // of them to be split) join it, within `AHEAD_SCAN`.
-                let r = &mut self.rungs[d];
                 if out.len() >= MIN_RUN {
                     break;
                 }
-                let Some(skip) = r.buckets[r.cur..].iter().take(AHEAD_SCAN).position(|b| b.len > 0) else {
+                let r = &mut self.rungs[d];
+                let Some(i) = r.next_filled().filter(|&i| r.buckets[i].len <= SPLIT_OVER) else {
                     break;
                 };
-                let next = r.buckets[r.cur + skip];
-                if next.len > SPLIT_OVER {
-                    break;
-                }
-                r.cur += skip;
-                r.buckets[r.cur] = NO_BUCKET;
-                r.len -= next.len as usize;
-                r.cur += 1;
-                taken = next;
+                taken = std::mem::replace(&mut r.buckets[i], NO_BUCKET);
+                r.len -= taken.len as usize;
+                r.cur = i + 1;
             }
             out.sort_unstable();
             let r = &self.rungs[d];
-            self.ahead = r.buckets[r.cur..].iter().take(AHEAD_SCAN).find(|b| b.len > 0).map_or(NIL, |b| b.head);
+            self.ahead = r.next_filled().map_or(NIL, |i| r.buckets[i].head);
             self.fetch(self.ahead);
             return key_of(self.rungs[d].cur_start(), 0);
         }
