@@ -109,7 +109,7 @@ pub fn hold_increment(rng: &mut wharf::rng::Rng) -> u64 {
 /// processes the same way (`benches/peers/simpy_hold.py`).
 pub fn hold_fill(q: &mut impl Hold, n: usize, rng: &mut wharf::rng::Rng) {
     for i in 0..n {
-        q.push(hold_increment(rng), wharf::sim::event::Event::Action(i as u32));
+        q.push(hold_increment(rng), wharf::sim::event::Event::Timer(wharf::sim::event::Timer::Action(i as u32)));
     }
 }
 

@@ -2,7 +2,7 @@
 //! closed port draws ICMP port unreachable, a lost one is simply gone.
 
 use super::capture::What;
-use super::event::{Event, Packet, Seg};
+use super::event::{Packet, Seg, Timer};
 use super::fabric::Route;
 use super::record::{DropReason, Ev};
 use super::world::World;
@@ -77,7 +77,7 @@ impl World {
             Some((from, false)) => {
                 let inc = self.ctrs[ctr].inc;
                 let wait = ARP_RETRANS.saturating_mul(u64::from(ARP_PROBES));
-                self.at(wait, Event::EchoUnreachable { ctr, inc, proc, seq, from });
+                self.at(wait, Timer::EchoUnreachable { ctr, inc, proc, seq, from });
             }
             Some((src, true)) => {
                 let seg = Seg::Echo { seq, reply: false, ctr, proc };

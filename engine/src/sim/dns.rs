@@ -3,7 +3,7 @@
 //! nameserver — Docker's embedded server on user-defined networks, the host's
 //! upstream on the default bridge (docker-facts §1, §3, §7).
 
-use super::event::{Event, Packet, Seg};
+use super::event::{Packet, Seg, Timer};
 use super::record::{Ev, Resolution};
 use super::spec::{DnsOutage, Mode, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
@@ -110,7 +110,7 @@ impl World {
         // drops it, and removes the query when it arrives: a timeout due
         // later could only ever be stale, so it is not scheduled.
         if answer.as_ref().is_none_or(|&(_, _, delay)| delay >= GLIBC_TIMEOUT) {
-            self.at(GLIBC_TIMEOUT, Event::DnsTimeout { query: q, attempt });
+            self.at(GLIBC_TIMEOUT, Timer::DnsTimeout { query: q, attempt });
         }
         let Some((rcode, ips, delay)) = answer else {
             return;

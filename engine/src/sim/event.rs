@@ -82,10 +82,22 @@ pub struct Packet {
     pub conn: Option<ConnId>,
 }
 
+/// What the queue holds: a packet in flight or a timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// A packet arrives at its destination namespace.
     Deliver(Packet),
+    /// A timer is due.
+    Timer(Timer),
+}
+
+/// Everything scheduled but a packet's delivery. A timer's fields fit 24
+/// bytes where a packet's take 64: the queue's lanes, which hold only
+/// timers (every connection's first SYN retransmission timer, every
+/// resolver attempt's timeout, every client's request interval), store
+/// them in 40-byte entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Timer {
     /// A SYN retransmission timer of a connecting socket.
     SynTimer { conn: ConnId, sent: u8 },
     /// A neighbour (ARP) probe timer of a connecting socket.

@@ -3,7 +3,7 @@
 //! and "chaos": fault schedules drawn per seed within the scenario's bounds
 //! (swarm testing), so different seeds explore different regimes.
 
-use super::event::Event;
+use super::event::Timer;
 use super::record::Ev;
 use super::spec::{ActionSpec, ChaosKind, ChaosSpec, DnsOutage, Link};
 use super::world::World;
@@ -114,7 +114,7 @@ impl World {
     fn schedule_heal(&mut self, after: Dur, h: Heal) {
         self.heals.push(h);
         let i = self.heals.len() as u32 - 1;
-        self.at(after, Event::Heal { heal: i });
+        self.at(after, Timer::Heal { heal: i });
     }
 
     pub(super) fn on_heal(&mut self, i: u32) {

@@ -3,7 +3,7 @@
 //! restart delay), restart policy, stop/kill, pause, healthchecks, Compose
 //! dependency polling, scheduled actions (docker-facts §1.11, §2.4, §8, §9).
 
-use super::event::Event;
+use super::event::{Event, Timer};
 use super::record::Ev;
 use super::spec::{ActionSpec, Condition, Probe, Sigterm};
 use super::world::{Endpoint, State, World};
@@ -24,7 +24,7 @@ impl World {
     /// Compose `up` of one container at `at`: waits for its dependencies first.
     pub(super) fn schedule_up(&mut self, ctr: CtrId, at: Time) {
         self.ctrs[ctr].waiting = true;
-        self.queue.push(at, Event::ComposePoll { ctr });
+        self.queue.push(at, Event::Timer(Timer::ComposePoll { ctr }));
     }
 
     pub(super) fn on_compose_poll(&mut self, ctr: CtrId) {
@@ -64,7 +64,7 @@ impl World {
                     let condition = self.sym(cond.name());
                     self.record(Some(ctr), Ev::ComposeWaiting { on, condition });
                 }
-                self.at(COMPOSE_POLL, Event::ComposePoll { ctr });
+                self.at(COMPOSE_POLL, Timer::ComposePoll { ctr });
             }
         }
     }
@@ -100,7 +100,7 @@ impl World {
             let message = self.sym("up --wait: timeout waiting for services to be running or healthy");
             return self.record(None, Ev::ComposeFailed { message });
         }
-        self.at(COMPOSE_POLL, Event::ComposeWait { deadline });
+        self.at(COMPOSE_POLL, Timer::ComposeWait { deadline });
     }
 
     /// Whether a dependency condition holds; `Err` with Compose's message when it never will.
@@ -170,9 +170,9 @@ impl World {
         let probe_in = c.health.as_ref().map(|h| h.next_delay(now));
         self.record(Some(ctr), Ev::Start);
         if let Some(d) = probe_in {
-            self.at(d, Event::Probe { ctr, inc });
+            self.at(d, Timer::Probe { ctr, inc });
         }
-        self.at(startup, Event::ProgramStart { ctr, inc });
+        self.at(startup, Timer::ProgramStart { ctr, inc });
     }
 
     /// Joins one network: address, holder table, DNS names.
@@ -277,7 +277,7 @@ impl World {
         if let Decision::Restart { delay } = decision {
             self.ctrs[ctr].state = State::Restarting;
             self.record(Some(ctr), Ev::Restart { delay, count });
-            self.at(delay, Event::Restart { ctr, inc });
+            self.at(delay, Timer::Restart { ctr, inc });
         }
     }
 
@@ -316,7 +316,7 @@ impl World {
         self.record(Some(ctr), Ev::Kill { signal: 15 });
         match sigterm {
             Sigterm::Exit => self.exit_container(ctr, 0),
-            Sigterm::Ignore => self.at(grace, Event::KillAfterGrace { ctr, inc }),
+            Sigterm::Ignore => self.at(grace, Timer::KillAfterGrace { ctr, inc }),
         }
         if !self.ctrs[ctr].is_up() {
             self.record(Some(ctr), Ev::Stop);
@@ -477,7 +477,7 @@ impl World {
             };
         let started = self.now;
         let took = if c.state == State::Paused { h.cfg.timeout } else { PROBE_EXEC.min(h.cfg.timeout) };
-        self.at(took, Event::ProbeDone { ctr, inc, started, ok });
+        self.at(took, Timer::ProbeDone { ctr, inc, started, ok });
     }
 
     /// Would a connect to 127.0.0.1:port inside the container succeed?
@@ -503,7 +503,7 @@ impl World {
         if let Some(status) = changed {
             self.record(Some(ctr), Ev::Health { status });
         }
-        self.at(next, Event::Probe { ctr, inc });
+        self.at(next, Timer::Probe { ctr, inc });
     }
 }
 

@@ -1,6 +1,6 @@
 //! Running programs: hand them inputs, carry out their commands.
 
-use super::event::Event;
+use super::event::Timer;
 use super::record::Ev;
 use super::spec::ProgramSpec;
 use super::world::{Dial, Listener, State, TcpState, World};
@@ -167,13 +167,13 @@ impl World {
                     let dial =
                         self.dials.insert(Dial { ctr, proc, inc, tag, host, port, started, conn: None, addr: None });
                     if let Some(t) = timeout {
-                        self.at(t, Event::DialTimeout { dial });
+                        self.at(t, Timer::DialTimeout { dial });
                     }
                     self.resolve_and_connect(dial);
                 }
                 Cmd::Send { conn, msg } => self.tcp_send(conn, msg),
                 Cmd::Close { conn } => self.tcp_close(conn),
-                Cmd::Timer { after, token } => self.at(after, Event::ProgTimer { ctr, inc, proc, token }),
+                Cmd::Timer { after, token } => self.at(after, Timer::ProgTimer { ctr, inc, proc, token }),
                 Cmd::Exit { code } if proc == 0 => self.exit_container(ctr, code),
                 Cmd::Exit { .. } => self.end_proc(ctr, proc),
                 Cmd::Report(r) => {
@@ -186,7 +186,7 @@ impl World {
                     let dial =
                         self.dials.insert(Dial { ctr, proc, inc, tag, host, port, started, conn: None, addr: None });
                     if let Some(t) = timeout {
-                        self.at(t, Event::DialTimeout { dial });
+                        self.at(t, Timer::DialTimeout { dial });
                     }
                     self.tcp_connect(dial, addr.ip);
                 }

@@ -51,7 +51,7 @@
 //! and the heap works alone again. Below the spill size (every shipped
 //! scenario) nothing of it runs but a compare per push.
 
-use super::event::Event;
+use super::event::{Event, Timer};
 use super::ladder::Ladder;
 use super::prefetch::prefetch;
 use crate::time::Time;
@@ -167,12 +167,29 @@ const LANES: usize = 4;
 /// `least`'s lane when the run's head is the least.
 const RUN: usize = LANES;
 
-/// Events scheduled `delay` after their push time: keys (slot bits zero)
-/// and events, in (time, sequence) order.
+/// Events scheduled `delay` after their push time, in (time, sequence)
+/// order. Only timers take a lane (a delivery goes to the heap), stored
+/// compact: 40 bytes an entry where a key and an `Event` take 80.
 #[derive(Default)]
 struct Lane {
     delay: u64,
-    items: std::collections::VecDeque<(u128, Event)>,
+    items: std::collections::VecDeque<LaneEntry>,
+}
+
+/// A lane's event: its key's two words (the low one's slot bits zero) and
+/// the timer.
+#[derive(Clone, Copy)]
+struct LaneEntry {
+    time: u64,
+    tag: u64,
+    timer: Timer,
+}
+
+impl LaneEntry {
+    #[inline]
+    fn key(&self) -> u128 {
+        key_of(self.time, self.tag)
+    }
 }
 
 /// One payload, alone on its cache line.
@@ -250,29 +267,30 @@ impl Queue {
 
     /// Schedules `ev` at `now + after` through the lane of delay `after`
     /// (else through the heap: same order either way).
-    pub fn push_after(&mut self, now: Time, after: crate::time::Dur, ev: Event) {
+    pub fn push_after(&mut self, now: Time, after: crate::time::Dur, timer: Timer) {
         let at = (now + after).0;
-        let key = (u128::from(at) << 64) | u128::from(self.seq << SLOT_BITS);
+        let entry = LaneEntry { time: at, tag: self.seq << SLOT_BITS, timer };
+        let key = entry.key();
         let mut free = None;
         for (i, lane) in self.lanes.iter_mut().enumerate() {
             match lane.items.back() {
-                Some(&(last, _)) if lane.delay == after.0 => {
-                    if last > key {
-                        return self.push(Time(at), ev);
+                Some(last) if lane.delay == after.0 => {
+                    if last.key() > key {
+                        return self.push(Time(at), Event::Timer(timer));
                     }
                     self.seq += 1;
-                    lane.items.push_back((key, ev));
+                    lane.items.push_back(entry);
                     return;
                 }
                 None if free.is_none() => free = Some(i),
                 _ => {}
             }
         }
-        let Some(i) = free else { return self.push(Time(at), ev) };
+        let Some(i) = free else { return self.push(Time(at), Event::Timer(timer)) };
         self.seq += 1;
         let lane = &mut self.lanes[i];
         lane.delay = after.0;
-        lane.items.push_back((key, ev));
+        lane.items.push_back(entry);
         self.fronts.0[i] = key;
         if key < self.least.1 {
             self.least = (i, key);
@@ -307,10 +325,10 @@ impl Queue {
             return self.pop_run();
         }
         let lane = &mut self.lanes[i];
-        let (_, ev) = lane.items.pop_front().expect("a lane's front key is set");
-        self.fronts.0[i] = lane.items.front().map_or(EMPTY, |&(k, _)| k);
+        let entry = lane.items.pop_front().expect("a lane's front key is set");
+        self.fronts.0[i] = lane.items.front().map_or(EMPTY, LaneEntry::key);
         self.least = self.least_lane();
-        ev
+        Event::Timer(entry.timer)
     }
 
     /// Takes the run's head (which must exist).
@@ -531,7 +549,7 @@ impl Queue {
         let mut in_ladder = 0;
         self.ladder.for_each(|k| in_ladder += usize::from(f(self.slab.get(slot_of(k)))));
         let in_run = self.run[self.run_at..].iter().filter(|&&k| f(self.slab.get(slot_of(k)))).count();
-        in_heap + in_ladder + in_run + self.lanes.iter().flat_map(|l| &l.items).filter(|(_, ev)| f(ev)).count()
+        in_heap + in_ladder + in_run + self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
     }
 
     pub fn len(&self) -> usize {
@@ -609,16 +627,20 @@ impl Queue {
 mod tests {
     use super::*;
 
+    fn action(i: u32) -> Event {
+        Event::Timer(Timer::Action(i))
+    }
+
     #[test]
     fn ties_keep_push_order() {
         let mut q = Queue::default();
         for i in 0..5u32 {
-            q.push(Time(10), Event::Action(i));
+            q.push(Time(10), action(i));
         }
-        q.push(Time(5), Event::Action(99));
+        q.push(Time(5), action(99));
         let order: Vec<u32> = std::iter::from_fn(|| q.pop())
             .map(|(_, e)| match e {
-                Event::Action(i) => i,
+                Event::Timer(Timer::Action(i)) => i,
                 _ => unreachable!(),
             })
             .collect();
@@ -628,27 +650,48 @@ mod tests {
     #[test]
     fn slots_are_reused_and_order_holds_across_reuse() {
         let mut q = Queue::default();
-        q.push(Time(3), Event::Action(3));
-        q.push(Time(1), Event::Action(1));
+        q.push(Time(3), action(3));
+        q.push(Time(1), action(1));
         assert_eq!(q.pop().map(|(t, _)| t), Some(Time(1)));
-        q.push(Time(2), Event::Action(2));
-        q.push(Time(3), Event::Action(4));
+        q.push(Time(2), action(2));
+        q.push(Time(3), action(4));
         let order: Vec<(u64, Event)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.0, e)).collect();
-        assert_eq!(order, [(2, Event::Action(2)), (3, Event::Action(3)), (3, Event::Action(4))]);
+        assert_eq!(order, [(2, action(2)), (3, action(3)), (3, action(4))]);
         assert_eq!(q.slab.capacity_used(), 3, "a freed slot is reused");
         // A popped root's slot is taken by the push that follows (the fused
         // hold) and freed by any other operation: holds and pops in turn
         // never need a fourth slot.
         for i in 0..100u32 {
-            q.push(Time(10 + u64::from(i)), Event::Action(i));
+            q.push(Time(10 + u64::from(i)), action(i));
             let (t, _) = q.pop().expect("pending");
-            q.push(t + crate::time::Dur(7), Event::Action(i));
+            q.push(t + crate::time::Dur(7), action(i));
             q.pop();
             q.pop();
-            q.push(t + crate::time::Dur(3), Event::Action(i));
+            q.push(t + crate::time::Dur(3), action(i));
         }
         assert_eq!(q.slab.capacity_used(), 3, "slots taken across holds and pops");
         assert_eq!(std::mem::size_of::<u128>(), 16);
+    }
+
+    /// Lanes hold timers in 40-byte entries and give back the timers they
+    /// were given, in (time, sequence) order with the heap's events.
+    #[test]
+    fn lanes_keep_timers_compact() {
+        assert_eq!(std::mem::size_of::<LaneEntry>(), 40);
+        assert!(std::mem::size_of::<Event>() <= 64);
+        let mut q = Queue::default();
+        let d = crate::time::Dur(5);
+        let syn = Timer::SynTimer { conn: crate::id::ConnId::default(), sent: 2 };
+        let prog = Timer::ProgTimer { ctr: Default::default(), inc: 7, proc: 1, token: u64::MAX };
+        q.push_after(Time(0), d, syn);
+        q.push_after(Time(0), crate::time::Dur(3), prog);
+        q.push(Time(4), action(1));
+        q.push_after(Time(1), d, Timer::Action(2));
+        assert_eq!(q.lanes.iter().map(|l| l.items.len()).sum::<usize>(), 3);
+        assert_eq!(q.count(|e| matches!(e, Event::Timer(Timer::SynTimer { sent: 2, .. }))), 1);
+        let order: Vec<(u64, Event)> = std::iter::from_fn(|| q.pop()).map(|(t, e)| (t.0, e)).collect();
+        let want = [(3, Event::Timer(prog)), (4, action(1)), (5, Event::Timer(syn)), (6, action(2))];
+        assert_eq!(order, want);
     }
 
     /// While the ladder's run pops, `prefetch_next` names the run's next
@@ -660,7 +703,7 @@ mod tests {
         let mut q = Queue::default();
         q.set_spill_over(64);
         for i in 0..5_000u32 {
-            q.push(Time(rng.below(1_000_000)), Event::Action(i));
+            q.push(Time(rng.below(1_000_000)), action(i));
         }
         let mut pops = Vec::new();
         let mut hints = Vec::new();
@@ -712,19 +755,19 @@ mod tests {
                             3 => {
                                 // Through a lane, beside the run.
                                 let d = crate::time::Dur(window / 2 + 1);
-                                q.push_after(Time(now), d, Event::Action(pushed));
+                                q.push_after(Time(now), d, Timer::Action(pushed));
                                 reference.push(Reverse((now + d.0, pushed)));
                                 pushed += 1;
                                 continue;
                             }
                             _ => now + rng.below(window),
                         };
-                        q.push(Time(t), Event::Action(pushed));
+                        q.push(Time(t), action(pushed));
                         reference.push(Reverse((t, pushed)));
                         pushed += 1;
                     } else {
                         let got = q.pop().map(|(t, e)| (t.0, e));
-                        let want = reference.pop().map(|Reverse((t, i))| (t, Event::Action(i)));
+                        let want = reference.pop().map(|Reverse((t, i))| (t, action(i)));
                         assert_eq!(got, want, "seed {seed} round {round}");
                         if let Some((t, _)) = got {
                             now = t.min(u64::MAX / 2);
@@ -739,7 +782,7 @@ mod tests {
                 let keep = if round % 2 == 0 { 0 } else { reference.len() / 3 };
                 while reference.len() > keep {
                     let Reverse((t, i)) = reference.pop().expect("pending");
-                    assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some((t, Event::Action(i))), "seed {seed}");
+                    assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some((t, action(i))), "seed {seed}");
                     now = t.min(u64::MAX / 2);
                 }
                 if keep == 0 {
@@ -781,12 +824,12 @@ mod tests {
                         };
                         let t = match delay {
                             Some((from, d)) => {
-                                q.push_after(Time(from), crate::time::Dur(d), Event::Action(pushed));
+                                q.push_after(Time(from), crate::time::Dur(d), Timer::Action(pushed));
                                 from + d
                             }
                             None => {
                                 let t = now + rng.below(window);
-                                q.push(Time(t), Event::Action(pushed));
+                                q.push(Time(t), action(pushed));
                                 t
                             }
                         };
@@ -795,7 +838,7 @@ mod tests {
                     }
                     4..=6 => {
                         let got = q.pop().map(|(t, e)| (t.0, e));
-                        let want = reference.pop().map(|Reverse((t, i))| (t, Event::Action(i)));
+                        let want = reference.pop().map(|Reverse((t, i))| (t, action(i)));
                         assert_eq!(got, want, "seed {seed}");
                         if let Some((t, _)) = got {
                             now = t;
@@ -808,7 +851,7 @@ mod tests {
                         let want = match reference.peek() {
                             Some(&Reverse((t, _))) if t > limit => Err(Some(t)),
                             Some(_) => {
-                                Ok(reference.pop().map(|Reverse((t, i))| (t, Event::Action(i))).expect("peeked"))
+                                Ok(reference.pop().map(|Reverse((t, i))| (t, action(i))).expect("peeked"))
                             }
                             None => Err(None),
                         };
@@ -825,7 +868,7 @@ mod tests {
                 }
             }
             while let Some(Reverse((t, i))) = reference.pop() {
-                assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some((t, Event::Action(i))));
+                assert_eq!(q.pop().map(|(t, e)| (t.0, e)), Some((t, action(i))));
             }
             assert!(q.is_empty() && q.pop().is_none());
         }

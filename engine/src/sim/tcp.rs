@@ -1,6 +1,6 @@
 //! TCP handlers: connect, the handshake, RST, FIN, data (docker-facts §6).
 
-use super::event::{Event, Packet, Seg};
+use super::event::{Event, Packet, Seg, Timer};
 use super::fabric::{CachedRoute, Route};
 use super::record::{DropReason, Ev, Flags};
 use super::world::{Conn, TcpState, World};
@@ -219,7 +219,7 @@ impl World {
             self.conns[conn].state = TcpState::ArpWait;
             self.capture_arp(net, src, remote.ip, 1);
             self.record(who, Ev::ArpProbe { target: remote.ip, n: 1 });
-            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: 1 });
+            self.at(ARP_RETRANS, Timer::ArpTimer { conn, probes: 1 });
             return;
         }
         self.conns[conn].state = TcpState::SynSent;
@@ -236,10 +236,10 @@ impl World {
         };
         if n == 1 {
             // First timers all have the same delay: a queue lane.
-            self.queue.push_after(self.now, at, Event::SynTimer { conn, sent: n });
+            self.queue.push_after(self.now, at, Timer::SynTimer { conn, sent: n });
         } else {
             let due = self.conns[conn].syn_started + at;
-            self.queue.push(due, Event::SynTimer { conn, sent: n });
+            self.queue.push(due, Event::Timer(Timer::SynTimer { conn, sent: n }));
         }
     }
 
@@ -274,7 +274,7 @@ impl World {
         if probes < ARP_PROBES {
             self.capture_arp(net, src, target, probes + 1);
             self.record(who, Ev::ArpProbe { target, n: probes + 1 });
-            self.at(ARP_RETRANS, Event::ArpTimer { conn, probes: probes + 1 });
+            self.at(ARP_RETRANS, Timer::ArpTimer { conn, probes: probes + 1 });
         } else if let Some(d) = dial {
             self.dial_fail(d, Errno::Ehostunreach);
         }

@@ -2,7 +2,7 @@
 //! trace. `World::new` assembles it from a lowered spec; `run` steps it to
 //! the end. Handlers live beside this file, one concern each.
 
-use super::event::{Event, Packet, Seg};
+use super::event::{Event, Packet, Seg, Timer};
 use super::prefetch::{prefetch_pair, prefetch_span};
 use super::queue::Queue;
 use super::record::{Ev, Record, Trace};
@@ -380,11 +380,11 @@ impl World {
         w.build_networks(spec.networks);
         w.build_containers(spec.containers);
         if let Some(t) = spec.up_wait {
-            w.queue.push(Time::ZERO, Event::ComposeWait { deadline: Time::ZERO + t });
+            w.queue.push(Time::ZERO, Event::Timer(Timer::ComposeWait { deadline: Time::ZERO + t }));
         }
         for i in 0..w.actions.len() {
             let at = Time::ZERO + w.actions[i].0;
-            w.queue.push(at, Event::Action(i as u32));
+            w.queue.push(at, Event::Timer(Timer::Action(i as u32)));
         }
         w
     }
@@ -517,8 +517,8 @@ impl World {
 
     /// Schedules `ev` `after` from now (through the queue's lane for that
     /// delay when it has one: timers of one delay come in time order).
-    pub(super) fn at(&mut self, after: Dur, ev: Event) {
-        self.queue.push_after(self.now, after, ev);
+    pub(super) fn at(&mut self, after: Dur, timer: Timer) {
+        self.queue.push_after(self.now, after, timer);
     }
 
     /// Steps until the queue is empty or a bound is hit.
@@ -590,12 +590,12 @@ impl World {
                     _ => {}
                 }
             }
-            Some(Event::ProgTimer { ctr, .. }) => {
+            Some(Event::Timer(Timer::ProgTimer { ctr, .. })) => {
                 if let Some(c) = self.ctrs.get(*ctr) {
                     prefetch_pair(c);
                 }
             }
-            Some(Event::SynTimer { conn, .. }) => self.conns.prefetch(*conn),
+            Some(Event::Timer(Timer::SynTimer { conn, .. })) => self.conns.prefetch(*conn),
             _ => {}
         }
         if let Event::Deliver(p) = next {
@@ -640,21 +640,28 @@ impl World {
                 self.checks.delivered += 1;
                 self.on_deliver(p)
             }
-            Event::SynTimer { conn, sent } => self.on_syn_timer(conn, sent),
-            Event::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
-            Event::DialTimeout { dial } => self.on_dial_timeout(dial),
-            Event::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
-            Event::ProgTimer { ctr, inc, proc, token } => self.on_prog_timer(ctr, inc, proc, token),
-            Event::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
-            Event::Probe { ctr, inc } => self.on_probe(ctr, inc),
-            Event::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
-            Event::Restart { ctr, inc } => self.on_restart(ctr, inc),
-            Event::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
-            Event::ComposePoll { ctr } => self.on_compose_poll(ctr),
-            Event::ComposeWait { deadline } => self.on_compose_wait(deadline),
-            Event::Action(i) => self.on_action(i),
-            Event::Heal { heal } => self.on_heal(heal),
-            Event::EchoUnreachable { ctr, inc, proc, seq, from } => {
+            Event::Timer(t) => self.on_timer(t),
+        }
+    }
+
+    #[inline]
+    fn on_timer(&mut self, t: Timer) {
+        match t {
+            Timer::SynTimer { conn, sent } => self.on_syn_timer(conn, sent),
+            Timer::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
+            Timer::DialTimeout { dial } => self.on_dial_timeout(dial),
+            Timer::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
+            Timer::ProgTimer { ctr, inc, proc, token } => self.on_prog_timer(ctr, inc, proc, token),
+            Timer::ProgramStart { ctr, inc } => self.on_program_start(ctr, inc),
+            Timer::Probe { ctr, inc } => self.on_probe(ctr, inc),
+            Timer::ProbeDone { ctr, inc, started, ok } => self.on_probe_done(ctr, inc, started, ok),
+            Timer::Restart { ctr, inc } => self.on_restart(ctr, inc),
+            Timer::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
+            Timer::ComposePoll { ctr } => self.on_compose_poll(ctr),
+            Timer::ComposeWait { deadline } => self.on_compose_wait(deadline),
+            Timer::Action(i) => self.on_action(i),
+            Timer::Heal { heal } => self.on_heal(heal),
+            Timer::EchoUnreachable { ctr, inc, proc, seq, from } => {
                 if self.live(ctr, inc) {
                     let errno = crate::proto::errno::Errno::Ehostunreach;
                     self.deliver_input(ctr, proc, Input::PingFailed { seq, errno, from });
