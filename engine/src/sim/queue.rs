@@ -23,8 +23,9 @@
 //! the last key first. The logical contents and order are the
 //! same either way. Bounds: 2^40 pushes per run, 2^24 events pending.
 //!
-//! Beside the heap, lanes: FIFOs of events scheduled a fixed delay after
-//! the current time (`push_after`). Time only moves forward, so the events
+//! Beside the heap, lanes: FIFOs of timers scheduled a fixed delay after
+//! the current time (`push_after`), 40 bytes an entry (the key's two words
+//! and the `Timer`). Time only moves forward, so the timers
 //! of one delay arrive in (time, sequence) order and a lane stays sorted by
 //! the same key as the heap; `pop` takes the least of the heap's root and
 //! the lanes' fronts (kept together in one cache line). A lane serves one
@@ -549,7 +550,10 @@ impl Queue {
         let mut in_ladder = 0;
         self.ladder.for_each(|k| in_ladder += usize::from(f(self.slab.get(slot_of(k)))));
         let in_run = self.run[self.run_at..].iter().filter(|&&k| f(self.slab.get(slot_of(k)))).count();
-        in_heap + in_ladder + in_run + self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
+        in_heap
+            + in_ladder
+            + in_run
+            + self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
     }
 
     pub fn len(&self) -> usize {
@@ -850,9 +854,7 @@ mod tests {
                         let got = q.pop_due(Time(limit)).map(|(t, e)| (t.0, e)).map_err(|t| t.map(|t| t.0));
                         let want = match reference.peek() {
                             Some(&Reverse((t, _))) if t > limit => Err(Some(t)),
-                            Some(_) => {
-                                Ok(reference.pop().map(|Reverse((t, i))| (t, action(i))).expect("peeked"))
-                            }
+                            Some(_) => Ok(reference.pop().map(|Reverse((t, i))| (t, action(i))).expect("peeked")),
                             None => Err(None),
                         };
                         assert_eq!(got, want, "seed {seed}");
