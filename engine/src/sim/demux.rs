@@ -96,7 +96,6 @@ mod tests {
             remote: SockAddr::new(Ip::new(10, 0, 0, 3), rport),
             state: TcpState::Established,
             dial: None,
-            syn_started: Time::ZERO,
             tx_last: Time::ZERO,
             tx_seq: 0,
             rx_seq: 0,

@@ -98,8 +98,9 @@ pub enum Event {
 /// them in 40-byte entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
-    /// A SYN retransmission timer of a connecting socket.
-    SynTimer { conn: ConnId, sent: u8 },
+    /// A SYN retransmission timer of a connecting socket, which sent its
+    /// first SYN at `started` (the retransmissions are timed from it).
+    SynTimer { conn: ConnId, sent: u8, started: Time },
     /// A neighbour (ARP) probe timer of a connecting socket.
     ArpTimer { conn: ConnId, probes: u8 },
     /// A program's connect timeout.

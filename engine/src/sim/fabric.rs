@@ -29,7 +29,7 @@ pub enum Route {
 /// every time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachedRoute {
-    generation: u64,
+    generation: u32,
     to: StackId,
     net: Option<NetId>,
 }
@@ -39,7 +39,7 @@ impl CachedRoute {
     pub const NONE: CachedRoute = CachedRoute { generation: 0, to: StackId::HOST, net: None };
 
     /// What to cache of `r`, computed in `generation`.
-    pub fn of(r: Route, generation: u64) -> CachedRoute {
+    pub fn of(r: Route, generation: u32) -> CachedRoute {
         match r {
             Route::Deliver { to, net, .. } => CachedRoute { generation, to, net },
             _ => CachedRoute::NONE,
@@ -47,7 +47,7 @@ impl CachedRoute {
     }
 
     /// The cached destination and network, if computed in `generation`.
-    pub fn get(self, generation: u64) -> Option<(StackId, Option<NetId>)> {
+    pub fn get(self, generation: u32) -> Option<(StackId, Option<NetId>)> {
         (self.generation == generation).then_some((self.to, self.net))
     }
 }
@@ -68,7 +68,14 @@ pub fn transmission_ns(size: u32, bps: u64) -> u64 {
 impl World {
     /// Something `route` reads changed (an endpoint attached or detached, a
     /// partition started or healed): every connection's cached route is stale.
+    /// Generations are 32 bits (a connection's cache is 16 bytes); should
+    /// they run out, every cache is emptied and they start again at 1, so a
+    /// stale generation can never be taken for the current one.
     pub(super) fn topology_changed(&mut self) {
+        if self.topo == u32::MAX {
+            self.conns.values_mut().for_each(|c| c.route = CachedRoute::NONE);
+            self.topo = 0;
+        }
         self.topo += 1;
     }
 

@@ -685,7 +685,7 @@ mod tests {
         assert!(std::mem::size_of::<Event>() <= 64);
         let mut q = Queue::default();
         let d = crate::time::Dur(5);
-        let syn = Timer::SynTimer { conn: crate::id::ConnId::default(), sent: 2 };
+        let syn = Timer::SynTimer { conn: crate::id::ConnId::default(), sent: 2, started: Time(0) };
         let prog = Timer::ProgTimer { ctr: Default::default(), inc: 7, proc: 1, token: u64::MAX };
         q.push_after(Time(0), d, syn);
         q.push_after(Time(0), crate::time::Dur(3), prog);

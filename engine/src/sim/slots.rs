@@ -150,6 +150,10 @@ impl<K: Key, V> Slots<K, V> {
         self.slots.iter().filter_map(|s| s.value.as_ref())
     }
 
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.slots.iter_mut().filter_map(|s| s.value.as_mut())
+    }
+
     /// A prefetch hint for `k`'s slot, computed from the key's index alone:
     /// nothing of the slot is read (a stale key prefetches whatever the slot
     /// holds now, harmlessly).

@@ -9,7 +9,7 @@ use crate::id::{ConnId, CtrId, DialId, StackId};
 use crate::net::addr::{Ip, SockAddr};
 use crate::proto::errno::Errno;
 use crate::proto::tcp::{SynStep, ARP_PROBES, ARP_RETRANS, EPHEMERAL_FIRST, EPHEMERAL_LAST};
-use crate::time::Dur;
+use crate::time::{Dur, Time};
 
 const HEADER_BYTES: u32 = 66;
 /// Linux's minimum retransmission timeout for an established connection.
@@ -196,7 +196,6 @@ impl World {
             remote,
             state: TcpState::SynSent,
             dial: Some(dial),
-            syn_started: self.now,
             tx_last: self.now,
             tx_seq: 0,
             rx_seq: 0,
@@ -208,11 +207,12 @@ impl World {
         });
         self.demux.insert(&(stack, local, remote), conn);
         self.dials[dial].conn = Some(conn);
-        self.send_syn(conn, 1);
+        self.send_syn(conn, 1, self.now);
     }
 
-    /// Sends SYN number `n` (1 = the original), or starts ARP if nobody holds the address.
-    fn send_syn(&mut self, conn: ConnId, n: u8) {
+    /// Sends SYN number `n` (1 = the original, sent now; the first was sent
+    /// at `started`), or starts ARP if nobody holds the address.
+    fn send_syn(&mut self, conn: ConnId, n: u8, started: Time) {
         let c = &self.conns[conn];
         let (who, stack, remote) = (Some(c.owner), c.stack, c.remote);
         if let Route::NoNeighbour { net, src } = self.route_flow(Some(conn), stack, remote.ip) {
@@ -226,7 +226,6 @@ impl World {
 
         self.segment_on(conn, Flags::Syn, n - 1);
         let at = if n == 1 {
-            self.conns[conn].syn_started = self.now;
             self.syn_schedule.first_timer()
         } else {
             match self.syn_schedule.after_timeout(n - 1) {
@@ -236,14 +235,13 @@ impl World {
         };
         if n == 1 {
             // First timers all have the same delay: a queue lane.
-            self.queue.push_after(self.now, at, Timer::SynTimer { conn, sent: n });
+            self.queue.push_after(self.now, at, Timer::SynTimer { conn, sent: n, started: self.now });
         } else {
-            let due = self.conns[conn].syn_started + at;
-            self.queue.push(due, Event::Timer(Timer::SynTimer { conn, sent: n }));
+            self.queue.push(started + at, Event::Timer(Timer::SynTimer { conn, sent: n, started }));
         }
     }
 
-    pub(super) fn on_syn_timer(&mut self, conn: ConnId, sent: u8) {
+    pub(super) fn on_syn_timer(&mut self, conn: ConnId, sent: u8, started: Time) {
         let Some(c) = self.conns.get(conn) else {
             return;
         };
@@ -251,7 +249,7 @@ impl World {
             return;
         }
         match self.syn_schedule.after_timeout(sent) {
-            SynStep::Retransmit { .. } => self.send_syn(conn, sent + 1),
+            SynStep::Retransmit { .. } => self.send_syn(conn, sent + 1, started),
             SynStep::GiveUp => {
                 if let Some(d) = c.dial {
                     self.dial_fail(d, Errno::Etimedout);
@@ -269,7 +267,7 @@ impl World {
         }
         let (who, stack, target, dial) = (Some(c.owner), c.stack, c.remote.ip, c.dial);
         let Route::NoNeighbour { net, src } = self.route(stack, target) else {
-            return self.send_syn(conn, 1);
+            return self.send_syn(conn, 1, self.now);
         };
         if probes < ARP_PROBES {
             self.capture_arp(net, src, target, probes + 1);
@@ -346,7 +344,6 @@ impl World {
             remote: p.src,
             state: TcpState::SynRcvd,
             dial: None,
-            syn_started: self.now,
             tx_last: self.now,
             tx_seq: 0,
             rx_seq: 0,

@@ -193,7 +193,6 @@ pub struct Conn {
     pub remote: SockAddr,
     pub state: TcpState,
     pub dial: Option<DialId>,
-    pub syn_started: Time,
     /// Arrival time of this end's latest segment: later ones never overtake it.
     pub tx_last: Time,
     /// Data segments sent / the highest one delivered (duplicates are dropped).
@@ -264,7 +263,7 @@ pub struct World {
     pub(super) demux: super::demux::Demux,
     /// Topology generation (`topology_changed`): connections' cached routes
     /// from an older generation are recomputed.
-    pub(super) topo: u64,
+    pub(super) topo: u32,
     pub dns: Registry<NetId, CtrId>,
     /// The registry's id of each queried name, by symbol (`u32::MAX`: not
     /// known yet); ids are permanent, so a known one never goes stale.
@@ -647,7 +646,7 @@ impl World {
     #[inline]
     fn on_timer(&mut self, t: Timer) {
         match t {
-            Timer::SynTimer { conn, sent } => self.on_syn_timer(conn, sent),
+            Timer::SynTimer { conn, sent, started } => self.on_syn_timer(conn, sent, started),
             Timer::ArpTimer { conn, probes } => self.on_arp_timer(conn, probes),
             Timer::DialTimeout { dial } => self.on_dial_timeout(dial),
             Timer::DnsTimeout { query, attempt } => self.on_dns_timeout(query, attempt),
@@ -734,6 +733,33 @@ mod sizing_tests {
         assert_eq!(w.conns.len(), 2 * 41, "every held connection open, both ends");
         assert_eq!((w.conns.capacity(), w.dials.capacity()), (conns, dials), "the tables never grew");
     }
+
+    /// Cached routes carry a 32-bit topology generation: when generations
+    /// run out they start again at 1, and every cache is emptied first, so
+    /// a route cached long ago in generation 1 is not taken for current.
+    #[test]
+    fn topology_generations_wrap_without_reviving_stale_routes() {
+        use super::super::fabric::{CachedRoute, Route};
+        let text = r#"Scenario(name: "wrap", until: "5s", networks: { "n": Bridge(subnet: "10.0.0.0/24") }, containers: {
+            "s0": (networks: ["n"], ipv4_address: { "n": "10.0.0.10" }, program: Server(port: 80)),
+            "p0": (networks: ["n"], start_at: "1s", program: Pool(target: "10.0.0.10:80", size: 3)),
+        })"#;
+        let loaded = crate::scenario::load_str("wrap.ron", text).expect("valid");
+        let mut w = super::World::new(loaded.spec.clone());
+        w.run();
+        assert_eq!(w.conns.len(), 6);
+        let stale = Route::Deliver { to: crate::id::StackId(0), net: None, src: [10, 0, 0, 1].into() };
+        for c in w.conns.values_mut() {
+            c.route = CachedRoute::of(stale, 1);
+        }
+        w.topo = u32::MAX - 1;
+        w.topology_changed();
+        assert_eq!(w.topo, u32::MAX);
+        assert!(w.conns.values().all(|c| c.route.get(1).is_some()), "not emptied before the wrap");
+        w.topology_changed();
+        assert_eq!(w.topo, 1);
+        assert!(w.conns.values().all(|c| c.route.get(w.topo).is_none()), "a stale route survived the wrap");
+    }
 }
 
 #[cfg(test)]
@@ -749,7 +775,7 @@ mod size_tests {
         use std::mem::size_of;
         assert!(size_of::<super::Event>() <= 64, "Event is {} bytes", size_of::<super::Event>());
         assert!(size_of::<super::Record>() <= 48, "Record is {} bytes", size_of::<super::Record>());
-        assert!(size_of::<super::Conn>() <= 104, "Conn is {} bytes", size_of::<super::Conn>());
+        assert!(size_of::<super::Conn>() <= 88, "Conn is {} bytes", size_of::<super::Conn>());
         assert!(size_of::<super::Container>() <= 640, "Container is {} bytes", size_of::<super::Container>());
         // The fields every input reads share the container's first line.
         use std::mem::offset_of;
