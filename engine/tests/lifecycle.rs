@@ -234,7 +234,7 @@ fn a_full_ephemeral_port_range_fails_connect_with_eaddrnotavail() {
     assert_eq!(connected, 28_232, "one connection per ephemeral port");
     let failed: Vec<_> = of(&r, "app")
         .filter_map(|(_, e)| match e {
-            Ev::ConnectFailed { errno, cause, .. } => Some((*errno, r.world.syms.get(*cause).to_string())),
+            Ev::ConnectFailed(f) => Some((f.errno, r.world.syms.get(f.cause).to_string())),
             _ => None,
         })
         .collect();

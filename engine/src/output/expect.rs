@@ -132,7 +132,7 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
                 return false;
             }
             match ev {
-                Ev::ConnectFailed { target, port, addr, .. } => target_matches(w, to, *target, Some(*port), *addr),
+                Ev::ConnectFailed(f) => target_matches(w, to, f.target, Some(f.port), f.addr),
                 Ev::ResolveFailed { name, .. } => target_matches(w, to, *name, None, None),
                 _ => to.is_none(),
             }

@@ -39,7 +39,7 @@ fn holder_at(w: &World, ip: Ip, t: Time) -> Option<CtrId> {
 fn forwarded_to(w: &World, r: &crate::sim::record::Record) -> Option<(CtrId, u16)> {
     let addr = match &r.ev {
         Ev::Connected { addr, .. } => *addr,
-        Ev::ConnectFailed { addr: Some(a), .. } => *a,
+        Ev::ConnectFailed(f) => f.addr?,
         _ => return None,
     };
     if !(addr.ip.is_loopback() || w.is_host_ip_pub(addr.ip)) {
@@ -69,7 +69,7 @@ pub fn build(w: &World) -> Graph {
         let Some(c) = r.ctr else { continue };
         let (target, ok, errno) = match &r.ev {
             Ev::Connected { target, addr, .. } => (Some((*target, Some(addr.ip))), true, None),
-            Ev::ConnectFailed { target, addr, errno, .. } => (Some((*target, addr.map(|a| a.ip))), false, Some(*errno)),
+            Ev::ConnectFailed(f) => (Some((f.target, f.addr.map(|a| a.ip))), false, Some(f.errno)),
             _ => (None, false, None),
         };
         let Some((name, ip)) = target else { continue };

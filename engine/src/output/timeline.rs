@@ -132,9 +132,9 @@ fn mark_of(w: &World, r: &Record) -> Option<Mark> {
     let line = format!("{} {}", r.t.to_string().trim_start(), crate::output::trace::describe(w, &r.ev));
     let (shape, color) = match &r.ev {
         Ev::Connected { .. } => ("dot", "#2e7d32"),
-        Ev::ConnectFailed { errno: Errno::Econnrefused, .. } => ("x", "#c62828"),
-        Ev::ConnectFailed { errno: Errno::Etimedout, .. } => ("tri", "#ef6c00"),
-        Ev::ConnectFailed { .. } => ("x", "#6a1b9a"),
+        Ev::ConnectFailed(f) if f.errno == Errno::Econnrefused => ("x", "#c62828"),
+        Ev::ConnectFailed(f) if f.errno == Errno::Etimedout => ("tri", "#ef6c00"),
+        Ev::ConnectFailed(_) => ("x", "#6a1b9a"),
         Ev::ResolveFailed { .. } => ("diamond", "#6a1b9a"),
         Ev::Response { status, .. } if *status >= 500 => ("bar", "#c62828"),
         Ev::RequestTimedOut { .. } | Ev::Closed { errno: Some(_), .. } => ("tri", "#ef6c00"),

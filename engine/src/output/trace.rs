@@ -7,7 +7,7 @@
 //! strings `ip:port`, durations as integer `*_ns` fields, errno by name.
 
 use crate::proto::dns::EMBEDDED_TTL;
-use crate::sim::record::{Ev, Resolution};
+use crate::sim::record::{ConnectFailure, Ev, Resolution};
 use crate::sim::World;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -80,6 +80,7 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
         Ev::ComposeReady { message } => write!(o, "compose: {}", s(*message)),
         Ev::DnsQuery { name, server, attempt } => write!(o, "dns query A {}? @{server} (attempt {attempt})", s(*name)),
         Ev::DnsAnswer { name, rcode, ips } => {
+            let ips = w.trace.ips(*ips);
             write!(o, "dns answer {} {}", s(*name), rcode.name())?;
             for ip in ips {
                 write!(o, " A {}", crate::ascii::ip(*ip))?;
@@ -114,7 +115,8 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
             let a = if addr.to_string() == shown { String::new() } else { format!(" ({addr})") };
             write!(o, "connect {shown}{a} ok after {after}")
         }
-        Ev::ConnectFailed { target, port, addr, errno, after, cause } => {
+        Ev::ConnectFailed(f) => {
+            let ConnectFailure { target, port, addr, errno, after, cause } = &**f;
             let shown = format!("{}:{port}", s(*target));
             let a = addr.filter(|a| a.to_string() != shown).map_or_else(String::new, |a| format!(" ({a})"));
             write!(o, "connect {shown}{a} failed {errno} after {after}{}", because(s(*cause)))
@@ -265,7 +267,7 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::Dropped { .. } => "dropped",
         Ev::ArpProbe { .. } => "arp_probe",
         Ev::Connected { .. } => "connected",
-        Ev::ConnectFailed { .. } => "connect_failed",
+        Ev::ConnectFailed(_) => "connect_failed",
         Ev::Accepted { .. } => "accepted",
         Ev::Response { .. } => "response",
         Ev::RequestTimedOut { .. } => "request_timed_out",
@@ -311,7 +313,7 @@ fn fields(w: &World, ev: &Ev) -> Value {
         }
         Ev::DnsAnswer { name, rcode, ips } => json!({
             "name": s(*name), "rcode": rcode.name(),
-            "answers": ips.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+            "answers": w.trace.ips(*ips).iter().map(|i| i.to_string()).collect::<Vec<_>>(),
         }),
         Ev::Resolved { name, ip, via: v } => {
             json!({ "name": s(*name), "ip": ip.to_string(), "via": via(*v) })
@@ -329,9 +331,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Connected { target, addr, after } => {
             json!({ "target": format!("{}:{}", s(*target), addr.port), "addr": addr.to_string(), "after_ns": after.0 })
         }
-        Ev::ConnectFailed { target, port, addr, errno, after, cause } => json!({
-            "cause": s(*cause),
-            "target": format!("{}:{port}", s(*target)), "addr": addr.map(|a| a.to_string()), "errno": errno.name(), "after_ns": after.0,
+        Ev::ConnectFailed(f) => json!({
+            "cause": s(f.cause),
+            "target": format!("{}:{}", s(f.target), f.port), "addr": f.addr.map(|a| a.to_string()), "errno": f.errno.name(), "after_ns": f.after.0,
         }),
         Ev::Accepted { peer } => json!({ "peer": peer.to_string() }),
         Ev::Response { peer, status, latency } => {

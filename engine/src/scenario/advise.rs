@@ -194,11 +194,12 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
         let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
         let mut seen = BTreeSet::new();
         for rec in &r.world.trace {
-            if let (Ev::ConnectFailed { target, errno: crate::proto::errno::Errno::Econnrefused, .. }, Some(c)) =
-                (&rec.ev, rec.ctr)
-            {
+            if let (Ev::ConnectFailed(f), Some(c)) = (&rec.ev, rec.ctr) {
+                if f.errno != crate::proto::errno::Errno::Econnrefused {
+                    continue;
+                }
                 let name = r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
-                seen.insert((name, r.world.syms.get(*target).to_string()));
+                seen.insert((name, r.world.syms.get(f.target).to_string()));
             }
         }
         for k in seen {

@@ -4,7 +4,7 @@
 //! upstream on the default bridge (docker-facts §1, §3, §7).
 
 use super::event::{Packet, Seg, Timer};
-use super::record::{Ev, Resolution};
+use super::record::{ConnectFailure, Ev, Resolution};
 use super::spec::{DnsOutage, Mode, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
 use crate::container::program::Input;
@@ -203,6 +203,7 @@ impl World {
             let what = super::capture::What::DnsAnswer { id: Self::dns_id(q), name: n, rcode, ips: ips.to_vec() };
             self.capture(iface, SockAddr::new(query.server, 53), dst, what, String::new());
         }
+        let ips = self.trace.ip_list(&ips);
         self.record(Some(query.ctr), Ev::DnsAnswer { name: query.name, rcode, ips });
         let now = self.now;
         self.ctrs[query.ctr].cache.store(now, self.syms.get(query.name), &result);
@@ -271,7 +272,8 @@ impl World {
         }
         let after = self.now.since(d.started);
         let (target, port, addr) = (d.host, d.port, d.addr);
-        self.record(Some(d.ctr), Ev::ConnectFailed { target, port, addr, errno, after, cause });
+        let failure = ConnectFailure { target, port, addr, errno, after, cause };
+        self.record(Some(d.ctr), Ev::ConnectFailed(Box::new(failure)));
         if self.live(d.ctr, d.inc) {
             self.deliver_input(d.ctr, d.proc, Input::ConnectFailed { tag: d.tag, errno });
         }
