@@ -168,16 +168,16 @@ const LANES: usize = 4;
 /// `least`'s lane when the run's head is the least.
 const RUN: usize = LANES;
 
-/// Events scheduled `delay` after their push time, in (time, sequence)
-/// order. Only timers take a lane (a delivery goes to the heap), stored
-/// compact: 40 bytes an entry where a key and an `Event` take 80.
+/// Timers scheduled `delay` after their push time, in (time, sequence)
+/// order, stored compact: 40 bytes an entry where a key and an `Event`
+/// took 80 (deliveries always go to the heap).
 #[derive(Default)]
 struct Lane {
     delay: u64,
     items: std::collections::VecDeque<LaneEntry>,
 }
 
-/// A lane's event: its key's two words (the low one's slot bits zero) and
+/// A lane's timer: its key's two words (the low one's slot bits zero) and
 /// the timer.
 #[derive(Clone, Copy)]
 struct LaneEntry {
@@ -266,7 +266,7 @@ impl Queue {
         self.groups[i / 4].0[i % 4] = k;
     }
 
-    /// Schedules `ev` at `now + after` through the lane of delay `after`
+    /// Schedules `timer` at `now + after` through the lane of delay `after`
     /// (else through the heap: same order either way).
     pub fn push_after(&mut self, now: Time, after: crate::time::Dur, timer: Timer) {
         let at = (now + after).0;
