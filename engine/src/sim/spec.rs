@@ -195,6 +195,24 @@ impl ProgramSpec {
             _ => 0,
         }
     }
+
+    /// Of those, the ones opened by name, each after a DNS lookup (a sizing
+    /// hint for the table of queries in flight): all or none, as the
+    /// program's one target is a name or an address.
+    pub fn lookups_held(&self, syms: &Symbols) -> u64 {
+        let host = match self {
+            ProgramSpec::Pool(p) => p.host,
+            ProgramSpec::Client(c) => c.host,
+            ProgramSpec::Producer(p) => p.host,
+            ProgramSpec::Worker(w) => w.host,
+            _ => return 0,
+        };
+        if syms.ip(host).is_some() {
+            0
+        } else {
+            self.connections_held()
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -450,6 +450,9 @@ impl World {
         let held = specs.iter().map(|s| s.program.connections_held()).sum::<u64>().min(MAX_RESERVED_CONNS) as usize;
         self.conns.reserve(2 * held);
         self.dials.reserve(held);
+        // Queries in flight: at most one per connection opened by name.
+        let lookups = specs.iter().map(|s| s.program.lookups_held(&self.syms)).sum::<u64>();
+        self.queries.reserve(lookups.min(MAX_RESERVED_CONNS) as usize);
         for s in specs {
             let stack = match s.mode {
                 super::spec::Mode::Host => StackId::HOST,
@@ -727,11 +730,14 @@ mod sizing_tests {
         })"#;
         let loaded = crate::scenario::load_str("sizing.ron", text).expect("valid");
         let mut w = super::World::new(loaded.spec.clone());
-        let (conns, dials) = (w.conns.capacity(), w.dials.capacity());
+        let (conns, dials, queries) = (w.conns.capacity(), w.dials.capacity(), w.queries.capacity());
         assert!(conns >= 2 * 41 && dials >= 41, "sized for 41 held connections: {conns} / {dials}");
+        // p1's 20 and c0's one are opened by name; p0's by address.
+        assert!((21..41).contains(&queries), "sized for 21 lookups: {queries}");
         w.run();
         assert_eq!(w.conns.len(), 2 * 41, "every held connection open, both ends");
-        assert_eq!((w.conns.capacity(), w.dials.capacity()), (conns, dials), "the tables never grew");
+        let now = (w.conns.capacity(), w.dials.capacity(), w.queries.capacity());
+        assert_eq!(now, (conns, dials, queries), "the tables never grew");
     }
 
     /// Cached routes carry a 32-bit topology generation: when generations
