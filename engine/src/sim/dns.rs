@@ -3,7 +3,7 @@
 //! nameserver — Docker's embedded server on user-defined networks, the host's
 //! upstream on the default bridge (docker-facts §1, §3, §7).
 
-use super::event::{Packet, Seg, Timer};
+use super::event::Timer;
 use super::record::{ConnectFailure, Ev, Resolution};
 use super::spec::{DnsOutage, Mode, Upstream};
 use super::world::{Query, World, EMBEDDED_DNS, LOOPBACK, UPSTREAM_DNS};
@@ -116,15 +116,10 @@ impl World {
             return;
         };
         self.queries[q].answer = Some((rcode, ips));
-        let stack = self.ctrs[ctr].stack;
-        let p = Packet {
-            src: SockAddr::new(server, 53),
-            dst: SockAddr::new(LOOPBACK, 53),
-            seg: Seg::DnsAnswer { query: q, attempt },
-            to: stack,
-            conn: None,
-        };
-        self.send_packet(p, delay);
+        // A datagram sent and queued like any packet (see `Timer::DnsAnswer`).
+        self.checks.attempts += 1;
+        self.checks.pushed += 1;
+        self.at(delay, Timer::DnsAnswer { query: q, ctr, attempt });
     }
 
     /// What the nameserver answers, and when; `None`: it never answers.

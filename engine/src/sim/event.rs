@@ -27,14 +27,6 @@ pub enum Seg {
         msg: Msg,
         seq: u32,
     },
-    DnsQuery {
-        query: QueryId,
-        attempt: u8,
-    },
-    DnsAnswer {
-        query: QueryId,
-        attempt: u8,
-    },
     /// ICMP echo request or reply of process `proc` of `ctr` (the pinger).
     Echo {
         seq: u16,
@@ -91,10 +83,11 @@ pub enum Event {
     Timer(Timer),
 }
 
-/// Everything scheduled but a packet's delivery. A timer's fields fit 24
-/// bytes where a packet's take 64: the queue's lanes, which hold only
-/// timers (every connection's first SYN retransmission timer, every
-/// resolver attempt's timeout, every client's request interval), store
+/// Everything scheduled but a packet's delivery — and one datagram, the
+/// nameserver's answer (`DnsAnswer`). A timer's fields fit 24 bytes where
+/// a packet's take 64: the queue's lanes, which hold only timers (every
+/// connection's first SYN retransmission timer, every resolver attempt's
+/// timeout, every DNS answer, every client's request interval), store
 /// them in 40-byte entries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
@@ -107,6 +100,16 @@ pub enum Timer {
     DialTimeout { dial: DialId },
     /// A resolver's per-attempt timeout.
     DnsTimeout { query: QueryId, attempt: u8 },
+    /// The nameserver's answer to attempt `attempt` of `query` (asked from
+    /// container `ctr`) arrives. A datagram, but one that nothing on its
+    /// path drops, reorders or routes — it comes back over the asking
+    /// container's loopback (or, for the host's upstream, a path the model
+    /// gives a fixed delay) — so it needs none of a packet's fields and
+    /// travels as a timer: through a lane of its delay, an append and a
+    /// pop, where a million answers due at one instant (queries sent
+    /// together, an answer's delay has no jitter) would otherwise fill the
+    /// heap. The checks count it as a packet all the same.
+    DnsAnswer { query: QueryId, ctr: CtrId, attempt: u8 },
     /// ARP for an echo's destination failed: "Destination Host Unreachable".
     EchoUnreachable { ctr: CtrId, inc: u32, proc: u8, seq: u16, from: crate::net::addr::Ip },
     /// A program timer.

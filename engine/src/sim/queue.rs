@@ -34,9 +34,10 @@
 //! lane's order (a caller's clock running backwards), goes to the heap, so
 //! the order stays exact whatever the caller pushes. Timers — every
 //! client's request interval, every connection's first SYN retransmission
-//! timer — then cost an append and a pop-front instead of two heap passes
-//! and a payload slot, and the heap holds only the events whose delays
-//! vary (packets, with their jitter).
+//! timer, every DNS answer (a timer: `Timer::DnsAnswer`) — then cost an
+//! append and a pop-front instead of two heap passes and a payload slot,
+//! and the heap holds only the events whose delays vary (packets, with
+//! their jitter).
 //!
 //! Beyond the heap, the ladder (`ladder.rs`): once more than `SPILL_OVER`
 //! (8,192) events wait in the heap, its events move to a ladder queue —
@@ -554,6 +555,12 @@ impl Queue {
             + in_ladder
             + in_run
             + self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
+    }
+
+    /// How many timers waiting in the lanes satisfy `f`.
+    #[cfg(test)]
+    pub fn count_in_lanes(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
     }
 
     pub fn len(&self) -> usize {

@@ -289,8 +289,6 @@ impl World {
             Seg::Rst => self.on_rst(p),
             Seg::Fin => self.on_fin(p),
             Seg::Data { msg, seq } => self.on_data(p, msg, seq),
-            Seg::DnsQuery { .. } => {}
-            Seg::DnsAnswer { query, attempt } => self.on_dns_answer(query, attempt),
             Seg::Echo { seq, reply, ctr, proc } => self.on_echo(p, seq, reply, ctr, proc),
             Seg::Udp { seq, ctr, proc, .. } => self.on_udp(p, seq, ctr, proc),
             Seg::PortUnreachable { ctr, proc } => self.on_port_unreachable(p, ctr, proc),
