@@ -551,14 +551,10 @@ impl Queue {
         let mut in_ladder = 0;
         self.ladder.for_each(|k| in_ladder += usize::from(f(self.slab.get(slot_of(k)))));
         let in_run = self.run[self.run_at..].iter().filter(|&&k| f(self.slab.get(slot_of(k)))).count();
-        in_heap
-            + in_ladder
-            + in_run
-            + self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
+        in_heap + in_ladder + in_run + self.count_in_lanes(&f)
     }
 
     /// How many timers waiting in the lanes satisfy `f`.
-    #[cfg(test)]
     pub fn count_in_lanes(&self, f: impl Fn(&Event) -> bool) -> usize {
         self.lanes.iter().flat_map(|l| &l.items).filter(|e| f(&Event::Timer(e.timer))).count()
     }
