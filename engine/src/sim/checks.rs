@@ -8,7 +8,7 @@
 //! - packet conservation: every transmission attempt is queued or dropped
 //!   with a reason; every queued packet is delivered or still in flight.
 
-use super::event::{Event, Timer};
+use super::event::Event;
 use super::world::World;
 use crate::id::{CtrId, NetId, StackId};
 use crate::net::addr::Ip;
@@ -77,8 +77,7 @@ impl World {
         if !self.checks.enabled {
             return;
         }
-        let in_flight =
-            self.queue.count(|e| matches!(e, Event::Deliver(_) | Event::Timer(Timer::DnsAnswer { .. }))) as u64;
+        let in_flight = self.queue.count(Event::is_packet) as u64;
         let c = &self.checks;
         if c.attempts != c.pushed + c.dropped || c.pushed != c.delivered + in_flight {
             let msg = format!(

@@ -83,6 +83,14 @@ pub enum Event {
     Timer(Timer),
 }
 
+impl Event {
+    /// A packet in flight, as the checks count them: a delivery, or the
+    /// nameserver's answer (a datagram that travels as a timer).
+    pub fn is_packet(&self) -> bool {
+        matches!(self, Event::Deliver(_) | Event::Timer(Timer::DnsAnswer { .. }))
+    }
+}
+
 /// Everything scheduled but a packet's delivery — and one datagram, the
 /// nameserver's answer (`DnsAnswer`). A timer's fields fit 24 bytes where
 /// a packet's take 64: the queue's lanes, which hold only timers (every

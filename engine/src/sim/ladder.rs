@@ -132,9 +132,10 @@ impl Ladder {
 
     /// Stores `key`, which must be at or after the split last returned.
     /// Always inlined: as a call (the compiler's choice with `#[inline]`)
-    /// its prologue and epilogue alone were about 13 instructions a push;
-    /// inlined, the engine's instructions fell 0.9–1.0 % (`benches/count.sh`
-    /// at `pools 1000 20 ip`, `pools 20000 20 ip`, `requests 10001`).
+    /// its entry and exit lines alone took 80 instructions per marginal
+    /// connection at 10⁶ (cachegrind); inlined, the engine's instructions
+    /// fell 0.9–1.0 % (`benches/count.sh` at `pools 1000 20 ip`,
+    /// `pools 20000 20 ip`, `requests 10001`).
     #[inline(always)]
     pub fn push(&mut self, key: u128) {
         let t = time_of(key);

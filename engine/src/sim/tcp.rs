@@ -235,7 +235,7 @@ impl World {
         };
         if n == 1 {
             // First timers all have the same delay: a queue lane.
-            self.queue.push_after(self.now, at, Timer::SynTimer { conn, sent: n, started: self.now });
+            self.queue.push_after(self.now, at, Timer::SynTimer { conn, sent: n, started });
         } else {
             self.queue.push(started + at, Event::Timer(Timer::SynTimer { conn, sent: n, started }));
         }
