@@ -198,17 +198,29 @@ pub fn ps(w: &World) -> String {
     out
 }
 
-/// Docker's human durations (go-units HumanDuration).
+/// Docker's human durations (go-units `HumanDuration`, as `docker ps`
+/// prints them): seconds and minutes truncated, hours rounded to the
+/// nearest (1 h 29 min is "About an hour", 1 h 31 min "2 hours"), then
+/// days below two weeks, weeks below two 30-day months, months below
+/// two 365-day years, and years.
 pub fn human(d: crate::time::Dur) -> String {
-    let s = d.0 / 1_000_000_000;
-    match s {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..=59 => format!("{s} seconds"),
-        60..=119 => "About a minute".into(),
-        120..=2699 => format!("{} minutes", s / 60),
-        2700..=5399 => "About an hour".into(),
-        _ => format!("{} hours", s / 3600),
+    const SEC: u64 = 1_000_000_000;
+    const HOUR: u64 = 3_600 * SEC;
+    let (secs, mins) = (d.0 / SEC, d.0 / (60 * SEC));
+    // Rounded half up, as Go's `math.Round` rounds a positive duration.
+    let hours = d.0.saturating_add(HOUR / 2) / HOUR;
+    match (secs, mins, hours) {
+        (0, ..) => "Less than a second".into(),
+        (1, ..) => "1 second".into(),
+        (2..=59, ..) => format!("{secs} seconds"),
+        (_, 1, _) => "About a minute".into(),
+        (_, 2..=59, _) => format!("{mins} minutes"),
+        (.., 1) => "About an hour".into(),
+        (.., 2..48) => format!("{hours} hours"),
+        (.., 48..336) => format!("{} days", hours / 24),
+        (.., 336..1_440) => format!("{} weeks", hours / (24 * 7)),
+        (.., 1_440..17_520) => format!("{} months", hours / (24 * 30)),
+        _ => format!("{} years", d.0 / HOUR / (24 * 365)),
     }
 }
 
@@ -241,5 +253,48 @@ mod tests {
     fn formats() {
         assert_eq!(instant(Time(3_723_500_000_000)), "1970-01-01T01:02:03.500000Z");
         assert_eq!(mac(Ip::new(172, 18, 0, 2)), "02:42:ac:12:00:02");
+    }
+
+    /// The boundaries of go-units' `HumanDuration` (its own test's cases:
+    /// minutes truncated to 59, hours rounded, then days, weeks, months
+    /// and years).
+    #[test]
+    fn human_durations_match_docker() {
+        use crate::time::Dur;
+        let (m, h) = (|n: u64| Dur::secs(60 * n), |n: u64| Dur::secs(3_600 * n));
+        let (day, week, month, year) = (h(24), h(24 * 7), h(24 * 30), h(24 * 365));
+        let cases = [
+            (Dur::millis(450), "Less than a second"),
+            (Dur::secs(1), "1 second"),
+            (Dur::secs(59), "59 seconds"),
+            (m(1), "About a minute"),
+            (Dur::secs(119), "About a minute"),
+            (m(3), "3 minutes"),
+            (m(45) + Dur::secs(40), "45 minutes"),
+            (m(59), "59 minutes"),
+            (h(1), "About an hour"),
+            (h(1) + m(29), "About an hour"),
+            (h(1) + m(30), "2 hours"),
+            (h(1) + m(31), "2 hours"),
+            (h(3) + m(29), "3 hours"),
+            (h(3) + m(31), "4 hours"),
+            (h(24), "24 hours"),
+            (day + h(12), "36 hours"),
+            (day + day, "2 days"),
+            (Dur(13 * day.0) + h(5), "13 days"),
+            (Dur(2 * week.0), "2 weeks"),
+            (Dur(2 * week.0 + 4 * day.0), "2 weeks"),
+            (month, "4 weeks"),
+            (month + Dur(2 * week.0), "6 weeks"),
+            (Dur(2 * month.0), "2 months"),
+            (Dur(5 * month.0 + 2 * week.0), "5 months"),
+            (Dur(24 * month.0), "24 months"),
+            (Dur(24 * month.0 + 2 * week.0), "2 years"),
+            (Dur(3 * year.0 + 2 * month.0), "3 years"),
+            (Dur(u64::MAX), "584 years"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(human(d), want, "{d:?}");
+        }
     }
 }
