@@ -133,6 +133,36 @@ fn binary_exits_2_with_location_on_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the file"));
 }
 
+/// A picture's file name says its format: one the picture does not come in
+/// is refused before the run (exit 2, nothing written), instead of SVG text
+/// under a `.png` name.
+#[test]
+fn picture_names_must_say_a_format_they_come_in() {
+    let dir = std::env::temp_dir().join(format!("wharf-pictures-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/basics/startup-race-retry.ron");
+    let run = |flag: &str, name: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_wharf"))
+            .args(["run", "-q", scenario, flag])
+            .arg(dir.join(name))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned(), dir.join(name).exists())
+    };
+    let (code, err, written) = run("--timeline", "t.png");
+    assert_eq!((code, written), (Some(2), false), "{err}");
+    assert!(err.contains("must end in .svg, .html or .htm; for a PNG"), "{err}");
+    let (code, err, written) = run("--graph", "g.txt");
+    assert_eq!((code, written), (Some(2), false), "{err}");
+    assert!(err.contains("must end in .svg, .dot or .gv"), "{err}");
+    for (flag, name, head) in [("--timeline", "t.HTML", "<!doctype html>"), ("--graph", "g.gv", "digraph")] {
+        let (code, err, written) = run(flag, name);
+        assert_eq!((code, written), (Some(0), true), "{err}");
+        assert!(std::fs::read_to_string(dir.join(name)).unwrap().starts_with(head), "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_broken_container_does_not_invent_a_cycle() {
     let src = "Scenario(name: \"t\", containers: {\n  \"api\": (program: Client(target: \"nope\")),\n  \"x\": (depends_on: {\"api\": ()}),\n})";

@@ -50,10 +50,10 @@ pub enum Command {
         #[arg(long)]
         checks: bool,
         /// Write the timeline picture (.svg, or .html with hover details).
-        #[arg(long)]
+        #[arg(long, value_parser = timeline_path)]
         timeline: Option<PathBuf>,
         /// Write the communication graph (.svg or .dot).
-        #[arg(long)]
+        #[arg(long, value_parser = graph_path)]
         graph: Option<PathBuf>,
         /// Write a packet capture (pcapng) that Wireshark and tshark open.
         #[arg(long)]
@@ -200,6 +200,33 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
         return Err(format!("shard {s} must satisfy 1 <= K <= N"));
     }
     Ok((k, n))
+}
+
+/// A picture's path whose extension names one of `formats` (the first is
+/// the SVG every picture has): anything else is refused before the run,
+/// where it used to get SVG text under, say, a `.png` name.
+fn picture_path(s: &str, formats: &[&str]) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    if formats.contains(&ext.as_str()) {
+        return Ok(p);
+    }
+    let names: Vec<String> = formats.iter().map(|f| format!(".{f}")).collect();
+    let (last, rest) = names.split_last().expect("formats are given");
+    let png = if ext == "png" {
+        "; for a PNG, write the .svg and render it, e.g. `chromium --headless --screenshot=t.png t.svg`"
+    } else {
+        ""
+    };
+    Err(format!("the file name must end in {} or {last}{png}", rest.join(", ")))
+}
+
+fn timeline_path(s: &str) -> Result<PathBuf, String> {
+    picture_path(s, &["svg", "html", "htm"])
+}
+
+fn graph_path(s: &str) -> Result<PathBuf, String> {
+    picture_path(s, &["svg", "dot", "gv"])
 }
 
 fn parse_dur_arg(s: &str) -> Result<crate::time::Dur, String> {
@@ -354,14 +381,14 @@ fn pictures(
     if let Some(p) = timeline {
         let text = match ext(p).as_str() {
             "html" | "htm" => crate::output::timeline::html(&r.world, name),
-            _ => crate::output::timeline::svg(&r.world, false),
+            _ => crate::output::timeline::svg(&r.world, false), // .svg: checked by `timeline_path`
         };
         write(p, text)?;
     }
     if let Some(p) = graph {
         let text = match ext(p).as_str() {
             "dot" | "gv" => crate::output::graph::dot(&r.world),
-            _ => crate::output::graph::svg(&r.world),
+            _ => crate::output::graph::svg(&r.world), // .svg: checked by `graph_path`
         };
         write(p, text)?;
     }
