@@ -61,6 +61,25 @@ fn every_compose_feature_lands_where_it_should() {
     wharf::scenario::load_str("imported.ron", &text).unwrap_or_else(|d| panic!("{}\n{text}", d.render()));
 }
 
+/// `network_mode: service:X` joins X's namespace wherever the file defines
+/// X (Compose creates X first); the scenario lists X first, chains too.
+#[test]
+fn a_shared_namespace_may_name_a_service_defined_later() {
+    let src = "services:\n  app:\n    image: myapp\n    network_mode: \"service:sidecar\"\n  sidecar:\n    image: envoyproxy/envoy\n    network_mode: service:vpn\n  vpn:\n    image: qmcgaw/gluetun\n    container_name: tunnel\n";
+    let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let names: Vec<&str> = imp.scenario.containers.0.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["tunnel", "sidecar", "app"]);
+    let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = run(&loaded, Overrides::default());
+    let text = r.text();
+    // One namespace, attached once: the two joining it attach nothing.
+    let connects: Vec<&str> = text.lines().filter(|l| l.contains("network connect")).collect();
+    assert_eq!(connects.len(), 1, "{text}");
+    assert!(connects[0].contains("tunnel"), "{text}");
+    assert!(r.passed(), "{text}");
+}
+
 #[test]
 fn interpolation_errors_and_yaml_errors_are_located() {
     let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());

@@ -674,6 +674,42 @@ fn expand_range(spec: &str) -> Option<Vec<String>> {
     Some((0..=c1 - c0).map(|k| format!("{ip}{}:{}", h0 + k, c0 + k)).collect())
 }
 
+/// Compose creates a service after the one whose network namespace it
+/// joins (`network_mode: service:X`), wherever the file defines it, while a
+/// scenario lists X first: a stable order that moves each such X ahead of
+/// the services joining it (`services[i]` names `containers[i]`; a cycle is
+/// left as it is, for the lowering to report).
+fn namespace_order(containers: &mut Vec<(String, s::Container)>, services: &[String]) {
+    let shared = |c: &s::Container| -> Option<String> {
+        c.networks.as_ref()?.first()?.strip_prefix("container:").map(str::to_string)
+    };
+    let target: Vec<Option<usize>> = containers
+        .iter()
+        .map(|(_, c)| {
+            let t = shared(c)?;
+            (0..containers.len()).find(|&j| containers[j].0 == t || services[j] == t)
+        })
+        .collect();
+    // 0: not placed, 1: on the chain being followed, 2: placed.
+    let mut state = vec![0u8; containers.len()];
+    let mut order = Vec::with_capacity(containers.len());
+    for i in 0..containers.len() {
+        let mut chain = vec![];
+        let mut k = Some(i);
+        while let Some(j) = k.filter(|&j| state[j] == 0) {
+            state[j] = 1;
+            chain.push(j);
+            k = target[j];
+        }
+        for &j in chain.iter().rev() {
+            state[j] = 2;
+            order.push(j);
+        }
+    }
+    let mut taken: Vec<Option<(String, s::Container)>> = std::mem::take(containers).into_iter().map(Some).collect();
+    containers.extend(order.into_iter().filter_map(|i| taken[i].take()));
+}
+
 /// Imports compose files (merged in order) into a scenario.
 pub fn import(
     files: &[(String, String)],
@@ -782,6 +818,7 @@ pub fn import(
         let c = cx.container(n, &svc, &net_names);
         containers.0.push((name, c));
     }
+    namespace_order(&mut containers.0, &services);
     let uses_default =
         containers.0.iter().any(|(_, c)| c.networks.as_ref().is_some_and(|v| v.iter().any(|x| x == "default")));
     if uses_default && !networks.0.iter().any(|(n, _)| n == "default") {
