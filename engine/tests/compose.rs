@@ -80,6 +80,52 @@ fn a_shared_namespace_may_name_a_service_defined_later() {
     assert!(r.passed(), "{text}");
 }
 
+/// A service another waits for with `service_completed_successfully` is a
+/// one-shot job (a migration, a seeder): it does its work over one
+/// connection and exits 0, then the waiting service starts; one with nothing
+/// to call exits 0 at once; one that cannot reach its target exits 1 and
+/// the waiting service never starts.
+#[test]
+fn a_job_waited_for_to_complete_exits_and_releases_its_dependents() {
+    let src = "services:\n  api:\n    image: node:20\n    ports: [\"3000\"]\n    depends_on:\n      migrate:\n        condition: service_completed_successfully\n      seed:\n        condition: service_completed_successfully\n  migrate:\n    image: flyway/flyway\n    depends_on:\n      db:\n        condition: service_healthy\n  seed:\n    image: busybox\n  db:\n    image: postgres:16\n    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready\"]\n      interval: 2s\n";
+    let summary = |overlay: &Overlay| {
+        let imp = import(&[("jobs.yaml".into(), src.into())], &BTreeMap::new(), overlay, None)
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let c = &imp.scenario.containers;
+        match &c.get("migrate").unwrap().program {
+            s::Program::Client(cl) => {
+                assert_eq!((cl.exit_when_done, cl.give_up_exit), (Some(0), Some(1)));
+                assert_eq!(cl.requests.as_ref().map(|r| r.count), Some(1));
+            }
+            other => panic!("migrate is {other:?}"),
+        }
+        assert!(matches!(c.get("seed").unwrap().program, s::Program::Exit { code: 0, .. }));
+        // The service waiting for them listens: it stays a server.
+        assert!(matches!(&c.get("api").unwrap().program, s::Program::Server(_)));
+        let loaded = lower("jobs.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+        let r = run(&loaded, Overrides::default());
+        let text = r.text() + &wharf::output::summary::text(&r.world);
+        let state = |name: &str| {
+            let line = text.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).unwrap_or("");
+            line.split_whitespace().nth(1).unwrap_or("").to_string()
+                + " "
+                + line.split_whitespace().nth(2).unwrap_or("")
+        };
+        (state("migrate"), state("seed"), state("api"), text)
+    };
+    let (migrate, seed, api, text) = summary(&Overlay::default());
+    assert_eq!((migrate.as_str(), seed.as_str()), ("exited (0)", "exited (0)"), "{text}");
+    assert!(api.starts_with("running"), "{text}");
+    let died = text.find("migrate  die exitCode=0").expect("migrate exits 0");
+    assert!(text[died..].contains("api      start"), "api starts after the job: {text}");
+
+    // Pointed at a port nothing listens on, the job runs out of attempts.
+    let bad = Overlay { calls: s::Ordered(vec![("migrate".into(), vec!["db:9999".into()])]), ..Overlay::default() };
+    let (migrate, _, api, text) = summary(&bad);
+    assert_eq!(migrate, "exited (1)", "{text}");
+    assert!(api.starts_with("created"), "{text}");
+}
+
 #[test]
 fn interpolation_errors_and_yaml_errors_are_located() {
     let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());

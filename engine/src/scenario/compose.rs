@@ -401,6 +401,9 @@ struct Ctx<'a> {
     warnings: Vec<String>,
     calls: Vec<(String, String, u16)>,
     listens: BTreeMap<String, Vec<u16>>,
+    /// Services another waits for with `service_completed_successfully`:
+    /// one-shot jobs (a migration, a seeder), whose program ends.
+    jobs: std::collections::BTreeSet<String>,
 }
 
 impl Ctx<'_> {
@@ -631,6 +634,18 @@ impl Ctx<'_> {
                 ..s::Server::default()
             }),
             (Some(&port), None) => s::Program::Server(s::Server { port: Some(port), ..s::Server::default() }),
+            // A job does its work over one connection (one request and its
+            // answer) and exits 0; out of attempts it exits 1, which fails
+            // the services waiting for it.
+            (None, Some((callee, p))) if self.jobs.contains(name) => s::Program::Client(s::Client {
+                target: format!("{callee}:{p}"),
+                connect_timeout: Some(s::D(Dur::secs(10))),
+                retry,
+                requests: Some(s::Requests { count: 1, interval: None, timeout: None, size: None }),
+                give_up_exit: Some(1),
+                exit_when_done: Some(0),
+                tls: false,
+            }),
             (None, Some((callee, p))) => s::Program::Client(s::Client {
                 target: format!("{callee}:{p}"),
                 connect_timeout: Some(s::D(Dur::secs(10))),
@@ -640,6 +655,7 @@ impl Ctx<'_> {
                 exit_when_done: None,
                 tls: false,
             }),
+            (None, None) if self.jobs.contains(name) => s::Program::Exit { after: None, code: 0 },
             (None, None) => s::Program::Idle,
         }
     }
@@ -810,7 +826,14 @@ pub fn import(
             )
         })
         .collect();
-    let mut cx = Ctx { base, services: services.clone(), overlay, warnings, calls: vec![], listens };
+    let jobs = services
+        .iter()
+        .filter_map(|n| services_v[n].get("depends_on").and_then(Value::as_object))
+        .flat_map(|deps| deps.iter())
+        .filter(|(_, cfg)| cfg.get("condition").and_then(as_str).as_deref() == Some("service_completed_successfully"))
+        .map(|(dep, _)| dep.clone())
+        .collect();
+    let mut cx = Ctx { base, services: services.clone(), overlay, warnings, calls: vec![], listens, jobs };
     let mut containers = s::Ordered::default();
     for n in &services {
         let svc = services_v[n].as_object().cloned().unwrap_or_default();
