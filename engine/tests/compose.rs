@@ -126,6 +126,52 @@ fn a_job_waited_for_to_complete_exits_and_releases_its_dependents() {
     assert!(api.starts_with("created"), "{text}");
 }
 
+/// `include` adds the included file's services; `extends` takes a service
+/// from this file or another, resolved recursively, with the extending
+/// service's keys merged over it (the base's `depends_on` kept).
+#[test]
+fn include_and_extends_resolve_as_compose_does() {
+    let files = [read(&dir().join("include-extends.yaml"))];
+    let imp = import(&files, &BTreeMap::new(), &Overlay::default(), Some(&dir()))
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert!(imp.warnings.is_empty(), "{:?}", imp.warnings);
+    let c = &imp.scenario.containers;
+    let names: Vec<&str> = c.0.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["redis", "web", "worker"]);
+    assert_eq!(c.get("redis").unwrap().image.as_deref(), Some("redis:7"));
+    for (name, mode, ports) in [("web", "web", vec!["8080:3000".to_string()]), ("worker", "worker", vec![])] {
+        let x = c.get(name).unwrap();
+        assert_eq!(x.image.as_deref(), Some("node:20"), "{name}");
+        assert_eq!(x.env.get("REDIS_URL").map(String::as_str), Some("redis://redis:6379"), "{name}");
+        assert_eq!(x.env.get("MODE").map(String::as_str), Some(mode), "{name}");
+        assert_eq!(x.ports, ports, "{name}");
+        assert!(matches!(x.depends_on.get("redis").unwrap().condition, s::DepCondition::Healthy), "{name}");
+    }
+    let loaded = lower("include-extends.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = run(&loaded, Overrides::default());
+    assert!(r.passed());
+    let summary = wharf::output::summary::text(&r.world);
+    assert!(summary.contains("redis ") && summary.contains("healthy"), "{summary}");
+
+    // A conflict with an included service, a cycle of extends and a missing
+    // base are located errors.
+    let bad = |src: &str, line: usize, msg: &str| {
+        let d = import(&[("bad.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), Some(&dir()))
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {src}"));
+        let text = d.render();
+        assert!(text.starts_with(&format!("bad.yaml:{line}:")) && text.contains(msg), "{text}");
+    };
+    bad("include:\n  - parts/cache.yaml\nservices:\n  redis:\n    image: x\n", 2, "defined here and in the included");
+    bad("services:\n  a:\n    extends: b\n  b:\n    extends: a\n", 3, "extends chained more than");
+    bad("services:\n  a:\n    extends:\n      service: nope\n", 3, "which this file does not define");
+    bad(
+        "services:\n  a:\n    extends:\n      file: parts/base.yaml\n      service: nope\n",
+        3,
+        "does not define `nope`",
+    );
+}
+
 #[test]
 fn interpolation_errors_and_yaml_errors_are_located() {
     let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());

@@ -3,7 +3,8 @@
 //!
 //! - YAML by serde-saphyr (anchors, aliases, merge keys); several files are
 //!   merged in order (maps deeply, everything else replaced); `x-` keys and
-//!   unknown keys are ignored with a warning.
+//!   unknown keys are ignored with a warning; `include` adds another file's
+//!   services, `extends` resolves a service over its base.
 //! - `${VAR}`, `$VAR`, `${VAR:-d}`, `${VAR-d}`, `${VAR:?e}`, `${VAR?e}`, `$$`
 //!   from `--env-file` files and the `.env` beside the first file — never from
 //!   the OS environment, so an import is reproducible.
@@ -726,6 +727,176 @@ fn namespace_order(containers: &mut Vec<(String, s::Container)>, services: &[Str
     containers.extend(order.into_iter().filter_map(|i| taken[i].take()));
 }
 
+/// One compose file parsed (YAML) and interpolated.
+fn parse_yaml(
+    file: &str,
+    src: &str,
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+) -> Result<Value, Diagnostics> {
+    let mut v: Value = if src.trim().is_empty() {
+        Value::Null
+    } else {
+        serde_saphyr::from_str(src).map_err(|e| {
+            let mut d = Diagnostics::new(file, src);
+            let msg = e.to_string();
+            let (line, col) = yaml_position(&msg);
+            let (off, len) = super::diag::offset_of(src, line, col);
+            d.push(off, len, yaml_message(&msg), Some("check the YAML syntax".into()));
+            d
+        })?
+    };
+    interpolate_tree(&mut v, env, warnings).map_err(|e| {
+        let mut d = Diagnostics::new(file, src);
+        let var = e.split_whitespace().nth(2).unwrap_or("");
+        let (off, len) = locate(src, &[var]);
+        d.push(off, len, e.clone(), Some("set it in .env or with --env-file".into()));
+        d
+    })?;
+    Ok(v)
+}
+
+/// How deep `include`s and `extends` may nest (a cycle ends here).
+const MAX_NESTING: usize = 16;
+
+/// A problem at `path` (see [`locate`]) of a compose file.
+fn problem(file: &str, src: &str, path: &[&str], msg: String, hint: &str) -> Diagnostics {
+    let mut d = Diagnostics::new(file, src);
+    let (off, len) = locate(src, path);
+    d.push(off, len, msg, Some(hint.into()));
+    d
+}
+
+/// One compose file: parsed, interpolated, its services' `extends`
+/// resolved and its `include`d files' services added. `dir` is where its
+/// relative paths start.
+fn load_compose(
+    file: &str,
+    src: &str,
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+    dir: &std::path::Path,
+    depth: usize,
+) -> Result<Value, Diagnostics> {
+    let mut v = parse_yaml(file, src, env, warnings)?;
+    let Some(root) = v.as_object_mut() else { return Ok(v) };
+    if let Some(Value::Object(services)) = root.get("services") {
+        let resolved = services
+            .keys()
+            .map(|name| Ok((name.clone(), extended(name, services, file, src, dir, env, warnings, 0)?)))
+            .collect::<Result<Map<String, Value>, Diagnostics>>()?;
+        root.insert("services".into(), Value::Object(resolved));
+    }
+    let Some(include) = root.remove("include") else { return Ok(v) };
+    // Entries are paths, or maps whose `path` is one path or several.
+    let entries = match include {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    let paths: Vec<String> = entries
+        .iter()
+        .flat_map(|e| match e.get("path").unwrap_or(e) {
+            Value::Array(a) => a.iter().filter_map(as_str).collect(),
+            other => as_str(other).into_iter().collect::<Vec<_>>(),
+        })
+        .collect();
+    for path in paths {
+        let at = ["include", path.as_str()];
+        if depth >= MAX_NESTING {
+            let msg = format!("includes nested more than {MAX_NESTING} deep");
+            return Err(problem(file, src, &at, msg, "a file includes itself, directly or not"));
+        }
+        let p = dir.join(&path);
+        let text = std::fs::read_to_string(&p).map_err(|e| {
+            let msg = format!("cannot read the included file {}: {e}", p.display());
+            problem(file, src, &at, msg, "include paths are relative to the including file")
+        })?;
+        let sub_dir = p.parent().unwrap_or(dir).to_path_buf();
+        let sub = load_compose(&p.display().to_string(), &text, env, warnings, &sub_dir, depth + 1)?;
+        let Some(root) = v.as_object_mut() else { break };
+        for kind in ["services", "networks", "volumes", "secrets", "configs"] {
+            let Some(Value::Object(theirs)) = sub.get(kind) else { continue };
+            let ours = root.entry(kind.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let Some(ours) = ours.as_object_mut() else { continue };
+            for (name, x) in theirs {
+                if !ours.contains_key(name) {
+                    ours.insert(name.clone(), x.clone());
+                } else if kind == "services" {
+                    let msg = format!("service `{name}` is defined here and in the included {path}");
+                    return Err(problem(file, src, &at, msg, "Compose refuses a project whose include conflicts"));
+                } else if ours[name] != *x {
+                    warnings
+                        .push(format!("{kind} `{name}` of the included {path} differs from {file}'s: {file}'s kept"));
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+/// Service `name` of `services` (one file's) with its `extends` resolved:
+/// the service it names (in this file, or in `file:` relative to this
+/// one), itself resolved, with this service's own keys merged over it as
+/// several files are merged. Compose keeps the base's `depends_on` as
+/// well (docker/compose#12423), whatever older documentation said.
+#[allow(clippy::too_many_arguments)]
+fn extended(
+    name: &str,
+    services: &Map<String, Value>,
+    file: &str,
+    src: &str,
+    dir: &std::path::Path,
+    env: &BTreeMap<String, String>,
+    warnings: &mut Vec<String>,
+    depth: usize,
+) -> Result<Value, Diagnostics> {
+    let mut svc = services.get(name).cloned().unwrap_or(Value::Null);
+    let Some(ext) = svc.as_object_mut().and_then(|m| m.remove("extends")) else { return Ok(svc) };
+    let at = ["services", name, "extends"];
+    if depth >= MAX_NESTING {
+        let msg = format!("extends chained more than {MAX_NESTING} deep");
+        return Err(problem(file, src, &at, msg, "a service extends itself, directly or not"));
+    }
+    let (other, target) = match &ext {
+        Value::Object(m) => (m.get("file").and_then(as_str), m.get("service").and_then(as_str)),
+        other => (None, as_str(other)),
+    };
+    let Some(target) = target else {
+        let msg = "extends names no service".to_string();
+        return Err(problem(file, src, &at, msg, "write `extends: NAME` or `extends: {service: NAME, file: FILE}`"));
+    };
+    let mut base = match other {
+        None if services.contains_key(&target) => {
+            extended(&target, services, file, src, dir, env, warnings, depth + 1)?
+        }
+        None => {
+            let msg = format!("extends `{target}`, which this file does not define");
+            return Err(problem(file, src, &at, msg, "name a service of this file, or add `file:`"));
+        }
+        Some(f) => {
+            let p = dir.join(&f);
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                let msg = format!("cannot read {}: {e}", p.display());
+                problem(file, src, &at, msg, "extends paths are relative to the extending file")
+            })?;
+            let pf = p.display().to_string();
+            let theirs = parse_yaml(&pf, &text, env, warnings)?;
+            let Some(Value::Object(theirs)) = theirs.get("services") else {
+                let msg = format!("{pf} defines no services");
+                return Err(problem(file, src, &at, msg, "extends names a service of another compose file"));
+            };
+            if !theirs.contains_key(&target) {
+                let msg = format!("{pf} does not define `{target}`");
+                return Err(problem(file, src, &at, msg, "extends names a service of another compose file"));
+            }
+            let sub_dir = p.parent().unwrap_or(dir).to_path_buf();
+            extended(&target, theirs, &pf, &text, &sub_dir, env, warnings, depth + 1)?
+        }
+    };
+    merge(&mut base, svc);
+    Ok(base)
+}
+
 /// Imports compose files (merged in order) into a scenario.
 pub fn import(
     files: &[(String, String)],
@@ -735,26 +906,9 @@ pub fn import(
 ) -> Result<Imported, Diagnostics> {
     let mut warnings = vec![];
     let mut merged = Value::Object(Map::new());
+    let dir = base.unwrap_or(std::path::Path::new("."));
     for (file, src) in files {
-        let mut v: Value = if src.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_saphyr::from_str(src).map_err(|e| {
-                let mut d = Diagnostics::new(file, src);
-                let msg = e.to_string();
-                let (line, col) = yaml_position(&msg);
-                let (off, len) = super::diag::offset_of(src, line, col);
-                d.push(off, len, yaml_message(&msg), Some("check the YAML syntax".into()));
-                d
-            })?
-        };
-        interpolate_tree(&mut v, env, &mut warnings).map_err(|e| {
-            let mut d = Diagnostics::new(file, src);
-            let var = e.split_whitespace().nth(2).unwrap_or("");
-            let (off, len) = locate(src, &[var]);
-            d.push(off, len, e.clone(), Some("set it in .env or with --env-file".into()));
-            d
-        })?;
+        let v = load_compose(file, src, env, &mut warnings, dir, 0)?;
         if !v.is_null() {
             merge(&mut merged, v);
         }
