@@ -53,6 +53,21 @@ fn container_inspect_has_health_log_restart_count_and_networks() {
     assert_eq!(v[0]["State"]["Health"]["Status"], "healthy");
     assert!(v[0]["State"]["Health"]["Log"].as_array().unwrap().len() <= 5);
     assert!(v[0]["NetworkSettings"]["Networks"]["app-net"]["IPAddress"].as_str().unwrap().starts_with("172.18.0."));
+    // DNSNames in moby's order, each once (the hostname is the short ID);
+    // none on the default bridge.
+    let l = scenario("basics/dns-user-network.ron");
+    let w = world_at(&l, Overrides::default(), Dur::secs(5));
+    let v = inspect::container(&w, "db").unwrap();
+    let id = v[0]["Id"].as_str().unwrap()[..12].to_string();
+    assert_eq!(
+        v[0]["NetworkSettings"]["Networks"]["app-net"]["DNSNames"],
+        serde_json::json!(["db", "database", "pg", id])
+    );
+    let l = scenario("basics/default-bridge-links.ron");
+    let w = world_at(&l, Overrides::default(), Dur::secs(5));
+    let name = w.ctrs[w.ctr_order[0]].name.clone();
+    let v = inspect::container(&w, &name).unwrap();
+    assert!(v[0]["NetworkSettings"]["Networks"]["bridge"]["DNSNames"].is_null(), "{v}");
 }
 
 #[test]
@@ -129,4 +144,35 @@ fn timeline_marks_failures_and_faults() {
     assert!(html.starts_with("<!doctype html>") && html.contains("<svg"));
     let dot = wharf::output::graph::dot(&r.world);
     assert!(dot.contains("\"api\" -> \"db\""), "{dot}");
+}
+
+/// `-p 80` (no host port) takes the port allocator's next free port from
+/// the ephemeral range at each start: a restart gets a new one. `ps` writes
+/// the PORTS column as docker/cli does (runs joined, the same-port
+/// mappings first), and shows none once the container stops.
+#[test]
+fn a_published_port_without_a_host_port_is_drawn_at_each_start() {
+    let src = "Scenario(name: \"t\", networks: { \"n\": Bridge() }, containers: {
+        \"a\": (networks: [\"n\"], ports: [\"80\", \"127.0.0.1::81\"], program: Server(port: 80)),
+        \"b\": (networks: [\"n\"], ports: [\"9000:9000\", \"9001:9001\", \"8080:80\", \"443\"], program: Server(port: 80)),
+    }, actions: [(\"5s\", Restart(\"a\")), (\"20s\", Stop(\"b\"))])";
+    let l = wharf::scenario::load_str("t.ron", src).unwrap_or_else(|d| panic!("{}", d.render()));
+    let ps = |secs| {
+        let w = world_at(&l, Overrides::default(), Dur::secs(secs));
+        let ps = inspect::ps(&w);
+        let cols =
+            |name: &str| ps.lines().find(|x| x.split_whitespace().nth(1) == Some(name)).unwrap_or("").to_string();
+        (cols("a"), cols("b"), w)
+    };
+    let (a, b, w) = ps(2);
+    assert!(a.contains("0.0.0.0:32768->80/tcp, 127.0.0.1:32769->81/tcp"), "{a}");
+    assert!(b.contains("0.0.0.0:9000-9001->9000-9001/tcp, 0.0.0.0:8080->80/tcp, 0.0.0.0:32770->443/tcp"), "{b}");
+    let v = inspect::container(&w, "a").unwrap();
+    assert_eq!(v[0]["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"], "32768");
+    let (a, _, _) = ps(10);
+    assert!(a.contains("0.0.0.0:32771->80/tcp, 127.0.0.1:32772->81/tcp"), "after the restart: {a}");
+    let (_, b, w) = ps(30);
+    assert!(b.contains("Exited") && !b.contains("->"), "{b}");
+    let v = inspect::container(&w, "b").unwrap();
+    assert_eq!(v[0]["NetworkSettings"]["Ports"], serde_json::json!({}));
 }

@@ -116,12 +116,12 @@ pub fn container(w: &World, name: &str) -> Option<Value> {
             json!({
                 "IPAddress": e.ip.to_string(), "Gateway": n.gateway().map(|g| g.to_string()).unwrap_or_default(),
                 "IPPrefixLen": n.subnet().map_or(0, |s| s.prefix), "MacAddress": mac(e.ip),
-                "Aliases": aliases, "DNSNames": dns_names(w, id, &n.name),
+                "DNSNames": dns_names(w, id, &aliases, w.is_default_bridge(e.net)), "Aliases": aliases,
             }),
         );
     }
     let mut ports = Map::new();
-    for pm in &c.spec.ports {
+    for pm in &w.bound_ports(id) {
         ports.insert(
             format!("{}/tcp", pm.ctr_port),
             json!([{ "HostIp": pm.host_ip.to_string(), "HostPort": pm.host_port.to_string() }]),
@@ -141,13 +141,28 @@ pub fn container(w: &World, name: &str) -> Option<Value> {
     }]))
 }
 
-fn dns_names(w: &World, id: CtrId, net: &str) -> Vec<String> {
+/// The names the embedded DNS answers for the container on one network, in
+/// moby's order (`buildEndpointDNSNames`; the first names the PTR record):
+/// the container's name, its aliases (Compose's service name first), its
+/// short ID, its hostname; each once. None on the default bridge, which
+/// has no embedded DNS.
+fn dns_names(w: &World, id: CtrId, aliases: &[String], default_bridge: bool) -> Option<Vec<String>> {
+    if default_bridge {
+        return None;
+    }
     let c = &w.ctrs[id];
-    let mut v = vec![c.name.clone(), c.short_id.clone()];
-    v.extend(c.spec.service.clone());
-    v.extend(c.spec.hostname.clone());
-    let _ = net;
-    v
+    let hostname = c.spec.hostname.clone().unwrap_or_else(|| c.short_id.clone());
+    let all = std::iter::once(c.name.clone())
+        .chain(c.spec.service.clone())
+        .chain(aliases.iter().cloned())
+        .chain([c.short_id.clone(), hostname]);
+    let mut names: Vec<String> = vec![];
+    for n in all {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    Some(names)
 }
 
 /// `docker ps -a` at the world's current time.
@@ -179,23 +194,46 @@ pub fn ps(w: &World) -> String {
             State::Exited(code) => format!("Exited ({code}) {} ago", human(last_exit.unwrap_or_default())),
             State::Removed => "Removal In Progress".into(),
         };
-        let ports: Vec<String> = if c.is_up() {
-            c.spec.ports.iter().map(|p| format!("{}:{}->{}/tcp", p.host_ip, p.host_port, p.ctr_port)).collect()
-        } else {
-            vec![]
-        };
+        let ports = displayable_ports(&w.bound_ports(id));
         let nets: Vec<&str> = c.nets.iter().map(|&n| w.nets[n].name.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "{:<14} {:<width$}  {:<36} {:<28} {}",
-            c.short_id,
-            c.name,
-            status,
-            ports.join(", "),
-            nets.join(",")
-        );
+        let _ = writeln!(out, "{:<14} {:<width$}  {:<36} {:<28} {}", c.short_id, c.name, status, ports, nets.join(","));
     }
     out
+}
+
+/// The PORTS column as `docker ps` writes it (docker/cli's
+/// `DisplayablePorts`): sorted by container port, then host address and
+/// port; a mapping to the same port number on one address joins a run of
+/// consecutive ports (`0.0.0.0:9000-9001->9000-9001/tcp`), runs first in the
+/// order they began, then the mappings that change the port number.
+pub fn displayable_ports(bound: &[crate::sim::publish::PortMap]) -> String {
+    let mut ports: Vec<(u16, String, u16)> =
+        bound.iter().map(|p| (p.ctr_port, p.host_ip.to_string(), p.host_port)).collect();
+    ports.sort();
+    // Open runs (address, first, last) in the order they began.
+    let mut runs: Vec<(String, u16, u16)> = vec![];
+    let (mut done, mut moved): (Vec<String>, Vec<String>) = (vec![], vec![]);
+    let run = |ip: &str, first: u16, last: u16| {
+        let span = if first == last { first.to_string() } else { format!("{first}-{last}") };
+        format!("{ip}:{span}->{span}/tcp")
+    };
+    for (ctr, ip, host) in ports {
+        if host != ctr {
+            moved.push(format!("{ip}:{host}->{ctr}/tcp"));
+            continue;
+        }
+        match runs.iter_mut().find(|r| r.0 == ip) {
+            Some(r) if ctr == r.2.wrapping_add(1) => r.2 = ctr,
+            Some(r) => {
+                done.push(run(&r.0, r.1, r.2));
+                (r.1, r.2) = (ctr, ctr);
+            }
+            None => runs.push((ip, ctr, ctr)),
+        }
+    }
+    done.extend(runs.iter().map(|r| run(&r.0, r.1, r.2)));
+    done.extend(moved);
+    done.join(", ")
 }
 
 /// Docker's human durations (go-units `HumanDuration`, as `docker ps`

@@ -666,7 +666,7 @@ impl Ctx<'_> {
 fn expand_range(spec: &str) -> Option<Vec<String>> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (ip, h, c) = match parts.as_slice() {
-        [c] => ("", *c, *c),
+        [c] => ("", "", *c),
         [h, c] => ("", *h, *c),
         [ip, h, c] => (*ip, *h, *c),
         _ => return None,
@@ -679,7 +679,12 @@ fn expand_range(spec: &str) -> Option<Vec<String>> {
         }
     };
     let (c0, c1) = range(c)?;
-    let (h0, h1) = if h.is_empty() { (c0, c1) } else { range(h)? };
+    if h.is_empty() {
+        // No host port: Docker draws one per mapping from its ephemeral range.
+        let ip = if ip.is_empty() { String::new() } else { format!("{ip}::") };
+        return (c1 >= c0).then(|| (c0..=c1).map(|p| format!("{ip}{p}")).collect());
+    }
+    let (h0, h1) = range(h)?;
     // Docker's rules (`nat.ParsePortSpec`): a range runs upwards, and a host
     // range of another length than the container's is allowed only for one
     // container port — the range Docker picks the host port from (here its
@@ -1084,7 +1089,10 @@ mod tests {
         assert_eq!(expand_range("8080-8081:80-81").unwrap(), ["8080:80", "8081:81"]);
         assert_eq!(expand_range("127.0.0.1:5432:5432").unwrap(), ["127.0.0.1:5432:5432"]);
         assert_eq!(expand_range("8000-8010:80").unwrap(), ["8000:80"]);
-        assert_eq!(expand_range("3000-3001").unwrap(), ["3000:3000", "3001:3001"]);
+        // No host port: each mapping takes an ephemeral one when it starts.
+        assert_eq!(expand_range("3000-3001").unwrap(), ["3000", "3001"]);
+        assert_eq!(expand_range("3000").unwrap(), ["3000"]);
+        assert_eq!(expand_range("127.0.0.1::80").unwrap(), ["127.0.0.1::80"]);
         // Rejected as Docker rejects them, where a single host port used to
         // start a range: "65535:8000-8001" overflowed (a panic in debug
         // builds, host port 0 in release).

@@ -38,10 +38,32 @@ pub struct NatEntry {
 
 const NAT_PORT_FIRST: u16 = 20000;
 
+/// The range Docker's port allocator draws a published port from when the
+/// mapping names none (`-p 3000`, `127.0.0.1::3000`): Linux's
+/// `ip_local_port_range`, 32768–60999 by default (moby's
+/// `libnetwork/portallocator` reads it at start).
+pub const EPHEMERAL_FIRST: u16 = 32768;
+pub const EPHEMERAL_LAST: u16 = 60999;
+
 impl World {
     /// Installs a started container's port mappings; `Err` with Docker's message on a clash.
+    /// A mapping without a host port takes the allocator's next free port
+    /// after the last one it handed out (wrapping in the ephemeral range),
+    /// as Docker's does at every start: a restart usually gets a new one.
     pub(super) fn publish(&mut self, ctr: CtrId) -> Result<(), String> {
-        for pm in self.ctrs[ctr].spec.ports.clone() {
+        for mut pm in self.ctrs[ctr].spec.ports.clone() {
+            if pm.host_port == 0 {
+                let span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+                let next = |p: u16| if p >= EPHEMERAL_LAST { EPHEMERAL_FIRST } else { p + 1 };
+                let free = std::iter::successors(Some(next(self.ephemeral_port)), |&p| Some(next(p)))
+                    .take(usize::from(span))
+                    .find(|p| !self.published.contains_key(p));
+                let Some(port) = free else {
+                    return Err(format!("Bind for {}:0 failed: all ports are allocated", pm.host_ip));
+                };
+                self.ephemeral_port = port;
+                pm.host_port = port;
+            }
             if let Some((other, _)) = self.published.get(&pm.host_port) {
                 if *other != ctr {
                     return Err(format!("Bind for {}:{} failed: port is already allocated", pm.host_ip, pm.host_port));
@@ -50,6 +72,15 @@ impl World {
             self.published.insert(pm.host_port, (ctr, pm));
         }
         Ok(())
+    }
+
+    /// The port mappings a running container holds now (host ports
+    /// resolved), in the order its spec lists them.
+    pub fn bound_ports(&self, ctr: CtrId) -> Vec<PortMap> {
+        let mut held: Vec<PortMap> = self.published.values().filter(|(c, _)| *c == ctr).map(|&(_, pm)| pm).collect();
+        let spec = &self.ctrs[ctr].spec.ports;
+        held.sort_by_key(|pm| spec.iter().position(|s| s.ctr_port == pm.ctr_port && s.host_ip == pm.host_ip));
+        held
     }
 
     pub(super) fn unpublish(&mut self, ctr: CtrId) {
@@ -131,7 +162,9 @@ impl World {
 }
 
 /// Parses Docker's port syntax: `"8080:80"`, `"127.0.0.1:8080:80"`, `"80"`,
-/// with an optional `/tcp` (UDP mappings are not modelled).
+/// with an optional `/tcp` (UDP mappings are not modelled). A mapping that
+/// names no host port (`"80"`, `":80"`, `"127.0.0.1::80"`) gets host port
+/// 0: one drawn from the ephemeral range at each start.
 pub fn parse_port(s: &str) -> Result<PortMap, String> {
     let (spec, proto) = s.split_once('/').unwrap_or((s, "tcp"));
     if proto != "tcp" {
@@ -139,10 +172,11 @@ pub fn parse_port(s: &str) -> Result<PortMap, String> {
     }
     let parts: Vec<&str> = spec.split(':').collect();
     let port = |x: &str| x.parse::<u16>().map_err(|_| format!("`{x}` in `{s}` is not a port"));
+    let host = |x: &str| if x.is_empty() { Ok(0) } else { port(x) };
     let (host_ip, host_port, ctr_port) = match parts.as_slice() {
-        [c] => (Ip::UNSPECIFIED, port(c)?, port(c)?),
-        [h, c] => (Ip::UNSPECIFIED, port(h)?, port(c)?),
-        [ip, h, c] => (ip.parse().map_err(|_| format!("`{ip}` in `{s}` is not an IPv4 address"))?, port(h)?, port(c)?),
+        [c] => (Ip::UNSPECIFIED, 0, port(c)?),
+        [h, c] => (Ip::UNSPECIFIED, host(h)?, port(c)?),
+        [ip, h, c] => (ip.parse().map_err(|_| format!("`{ip}` in `{s}` is not an IPv4 address"))?, host(h)?, port(c)?),
         _ => return Err(format!("`{s}` is not a port mapping (expected \"8080:80\" or \"127.0.0.1:8080:80\")")),
     };
     Ok(PortMap { host_ip, host_port, ctr_port })
@@ -156,7 +190,12 @@ mod tests {
     fn port_syntax() {
         assert_eq!(parse_port("8080:80").unwrap(), PortMap { host_ip: Ip::UNSPECIFIED, host_port: 8080, ctr_port: 80 });
         assert_eq!(parse_port("127.0.0.1:5432:5432/tcp").unwrap().host_ip, Ip::LOCALHOST);
-        assert_eq!(parse_port("80").unwrap().host_port, 80);
+        assert_eq!(parse_port("80").unwrap(), PortMap { host_ip: Ip::UNSPECIFIED, host_port: 0, ctr_port: 80 });
+        assert_eq!(
+            parse_port("127.0.0.1::80").unwrap(),
+            PortMap { host_ip: Ip::LOCALHOST, host_port: 0, ctr_port: 80 }
+        );
+        assert!(parse_port("0").is_ok_and(|p| p.ctr_port == 0));
         assert!(parse_port("53:53/udp").is_err());
         assert!(parse_port("a:b").is_err());
         assert!(parse_port("1:2:3:4").is_err());

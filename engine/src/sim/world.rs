@@ -293,6 +293,8 @@ pub struct World {
     pub(super) nat_fwd: BTreeMap<(SockAddr, SockAddr), usize>,
     pub(super) nat_rev: BTreeMap<(SockAddr, SockAddr), usize>,
     pub(super) nat_port: u16,
+    /// The last port the allocator handed to a mapping without a host port.
+    pub(super) ephemeral_port: u16,
     pub(super) partitions: Vec<super::fault::Partition>,
     pub(super) active_partitions: Vec<usize>,
     pub(super) degrades: Vec<super::fault::Degrade>,
@@ -364,6 +366,7 @@ impl World {
             nat_fwd: BTreeMap::new(),
             nat_rev: BTreeMap::new(),
             nat_port: 20000,
+            ephemeral_port: super::publish::EPHEMERAL_LAST,
             partitions: spec.partitions,
             active_partitions: Vec::new(),
             degrades: spec.degrades,
@@ -714,6 +717,11 @@ impl World {
             return ctr;
         }
         self.stacks[s.0 as usize].owner.unwrap_or(ctr)
+    }
+
+    /// Is `net` the default `bridge` (no embedded DNS, no DNS names)?
+    pub fn is_default_bridge(&self, net: NetId) -> bool {
+        self.default_bridge == Some(net)
     }
 
     pub fn ctr_by_name(&self, name: &str) -> Option<CtrId> {
