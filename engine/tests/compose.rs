@@ -172,6 +172,28 @@ fn include_and_extends_resolve_as_compose_does() {
     );
 }
 
+/// A service serves the port its own healthcheck reaches over loopback and
+/// the ports other services' environments name for it, so a custom image
+/// with neither `ports` nor `expose` still comes up healthy and is called.
+#[test]
+fn a_service_listens_where_its_healthcheck_and_its_callers_say() {
+    let src = "services:\n  api:\n    image: mycorp/api\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health\"]\n      interval: 5s\n  auth:\n    image: mycorp/auth\n  web:\n    image: mycorp/web\n    depends_on:\n      api:\n        condition: service_healthy\n    environment:\n      - API_URL=http://api:8000\n      - AUTH_ADDR=auth:7000\n";
+    let imp = import(&[("l.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let c = &imp.scenario.containers;
+    let port = |n: &str| match &c.get(n).unwrap().program {
+        s::Program::Server(x) => x.port,
+        other => panic!("{n} is {other:?}"),
+    };
+    assert_eq!((port("api"), port("auth")), (Some(8000), Some(7000)));
+    assert!(matches!(c.get("api").unwrap().healthcheck.as_ref().unwrap().test, s::HealthTest::Http(8000)));
+    let loaded = lower("l.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = run(&loaded, Overrides::default());
+    let summary = wharf::output::summary::text(&r.world);
+    assert!(summary.lines().any(|l| l.starts_with("api") && l.contains("running (healthy)")), "{summary}");
+    assert!(summary.lines().any(|l| l.starts_with("web") && l.contains("running") && l.contains("1 ok")), "{summary}");
+}
+
 #[test]
 fn interpolation_errors_and_yaml_errors_are_located() {
     let bad = ("bad.yaml".to_string(), "services:\n  a:\n    image: x\n   bad: [\n".to_string());

@@ -313,6 +313,9 @@ fn listening(svc: &Map<String, Value>) -> Vec<u16> {
     if let Some((p, _)) = svc.get("image").and_then(as_str).as_deref().and_then(image_info) {
         ports.push(p);
     }
+    // A healthcheck that reaches the service's own port over loopback
+    // (`curl -f http://localhost:8000/health`) says it serves that port.
+    ports.extend(svc.get("healthcheck").and_then(|h| h.get("test")).and_then(own_port));
     let mut seen = vec![];
     ports.retain(|p| {
         !seen.contains(p) && {
@@ -321,6 +324,32 @@ fn listening(svc: &Map<String, Value>) -> Vec<u16> {
         }
     });
     ports
+}
+
+/// The port a healthcheck test reaches on the container itself:
+/// `localhost:PORT`, `127.0.0.1:PORT` or `0.0.0.0:PORT` in its words.
+fn own_port(test: &Value) -> Option<u16> {
+    let text = match test {
+        Value::Array(a) => a.iter().filter_map(as_str).collect::<Vec<_>>().join(" "),
+        other => as_str(other)?,
+    };
+    ["localhost:", "127.0.0.1:", "0.0.0.0:"].iter().find_map(|host| {
+        let at = text.find(host)? + host.len();
+        let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok().filter(|&p| p != 0)
+    })
+}
+
+/// The environment values a service sets in its own file (`env_file`s
+/// aside), in either form.
+fn env_values(svc: &Map<String, Value>) -> Vec<String> {
+    match svc.get("environment") {
+        Some(Value::Object(m)) => m.values().filter_map(as_str).collect(),
+        Some(Value::Array(a)) => {
+            a.iter().filter_map(as_str).filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_string())).collect()
+        }
+        _ => vec![],
+    }
 }
 
 /// Services named in an environment value: `db`, `db:5432`, `scheme://u:p@db:5432/x`.
@@ -972,7 +1001,7 @@ pub fn import(
         networks.0.push((n.clone(), net));
         net_names.insert(n.clone(), internal);
     }
-    let listens: BTreeMap<String, Vec<u16>> = services
+    let mut listens: BTreeMap<String, Vec<u16>> = services
         .iter()
         .map(|n| {
             (
@@ -985,6 +1014,18 @@ pub fn import(
             )
         })
         .collect();
+    // A port another service's environment names for a service
+    // (`API_URL=http://api:8000`) is one it serves, unless the overlay
+    // says what it listens on.
+    for caller in &services {
+        for v in env_values(services_v[caller].as_object().unwrap_or(&Map::new())) {
+            let Some((callee, Some(port))) = referenced(&v, &services) else { continue };
+            let ports = listens.entry(callee.clone()).or_default();
+            if callee != *caller && overlay.listens.get(&callee).is_none() && !ports.contains(&port) {
+                ports.push(port);
+            }
+        }
+    }
     let jobs = services
         .iter()
         .filter_map(|n| services_v[n].get("depends_on").and_then(Value::as_object))
