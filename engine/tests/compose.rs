@@ -177,7 +177,7 @@ fn include_and_extends_resolve_as_compose_does() {
 /// with neither `ports` nor `expose` still comes up healthy and is called.
 #[test]
 fn a_service_listens_where_its_healthcheck_and_its_callers_say() {
-    let src = "services:\n  api:\n    image: mycorp/api\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health\"]\n      interval: 5s\n  auth:\n    image: mycorp/auth\n  web:\n    image: mycorp/web\n    depends_on:\n      api:\n        condition: service_healthy\n    environment:\n      - API_URL=http://api:8000\n      - AUTH_ADDR=auth:7000\n";
+    let src = "services:\n  api:\n    image: mycorp/api\n    healthcheck:\n      test: [\"CMD\", \"curl\", \"-f\", \"http://localhost:8000/health\"]\n      interval: 5s\n  auth:\n    image: mycorp/auth\n    sysctls:\n      net.ipv4.tcp_syn_retries: 2\n      net.ipv4.conf.all.src_valid_mark: 1\n  web:\n    image: mycorp/web\n    depends_on:\n      api:\n        condition: service_healthy\n    environment:\n      - API_URL=http://api:8000\n      - AUTH_ADDR=auth:7000\n";
     let imp = import(&[("l.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
         .unwrap_or_else(|d| panic!("{}", d.render()));
     let c = &imp.scenario.containers;
@@ -187,6 +187,14 @@ fn a_service_listens_where_its_healthcheck_and_its_callers_say() {
     };
     assert_eq!((port("api"), port("auth")), (Some(8000), Some(7000)));
     assert!(matches!(c.get("api").unwrap().healthcheck.as_ref().unwrap().test, s::HealthTest::Http(8000)));
+    // Of its sysctls, the one the simulation takes from Linux's defaults is
+    // named in a warning; a routing mark changes nothing simulated.
+    assert_eq!(
+        imp.warnings,
+        ["service auth: sysctls net.ipv4.tcp_syn_retries not modelled; the kernel's defaults apply"],
+        "{:?}",
+        imp.warnings
+    );
     let loaded = lower("l.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
     let r = run(&loaded, Overrides::default());
     let summary = wharf::output::summary::text(&r.world);

@@ -441,6 +441,21 @@ impl Ctx<'_> {
         for k in svc.keys().filter(|k| !k.starts_with("x-") && !KNOWN.contains(&k.as_str())) {
             self.warnings.push(format!("service {name}: unknown key `{k}` ignored"));
         }
+        // Sysctls of what the simulation reproduces with Linux's defaults
+        // (TCP's SYN retries and timers, the accept backlog's cap, the
+        // ephemeral ports) are not modelled per container: say so instead
+        // of keeping quiet. Others (routing marks, forwarding) change
+        // nothing simulated.
+        let modelled = ["net.ipv4.tcp_", "net.core.somaxconn", "net.ipv4.ip_local_port_range"];
+        let net_sysctls: Vec<String> = pairs(svc.get("sysctls"), '=')
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| modelled.iter().any(|m| k.starts_with(m)))
+            .collect();
+        if !net_sysctls.is_empty() {
+            let keys = net_sysctls.join(", ");
+            self.warnings.push(format!("service {name}: sysctls {keys} not modelled; the kernel's defaults apply"));
+        }
         let mut c = s::Container { service: Some(name.to_string()), ..s::Container::default() };
         c.image = svc.get("image").and_then(as_str);
         c.hostname = svc.get("hostname").and_then(as_str);
