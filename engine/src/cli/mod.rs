@@ -207,7 +207,7 @@ fn parse_shard(s: &str) -> Result<(u32, u32), String> {
 /// where it used to get SVG text under, say, a `.png` name.
 fn picture_path(s: &str, formats: &[&str]) -> Result<PathBuf, String> {
     let p = PathBuf::from(s);
-    let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = extension(&p);
     if formats.contains(&ext.as_str()) {
         return Ok(p);
     }
@@ -219,6 +219,11 @@ fn picture_path(s: &str, formats: &[&str]) -> Result<PathBuf, String> {
         ""
     };
     Err(format!("the file name must end in {} or {last}{png}", rest.join(", ")))
+}
+
+/// A file name's extension, lower case (`""` without one).
+fn extension(p: &std::path::Path) -> String {
+    p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
 }
 
 fn timeline_path(s: &str) -> Result<PathBuf, String> {
@@ -374,19 +379,18 @@ fn pictures(
     timeline: Option<&std::path::Path>,
     graph: Option<&std::path::Path>,
 ) -> Result<(), String> {
-    let ext = |p: &std::path::Path| p.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let write = |p: &std::path::Path, text: String| {
         std::fs::write(p, text).map_err(|e| format!("error: cannot write {}: {e}\n", p.display()))
     };
     if let Some(p) = timeline {
-        let text = match ext(p).as_str() {
+        let text = match extension(p).as_str() {
             "html" | "htm" => crate::output::timeline::html(&r.world, name),
             _ => crate::output::timeline::svg(&r.world, false), // .svg: checked by `timeline_path`
         };
         write(p, text)?;
     }
     if let Some(p) = graph {
-        let text = match ext(p).as_str() {
+        let text = match extension(p).as_str() {
             "dot" | "gv" => crate::output::graph::dot(&r.world),
             _ => crate::output::graph::svg(&r.world), // .svg: checked by `graph_path`
         };

@@ -315,7 +315,7 @@ fn listening(svc: &Map<String, Value>) -> Vec<u16> {
     }
     // A healthcheck that reaches the service's own port over loopback
     // (`curl -f http://localhost:8000/health`) says it serves that port.
-    ports.extend(svc.get("healthcheck").and_then(|h| h.get("test")).and_then(own_port));
+    ports.extend(svc.get("healthcheck").and_then(|h| test_command(h.get("test"))).as_deref().and_then(own_port));
     let mut seen = vec![];
     ports.retain(|p| {
         !seen.contains(p) && {
@@ -326,30 +326,14 @@ fn listening(svc: &Map<String, Value>) -> Vec<u16> {
     ports
 }
 
-/// The port a healthcheck test reaches on the container itself:
+/// The port a healthcheck command reaches on the container itself:
 /// `localhost:PORT`, `127.0.0.1:PORT` or `0.0.0.0:PORT` in its words.
-fn own_port(test: &Value) -> Option<u16> {
-    let text = match test {
-        Value::Array(a) => a.iter().filter_map(as_str).collect::<Vec<_>>().join(" "),
-        other => as_str(other)?,
-    };
+fn own_port(text: &str) -> Option<u16> {
     ["localhost:", "127.0.0.1:", "0.0.0.0:"].iter().find_map(|host| {
         let at = text.find(host)? + host.len();
         let digits: String = text[at..].chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok().filter(|&p| p != 0)
     })
-}
-
-/// The environment values a service sets in its own file (`env_file`s
-/// aside), in either form.
-fn env_values(svc: &Map<String, Value>) -> Vec<String> {
-    match svc.get("environment") {
-        Some(Value::Object(m)) => m.values().filter_map(as_str).collect(),
-        Some(Value::Array(a)) => {
-            a.iter().filter_map(as_str).filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_string())).collect()
-        }
-        _ => vec![],
-    }
 }
 
 /// Services named in an environment value: `db`, `db:5432`, `scheme://u:p@db:5432/x`.
@@ -382,12 +366,10 @@ fn probe_of(test: &str, ports: &[u16]) -> s::HealthTest {
     ports.first().map_or(s::HealthTest::Ready, |p| s::HealthTest::Tcp(*p))
 }
 
-fn healthcheck(h: &Value, ports: &[u16]) -> Option<s::Healthcheck> {
-    let m = h.as_object()?;
-    if m.get("disable").and_then(Value::as_bool) == Some(true) {
-        return None;
-    }
-    let test = match m.get("test") {
+/// A healthcheck's command as one line: a list's words after its
+/// `CMD` / `CMD-SHELL`, or the string; `None` for `["NONE"]` (no check).
+fn test_command(test: Option<&Value>) -> Option<String> {
+    Some(match test {
         Some(Value::Array(a)) => {
             let parts: Vec<String> = a.iter().filter_map(as_str).collect();
             if parts.first().map(String::as_str) == Some("NONE") {
@@ -397,7 +379,15 @@ fn healthcheck(h: &Value, ports: &[u16]) -> Option<s::Healthcheck> {
         }
         Some(v) => as_str(v).unwrap_or_default(),
         None => String::new(),
-    };
+    })
+}
+
+fn healthcheck(h: &Value, ports: &[u16]) -> Option<s::Healthcheck> {
+    let m = h.as_object()?;
+    if m.get("disable").and_then(Value::as_bool) == Some(true) {
+        return None;
+    }
+    let test = test_command(m.get("test"))?;
     Some(s::Healthcheck {
         test: probe_of(&test, ports),
         interval: dur(m.get("interval")),
@@ -796,11 +786,8 @@ fn parse_yaml(
         })?
     };
     interpolate_tree(&mut v, env, warnings).map_err(|e| {
-        let mut d = Diagnostics::new(file, src);
-        let var = e.split_whitespace().nth(2).unwrap_or("");
-        let (off, len) = locate(src, &[var]);
-        d.push(off, len, e.clone(), Some("set it in .env or with --env-file".into()));
-        d
+        let var = e.split_whitespace().nth(2).unwrap_or("").to_string();
+        problem(file, src, &[&var], e, "set it in .env or with --env-file")
     })?;
     Ok(v)
 }
@@ -862,7 +849,6 @@ fn load_compose(
         })?;
         let sub_dir = p.parent().unwrap_or(dir).to_path_buf();
         let sub = load_compose(&p.display().to_string(), &text, env, warnings, &sub_dir, depth + 1)?;
-        let Some(root) = v.as_object_mut() else { break };
         for kind in ["services", "networks", "volumes", "secrets", "configs"] {
             let Some(Value::Object(theirs)) = sub.get(kind) else { continue };
             let ours = root.entry(kind.to_string()).or_insert_with(|| Value::Object(Map::new()));
@@ -1033,7 +1019,7 @@ pub fn import(
     // (`API_URL=http://api:8000`) is one it serves, unless the overlay
     // says what it listens on.
     for caller in &services {
-        for v in env_values(services_v[caller].as_object().unwrap_or(&Map::new())) {
+        for (_, v) in pairs(services_v[caller].get("environment"), '=') {
             let Some((callee, Some(port))) = referenced(&v, &services) else { continue };
             let ports = listens.entry(callee.clone()).or_default();
             if callee != *caller && overlay.listens.get(&callee).is_none() && !ports.contains(&port) {
