@@ -176,3 +176,45 @@ fn a_published_port_without_a_host_port_is_drawn_at_each_start() {
     let v = inspect::container(&w, "b").unwrap();
     assert_eq!(v[0]["NetworkSettings"]["Ports"], serde_json::json!({}));
 }
+
+/// `docker inspect` lists every binding of a port (here two addresses for
+/// port 80) under `NetworkSettings.Ports` while they are bound and what was
+/// asked for under `HostConfig.PortBindings` (empty strings where Docker
+/// chooses); `ps` aligns its columns as docker/cli's tabwriter does.
+#[test]
+fn inspect_lists_every_binding_and_ps_aligns_its_columns() {
+    let src = "Scenario(name: \"t\", networks: { \"n\": Bridge() }, containers: {
+        \"a-long-container-name\": (networks: [\"n\"], ports: [\"8080:80\", \"127.0.0.1:8081:80\", \"443\"], program: Server(port: 80)),
+        \"b\": (networks: [\"n\"], program: Server(port: 80)),
+    }, actions: [(\"20s\", Stop(\"a-long-container-name\"))])";
+    let l = wharf::scenario::load_str("t.ron", src).unwrap_or_else(|d| panic!("{}", d.render()));
+    let w = world_at(&l, Overrides::default(), Dur::secs(5));
+    let v = inspect::container(&w, "a-long-container-name").unwrap();
+    let asked = serde_json::json!({
+        "80/tcp": [{ "HostIp": "", "HostPort": "8080" }, { "HostIp": "127.0.0.1", "HostPort": "8081" }],
+        "443/tcp": [{ "HostIp": "", "HostPort": "" }],
+    });
+    assert_eq!(v[0]["HostConfig"]["PortBindings"], asked);
+    assert_eq!(
+        v[0]["NetworkSettings"]["Ports"],
+        serde_json::json!({
+            "80/tcp": [{ "HostIp": "0.0.0.0", "HostPort": "8080" }, { "HostIp": "127.0.0.1", "HostPort": "8081" }],
+            "443/tcp": [{ "HostIp": "0.0.0.0", "HostPort": "32768" }],
+        })
+    );
+    let ps = inspect::ps(&w);
+    let lines: Vec<&str> = ps.lines().collect();
+    let ports = "0.0.0.0:8080->80/tcp, 127.0.0.1:8081->80/tcp, 0.0.0.0:32768->443/tcp";
+    let row = |id: &str, name: &str, ports: &str| format!("{id:<15}{name:<24}{:<15}{ports:<71}n", "Up 5 seconds");
+    let id = |name: &str| w.ctrs[w.ctr_by_name(name).unwrap()].short_id.clone();
+    assert_eq!(lines[0], format!("{:<15}{:<24}{:<15}{:<71}NETWORKS", "CONTAINER ID", "NAMES", "STATUS", "PORTS"));
+    assert!(lines.contains(&row(&id("a-long-container-name"), "a-long-container-name", ports).as_str()), "{ps}");
+    assert!(lines.contains(&row(&id("b"), "b", "").as_str()), "{ps}");
+    let w = world_at(&l, Overrides::default(), Dur::secs(30));
+    let v = inspect::container(&w, "a-long-container-name").unwrap();
+    assert_eq!(v[0]["HostConfig"]["PortBindings"], asked, "kept once stopped");
+    assert_eq!(v[0]["NetworkSettings"]["Ports"], serde_json::json!({}));
+    let ps = inspect::ps(&w);
+    let header = format!("{:<15}{:<24}{:<28}{:<10}NETWORKS", "CONTAINER ID", "NAMES", "STATUS", "PORTS");
+    assert_eq!(ps.lines().next(), Some(header.as_str()), "an empty column is 10 wide:\n{ps}");
+}

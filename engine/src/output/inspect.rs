@@ -120,13 +120,29 @@ pub fn container(w: &World, name: &str) -> Option<Value> {
             }),
         );
     }
-    let mut ports = Map::new();
-    for pm in &w.bound_ports(id) {
-        ports.insert(
-            format!("{}/tcp", pm.ctr_port),
-            json!([{ "HostIp": pm.host_ip.to_string(), "HostPort": pm.host_port.to_string() }]),
-        );
-    }
+    // What is bound now (gone once the container stops), and what was asked
+    // for (kept: `HostPort` "" where the port allocator draws one, `HostIp`
+    // "" for every address), each port with all its bindings, as Docker
+    // lists them.
+    let bindings = |maps: &[crate::sim::publish::PortMap], asked: bool| {
+        let mut out = Map::new();
+        for pm in maps {
+            let (ip, port) = (pm.host_ip.to_string(), pm.host_port.to_string());
+            let (ip, port) = match asked {
+                true => (
+                    if pm.host_ip.is_unspecified() { String::new() } else { ip },
+                    if pm.host_port == 0 { String::new() } else { port },
+                ),
+                false => (ip, port),
+            };
+            let list = out.entry(format!("{}/tcp", pm.ctr_port)).or_insert_with(|| json!([]));
+            if let Value::Array(list) = list {
+                list.push(json!({ "HostIp": ip, "HostPort": port }));
+            }
+        }
+        out
+    };
+    let ports = bindings(&w.bound_ports(id), false);
     Some(json!([{
         "Id": full_id(&c.name), "Name": format!("/{}", c.name),
         "State": {
@@ -135,7 +151,7 @@ pub fn container(w: &World, name: &str) -> Option<Value> {
             "StartedAt": instant(c.started_at), "Health": health,
         },
         "RestartCount": c.restart.restart_count,
-        "HostConfig": { "RestartPolicy": { "Name": c.spec.restart.name() } },
+        "HostConfig": { "RestartPolicy": { "Name": c.spec.restart.name() }, "PortBindings": bindings(&c.spec.ports, true) },
         "Config": { "Hostname": c.spec.hostname.clone().unwrap_or_else(|| c.short_id.clone()) },
         "NetworkSettings": { "Networks": nets, "Ports": ports },
     }]))
@@ -167,8 +183,7 @@ fn dns_names(w: &World, id: CtrId, aliases: &[String], default_bridge: bool) -> 
 
 /// `docker ps -a` at the world's current time.
 pub fn ps(w: &World) -> String {
-    let width = w.ctrs.values().map(|c| c.name.len()).max().unwrap_or(4).max(5);
-    let mut out = format!("{:<14} {:<width$}  {:<36} {:<28} NETWORKS\n", "CONTAINER ID", "NAMES", "STATUS", "PORTS");
+    let mut rows = vec![["CONTAINER ID", "NAMES", "STATUS", "PORTS", "NETWORKS"].map(String::from)];
     for &id in &w.ctr_order {
         let c = &w.ctrs[id];
         let since = w.now.since(c.started_at);
@@ -196,7 +211,32 @@ pub fn ps(w: &World) -> String {
         };
         let ports = displayable_ports(&w.bound_ports(id));
         let nets: Vec<&str> = c.nets.iter().map(|&n| w.nets[n].name.as_str()).collect();
-        let _ = writeln!(out, "{:<14} {:<width$}  {:<36} {:<28} {}", c.short_id, c.name, status, ports, nets.join(","));
+        rows.push([c.short_id.clone(), c.name.clone(), status, ports, nets.join(",")]);
+    }
+    table(&rows)
+}
+
+/// Columns as docker/cli's table formatter aligns them (Go's `tabwriter`
+/// with a minimum width of 10 and a padding of 3): each column as wide as
+/// its widest cell plus 3, at least 10; the last column unpadded.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [10; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count() + 3);
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            match i + 1 == N {
+                true => out.push_str(cell),
+                false => {
+                    let _ = write!(out, "{cell:<0$}", widths[i]);
+                }
+            }
+        }
+        out.push('\n');
     }
     out
 }
