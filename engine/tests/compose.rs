@@ -373,3 +373,67 @@ fn every_scenario_command_takes_a_compose_file() {
         assert!(text.contains(want), "{sub} {rest:?}: {text}");
     }
 }
+
+/// What Compose's consistency check refuses is refused where it is written
+/// (it was "unknown container" at 1:1): a dependency on an undefined
+/// service, on one its profiles disable, a `network_mode: service:X`
+/// naming none. An optional dependency on a disabled service is dropped
+/// with a warning. `--profile` (any command; `*` for all) or
+/// `COMPOSE_PROFILES` in the .env enables a profile, as in Compose.
+#[test]
+fn profiles_and_references_are_checked_as_compose_checks_them() {
+    let check = |src: &str| import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None);
+    let d = check("services:\n  web:\n    image: nginx\n    depends_on: [apx]\n  api:\n    image: x\n").err().unwrap();
+    let text = d.render();
+    assert!(text.contains("c.yaml:4:18: error: service \"web\" depends on undefined service \"apx\""), "{text}");
+    assert!(text.contains("did you mean `api`?"), "{text}");
+    let disabled = "services:\n  web:\n    image: nginx\n    depends_on:\n      api:\n        condition: service_started\n  api:\n    image: x\n    profiles: [app]\n";
+    let text = check(disabled).err().unwrap().render();
+    assert!(text.contains("c.yaml:5:7: error: service \"web\" depends on undefined service \"api\""), "{text}");
+    assert!(text.contains("`api` is disabled by its profiles [\"app\"]"), "{text}");
+    let optional = disabled.replace("service_started\n", "service_started\n        required: false\n");
+    let imp = check(&optional).unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(imp.scenario.containers.0.len(), 1);
+    assert!(imp.scenario.containers.0[0].1.depends_on.0.is_empty());
+    assert!(imp.warnings.iter().any(|w| w.contains("optional dependency skipped")), "{:?}", imp.warnings);
+    let text = check("services:\n  side:\n    image: x\n    network_mode: \"service:nope\"\n").err().unwrap().render();
+    assert!(text.contains("c.yaml:4:19: error: service \"nope\" not found for network_mode 'service:nope'"), "{text}");
+    let text = check("services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  fronts: {}\n")
+        .err()
+        .unwrap()
+        .render();
+    assert!(text.contains("c.yaml:4:16: error: service \"web\" refers to undefined network front"), "{text}");
+    assert!(text.contains("did you mean `fronts`?"), "{text}");
+
+    let dir = std::env::temp_dir().join(format!("wharf-profiles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("compose.yaml");
+    std::fs::write(
+        &f,
+        disabled.replace("profiles: [app]", "profiles: [app]\n  tools:\n    image: y\n    profiles: [debug]"),
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wharf")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let path = f.to_str().unwrap();
+    let (code, text) = cmd(&["check", path]);
+    assert_eq!(code, Some(2), "{text}");
+    let (code, text) = cmd(&["check", path, "--profile", "app"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ok (2 containers") && text.contains("service tools skipped"), "{text}");
+    let (code, text) = cmd(&["ps", "--profile", "*", path]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        ["api", "web", "tools"].iter().all(|n| text.lines().any(|l| l.split_whitespace().nth(1) == Some(n))),
+        "{text}"
+    );
+    std::fs::write(dir.join(".env"), "COMPOSE_PROFILES=app, debug\n").unwrap();
+    let (code, text) = cmd(&["check", path]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("ok (3 containers"), "{text}");
+    let (code, text) = cmd(&["check", "--profile", "app", path]);
+    assert!(code == Some(0) && text.contains("ok (2 containers"), "--profile replaces COMPOSE_PROFILES: {text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,6 +20,11 @@ Exit codes: 0 every expectation held; 1 an expectation failed (or a run bound wa
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Command,
+    /// Enable a compose profile (repeatable; `*` enables every one), as
+    /// `docker compose --profile`; without it, `COMPOSE_PROFILES` from the
+    /// .env beside the file or an --env-file.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -240,8 +245,9 @@ fn parse_dur_arg(s: &str) -> Result<crate::time::Dur, String> {
 
 /// Runs the CLI; returns the process exit code and what to print on stdout / stderr.
 pub fn main_with(cli: Cli) -> (i32, String, String) {
+    let profiles = &cli.profile[..];
     match cli.cmd {
-        Command::Check { file } => with_loaded(&file, |l| {
+        Command::Check { file } => with_loaded(&file, profiles, |l| {
             (
                 0,
                 format!(
@@ -253,7 +259,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                 String::new(),
             )
         }),
-        Command::Explore { file, seeds, jobs, shard, json } => explore(&file, seeds, jobs, shard, json),
+        Command::Explore { file, seeds, jobs, shard, json } => explore(&file, profiles, seeds, jobs, shard, json),
         Command::Merge { files } => merge(&files),
         Command::Import { file, more, env_file, overlay, output } => {
             let mut files = vec![file];
@@ -269,7 +275,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                     ),
                 );
             }
-            match import_files(&files, &env_file, overlay.as_deref()) {
+            match import_files(&files, &env_file, overlay.as_deref(), profiles) {
                 Ok((imp, _)) => {
                     let text = format!(
                         "// Imported by wharf from {}\n{}\n",
@@ -288,19 +294,21 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                 Err(e) => (2, String::new(), e),
             }
         }
-        Command::Advise { file, seeds, env_file, overlay } => advise_cmd(&file, seeds, &env_file, overlay.as_deref()),
-        Command::Logs { file, container, seed } => with_loaded(&file, |l| {
+        Command::Advise { file, seeds, env_file, overlay } => {
+            advise_cmd(&file, seeds, &env_file, overlay.as_deref(), profiles)
+        }
+        Command::Logs { file, container, seed } => with_loaded(&file, profiles, |l| {
             let r = run(l, Overrides { seed, ..Overrides::default() });
             match crate::output::inspect::logs(&r.world, &container) {
                 Some(text) => (0, text, String::new()),
                 None => (2, String::new(), format!("error: no container `{container}` in {}\n", file.display())),
             }
         }),
-        Command::Ps { file, at, seed } => with_loaded(&file, |l| {
+        Command::Ps { file, at, seed } => with_loaded(&file, profiles, |l| {
             let w = crate::run::world_at(l, Overrides { seed, ..Overrides::default() }, at);
             (0, crate::output::inspect::ps(&w), String::new())
         }),
-        Command::Inspect { file, at, seed, what } => with_loaded(&file, |l| {
+        Command::Inspect { file, at, seed, what } => with_loaded(&file, profiles, |l| {
             let w = crate::run::world_at(l, Overrides { seed, ..Overrides::default() }, at);
             let (kind, name, v) = match &what {
                 InspectWhat::Network { name } => ("network", name, crate::output::inspect::network(&w, name)),
@@ -311,7 +319,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
                 None => (2, String::new(), format!("error: no {kind} `{name}` in {}\n", file.display())),
             }
         }),
-        Command::Shrink { file, seed, output, budget } => shrink(&file, seed, output, budget),
+        Command::Shrink { file, seed, output, budget } => shrink(&file, profiles, seed, output, budget),
         Command::Run {
             file,
             seed,
@@ -328,7 +336,7 @@ pub fn main_with(cli: Cli) -> (i32, String, String) {
         } => {
             // A compose file's import warnings go to stderr before whatever
             // the run writes there (`with_any`).
-            with_any(&file, &[], None, |schema, loaded, src| {
+            with_any(&file, &[], None, profiles, |schema, loaded, src| {
                 let r = run(
                     loaded,
                     Overrides { seed, until, max_events, checks, capture: pcap.is_some(), ..Overrides::default() },
@@ -408,6 +416,7 @@ fn import_files(
     files: &[PathBuf],
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
+    profiles: &[String],
 ) -> Result<(crate::scenario::compose::Imported, String), String> {
     let mut texts = vec![];
     for f in files {
@@ -434,6 +443,8 @@ fn import_files(
         }
         None => crate::scenario::compose::Overlay::default(),
     };
+    let mut ov = ov;
+    ov.profiles.extend(crate::scenario::compose::active_profiles(profiles, &env));
     let imp = crate::scenario::compose::import(&texts, &env, &ov, files[0].parent()).map_err(|d| d.render())?;
     Ok((imp, texts[0].1.clone()))
 }
@@ -450,10 +461,11 @@ fn load_any(
     file: &std::path::Path,
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
+    profiles: &[String],
 ) -> Result<(crate::scenario::schema::Scenario, crate::scenario::Loaded, String, String), String> {
     let name = file.display().to_string();
     if is_compose(file) {
-        let (imp, src) = import_files(&[file.to_path_buf()], env_files, overlay)?;
+        let (imp, src) = import_files(&[file.to_path_buf()], env_files, overlay, profiles)?;
         let loaded = crate::scenario::lower(&name, "", &imp.scenario).map_err(|d| d.render())?;
         return Ok((imp.scenario, loaded, src, render_warnings(&imp.warnings)));
     }
@@ -471,8 +483,9 @@ fn advise_cmd(
     seeds: u64,
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
+    profiles: &[String],
 ) -> (i32, String, String) {
-    with_any(file, env_files, overlay, |sc, loaded, src| {
+    with_any(file, env_files, overlay, profiles, |sc, loaded, src| {
         let f = crate::scenario::advise::advise(sc, src, Some(loaded), seeds);
         (0, crate::scenario::advise::render(&file.display().to_string(), src, &f), String::new())
     })
@@ -486,9 +499,10 @@ fn with_any(
     file: &std::path::Path,
     env_files: &[PathBuf],
     overlay: Option<&std::path::Path>,
+    profiles: &[String],
     f: impl FnOnce(&crate::scenario::schema::Scenario, &crate::scenario::Loaded, &str) -> (i32, String, String),
 ) -> (i32, String, String) {
-    match load_any(file, env_files, overlay) {
+    match load_any(file, env_files, overlay, profiles) {
         Ok((sc, l, src, warnings)) => {
             let (code, out, err) = f(&sc, &l, &src);
             (code, out, warnings + &err)
@@ -500,9 +514,10 @@ fn with_any(
 /// [`with_any`] for commands that need only the lowered scenario.
 fn with_loaded(
     file: &std::path::Path,
+    profiles: &[String],
     f: impl FnOnce(&crate::scenario::Loaded) -> (i32, String, String),
 ) -> (i32, String, String) {
-    with_any(file, &[], None, |_, l, _| f(l))
+    with_any(file, &[], None, profiles, |_, l, _| f(l))
 }
 
 fn determinism(a: &RunResult, b: &RunResult) -> (i32, String, String) {
@@ -527,12 +542,13 @@ fn determinism(a: &RunResult, b: &RunResult) -> (i32, String, String) {
 
 fn explore(
     file: &std::path::Path,
+    profiles: &[String],
     seeds: (u64, u64),
     jobs: Option<usize>,
     shard: Option<(u32, u32)>,
     json: Option<PathBuf>,
 ) -> (i32, String, String) {
-    with_loaded(file, |loaded| {
+    with_loaded(file, profiles, |loaded| {
         let count = crate::explore::seed_count(seeds.0, seeds.1, shard);
         if count > crate::explore::MAX_SEEDS {
             let max = crate::explore::MAX_SEEDS;
@@ -558,11 +574,17 @@ fn explore(
     })
 }
 
-fn shrink(file: &std::path::Path, seed: u64, output: Option<PathBuf>, budget: usize) -> (i32, String, String) {
+fn shrink(
+    file: &std::path::Path,
+    profiles: &[String],
+    seed: u64,
+    output: Option<PathBuf>,
+    budget: usize,
+) -> (i32, String, String) {
     let name = file.display().to_string();
     // A compose file is shrunk as the scenario it imports to (RON out).
     let (src, warnings) = if is_compose(file) {
-        match import_files(&[file.to_path_buf()], &[], None) {
+        match import_files(&[file.to_path_buf()], &[], None, profiles) {
             Ok((imp, _)) => (crate::scenario::to_ron(&imp.scenario), render_warnings(&imp.warnings)),
             Err(e) => return (2, String::new(), e),
         }

@@ -13,7 +13,7 @@
 //!   images), start-up times of well-known images, and who calls whom
 //!   (environment values naming another service, and `depends_on`).
 
-use super::diag::{locate, Diagnostics};
+use super::diag::{did_you_mean, locate, Diagnostics};
 use super::schema as s;
 use crate::dist::Delay;
 use crate::time::{parse_dur, Dur};
@@ -427,7 +427,7 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn container(&mut self, name: &str, svc: &Map<String, Value>, nets: &BTreeMap<String, bool>) -> s::Container {
+    fn container(&mut self, name: &str, svc: &Map<String, Value>) -> s::Container {
         for k in svc.keys().filter(|k| !k.starts_with("x-") && !KNOWN.contains(&k.as_str())) {
             self.warnings.push(format!("service {name}: unknown key `{k}` ignored"));
         }
@@ -485,7 +485,7 @@ impl Ctx<'_> {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(as_str).collect())
             .unwrap_or_default();
-        self.networks(name, svc, nets, &mut c);
+        self.networks(name, svc, &mut c);
         c.ports = self.ports(name, svc);
         let listens = self.overlay.listens.get(name).cloned().unwrap_or_else(|| self.listens[name].clone());
         c.healthcheck = svc.get("healthcheck").and_then(|h| healthcheck(h, &listens));
@@ -502,7 +502,7 @@ impl Ctx<'_> {
         c
     }
 
-    fn networks(&mut self, name: &str, svc: &Map<String, Value>, nets: &BTreeMap<String, bool>, c: &mut s::Container) {
+    fn networks(&mut self, name: &str, svc: &Map<String, Value>, c: &mut s::Container) {
         if let Some(mode) = svc.get("network_mode").and_then(as_str) {
             let mode = match mode.as_str() {
                 "bridge" => "bridge".to_string(),
@@ -534,13 +534,6 @@ impl Ctx<'_> {
                 }
             }
             _ => c.networks = Some(vec!["default".into()]),
-        }
-        if let Some(v) = c.networks.as_mut() {
-            for n in v.iter().filter(|n| !nets.contains_key(*n) && *n != "default") {
-                self.warnings
-                    .push(format!("service {name} refers to undefined network {n} (Compose rejects this): ignored"));
-            }
-            v.retain(|n| nets.contains_key(n) || n == "default");
         }
     }
 
@@ -581,8 +574,11 @@ impl Ctx<'_> {
             Some(Value::Array(a)) => s::Ordered(
                 a.iter().filter_map(as_str).map(|n| (n, dep(s::DepCondition::Started, true, false))).collect(),
             ),
+            // An optional dependency on a service its profiles disable is
+            // dropped (`check_references` warned).
             Some(Value::Object(m)) => s::Ordered(
                 m.iter()
+                    .filter(|(n, _)| self.services.contains(n))
                     .map(|(n, cfg)| {
                         let cond = match cfg.get("condition").and_then(as_str).as_deref() {
                             Some("service_healthy") => s::DepCondition::Healthy,
@@ -968,7 +964,7 @@ pub fn import(
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(as_str).collect())
                 .unwrap_or_default();
-            let on = p.is_empty() || p.iter().any(|x| profiles.contains(x));
+            let on = p.is_empty() || profiles.iter().any(|x| x == "*" || p.contains(x));
             if !on {
                 warnings.push(format!("service {n} skipped: profiles {p:?} not enabled"));
             }
@@ -976,8 +972,9 @@ pub fn import(
         })
         .map(|(n, _)| n.clone())
         .collect();
+    let declared = root.get("networks").and_then(Value::as_object);
+    check_references(files, &services_v, &services, declared, &mut warnings)?;
     let mut networks = s::Ordered::default();
-    let mut net_names: BTreeMap<String, bool> = BTreeMap::new();
     for (n, cfg) in root.get("networks").and_then(Value::as_object).into_iter().flatten() {
         let internal = cfg.get("internal").and_then(Value::as_bool).unwrap_or(false);
         let driver = cfg.get("driver").and_then(as_str).unwrap_or_else(|| "bridge".into());
@@ -1000,7 +997,6 @@ pub fn import(
             s::Network::Bridge(s::Bridge { subnet, gateway, internal, ..s::Bridge::default() })
         };
         networks.0.push((n.clone(), net));
-        net_names.insert(n.clone(), internal);
     }
     let mut listens: BTreeMap<String, Vec<u16>> = services
         .iter()
@@ -1039,7 +1035,7 @@ pub fn import(
     for n in &services {
         let svc = services_v[n].as_object().cloned().unwrap_or_default();
         let name = svc.get("container_name").and_then(as_str).unwrap_or_else(|| n.clone());
-        let c = cx.container(n, &svc, &net_names);
+        let c = cx.container(n, &svc);
         containers.0.push((name, c));
     }
     namespace_order(&mut containers.0, &services);
@@ -1071,6 +1067,105 @@ pub fn import(
     };
     let _ = first_src;
     Ok(Imported { scenario, warnings: cx.warnings, calls: cx.calls })
+}
+
+/// The profiles a compose command enables: those given with `--profile`,
+/// else `COMPOSE_PROFILES` (comma-separated) from the variables read from
+/// the .env and --env-file files, as Compose takes them.
+pub fn active_profiles(flags: &[String], env: &BTreeMap<String, String>) -> Vec<String> {
+    if !flags.is_empty() {
+        return flags.to_vec();
+    }
+    let listed = env.get("COMPOSE_PROFILES").map_or("", String::as_str);
+    listed.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect()
+}
+
+/// What Compose's consistency check (compose-go `checkConsistency`) refuses
+/// among the enabled services' references: a `depends_on` entry naming a
+/// service that is not defined, or one its profiles disable unless the
+/// entry says `required: false` (then it is dropped, with a warning), a
+/// network not declared under `networks:`, and a `network_mode: service:X`
+/// naming no enabled service. The error points at
+/// the reference in the last file that writes it.
+fn check_references(
+    files: &[(String, String)],
+    services_v: &Map<String, Value>,
+    services: &[String],
+    networks: Option<&Map<String, Value>>,
+    warnings: &mut Vec<String>,
+) -> Result<(), Diagnostics> {
+    let disabled = |dep: &str| {
+        services_v.get(dep).and_then(|d| d.get("profiles")).map(|p| {
+            let p: Vec<String> = p.as_array().into_iter().flatten().filter_map(as_str).collect();
+            format!("`{dep}` is disabled by its profiles {p:?}")
+        })
+    };
+    let refuse = |path: &[&str], msg: String, hint: String| {
+        let last = path.last().copied().unwrap_or_default();
+        let (file, src) = files
+            .iter()
+            .rev()
+            .find(|(_, src)| {
+                let (off, len) = locate(src, path);
+                src.get(off..off + len).is_some_and(|t| t.trim_matches(|c| c == '"' || c == '\'') == last)
+            })
+            .or(files.first())
+            .cloned()
+            .unwrap_or_default();
+        Err(problem(&file, &src, path, msg, &hint))
+    };
+    for n in services {
+        let svc = &services_v[n];
+        let deps: Vec<(String, bool)> = match svc.get("depends_on") {
+            Some(Value::Array(a)) => a.iter().filter_map(as_str).map(|d| (d, true)).collect(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(d, cfg)| (d.clone(), cfg.get("required").and_then(Value::as_bool).unwrap_or(true)))
+                .collect(),
+            _ => vec![],
+        };
+        for (dep, required) in deps.into_iter().filter(|(d, _)| !services.contains(d)) {
+            match disabled(&dep) {
+                Some(why) if !required => warnings.push(format!("service {n}: optional dependency skipped: {why}")),
+                why => {
+                    let msg =
+                        format!("service \"{n}\" depends on undefined service \"{dep}\": invalid compose project");
+                    let hint = match why {
+                        Some(why) => format!(
+                            "{why}: enable one with the overlay's `profiles`, or mark the dependency `required: false`"
+                        ),
+                        None => did_you_mean(&dep, services_v.keys().map(String::as_str))
+                            .unwrap_or_else(|| "define it under `services`, or remove the dependency".into()),
+                    };
+                    return refuse(&["services", n, "depends_on", &dep], msg, hint);
+                }
+            }
+        }
+        let joined: Vec<String> = match svc.get("networks") {
+            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            _ => vec![],
+        };
+        if let Some(net) = joined.iter().find(|n| *n != "default" && !networks.is_some_and(|m| m.contains_key(*n))) {
+            let msg = format!("service \"{n}\" refers to undefined network {net}: invalid compose project");
+            let hint = did_you_mean(net, networks.into_iter().flat_map(|m| m.keys().map(String::as_str)))
+                .unwrap_or_else(|| format!("declare it under the top-level `networks:` (`{net}: {{}}`)"));
+            return refuse(&["services", n, "networks", net], msg, hint);
+        }
+        if let Some(target) =
+            svc.get("network_mode").and_then(as_str).and_then(|m| m.strip_prefix("service:").map(String::from))
+        {
+            if !services.contains(&target) {
+                let msg = format!("service \"{target}\" not found for network_mode 'service:{target}'");
+                let hint = disabled(&target)
+                    .map(|why| format!("{why}: enable one with the overlay's `profiles`"))
+                    .or_else(|| did_you_mean(&target, services_v.keys().map(String::as_str)))
+                    .unwrap_or_else(|| "name a service of this project".into());
+                return refuse(&["services", n, "network_mode", &format!("service:{target}")], msg, hint);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a serde-saphyr error says, without its own "error: line L column
