@@ -208,8 +208,9 @@ fn inspect_lists_every_binding_and_ps_aligns_its_columns() {
     let row = |id: &str, name: &str, ports: &str| format!("{id:<15}{name:<24}{:<15}{ports:<71}n", "Up 5 seconds");
     let id = |name: &str| w.ctrs[w.ctr_by_name(name).unwrap()].short_id.clone();
     assert_eq!(lines[0], format!("{:<15}{:<24}{:<15}{:<71}NETWORKS", "CONTAINER ID", "NAMES", "STATUS", "PORTS"));
-    assert!(lines.contains(&row(&id("a-long-container-name"), "a-long-container-name", ports).as_str()), "{ps}");
-    assert!(lines.contains(&row(&id("b"), "b", "").as_str()), "{ps}");
+    // The newest first, as the daemon lists them.
+    assert_eq!(lines[1], row(&id("b"), "b", ""), "{ps}");
+    assert_eq!(lines[2], row(&id("a-long-container-name"), "a-long-container-name", ports), "{ps}");
     let w = world_at(&l, Overrides::default(), Dur::secs(30));
     let v = inspect::container(&w, "a-long-container-name").unwrap();
     assert_eq!(v[0]["HostConfig"]["PortBindings"], asked, "kept once stopped");

@@ -181,10 +181,11 @@ fn dns_names(w: &World, id: CtrId, aliases: &[String], default_bridge: bool) -> 
     Some(names)
 }
 
-/// `docker ps -a` at the world's current time.
+/// `docker ps -a` at the world's current time: the newest container first,
+/// as the daemon lists them.
 pub fn ps(w: &World) -> String {
     let mut rows = vec![["CONTAINER ID", "NAMES", "STATUS", "PORTS", "NETWORKS"].map(String::from)];
-    for &id in &w.ctr_order {
+    for &id in w.ctr_order.iter().rev() {
         let c = &w.ctrs[id];
         let since = w.now.since(c.started_at);
         let last_exit = w
