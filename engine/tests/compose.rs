@@ -437,3 +437,19 @@ fn profiles_and_references_are_checked_as_compose_checks_them() {
     assert!(code == Some(0) && text.contains("ok (2 containers"), "--profile replaces COMPOSE_PROFILES: {text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `dns_opt` reaches the scenario's `dns_options` for what the simulation
+/// reproduces (glibc's `timeout`, `attempts`; `ndots`), and the rest is a
+/// warning, not silence; compose-spec's other valid keys are not "unknown".
+#[test]
+fn dns_opt_passes_the_resolver_options_through() {
+    let src = "services:\n  web:\n    image: x\n    dns_opt: [\"timeout:1\", \"attempts:3\", \"rotate\"]\n    ipc: host\n    pid: host\n    oom_kill_disable: true\n    annotations: {a: b}\n    frobnicate: 1\n";
+    let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(imp.scenario.containers.0[0].1.dns_options, ["timeout:1", "attempts:3"]);
+    assert!(imp.warnings.iter().any(|w| w.contains("dns_opt `rotate` not modelled")), "{:?}", imp.warnings);
+    let unknown: Vec<&String> = imp.warnings.iter().filter(|w| w.contains("unknown key")).collect();
+    assert_eq!(unknown.len(), 1, "only frobnicate: {unknown:?}");
+    let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(loaded.spec.containers[0].resolver.attempts, 3);
+}

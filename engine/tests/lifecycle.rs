@@ -270,6 +270,42 @@ fn a_dns_answer_slower_than_the_resolver_timeout_is_asked_again() {
     assert_eq!(slow[1].0, slow[0].0 + Dur::secs(5), "after glibc's 5 s timeout");
 }
 
+/// `dns_options` (`--dns-option`, compose `dns_opt`) as glibc reads them:
+/// with `timeout:1 attempts:3` an unanswered lookup is asked three times a
+/// second apart and fails with EAI_AGAIN after 3 s, where the defaults
+/// (`timeout:5 attempts:2`) take 10 s; glibc's caps (30 s, 5 attempts)
+/// hold, and what it does not know is refused, located.
+#[test]
+fn resolver_options_set_the_lookup_timeout_and_attempts() {
+    let lookups = |opts: &str| -> (Vec<Time>, Option<Time>) {
+        let r = run_src(&format!(
+            r#"Scenario(name: "t", until: "5m", networks: {{ "n": Bridge() }}, containers: {{
+                "api": (networks: ["n"], program: Server(port: 80)),
+                "web": (networks: ["n"], start_at: "1s", dns_options: [{opts}],
+                        program: Client(target: "api:80", retry: Fixed(delay: "1h", attempts: 1))),
+            }}, actions: [("500ms", DnsOutage(mode: Drop, for: "10m"))])"#
+        ));
+        let queries = of(&r, "web").filter(|(_, e)| matches!(e, Ev::DnsQuery { .. })).map(|(t, _)| t).collect();
+        let failed = of(&r, "web")
+            .find(|(_, e)| matches!(e, Ev::ResolveFailed { errno: wharf::proto::errno::Errno::EaiAgain, .. }))
+            .map(|(t, _)| t);
+        (queries, failed)
+    };
+    let secs = |n: u64| Time::ZERO + Dur::secs(n);
+    assert_eq!(lookups(""), (vec![secs(1), secs(6)], Some(secs(11))), "glibc's defaults: 2 x 5 s");
+    assert_eq!(lookups(r#""timeout:1", "attempts:3", "ndots:2""#), (vec![secs(1), secs(2), secs(3)], Some(secs(4))));
+    let (queries, failed) = lookups(r#""timeout:99", "attempts:9""#);
+    assert_eq!(queries.len(), 5, "at most 5 attempts");
+    assert_eq!(failed, Some(secs(1 + 5 * 30)), "at most 30 s each");
+    let bad = r#"Scenario(name: "t", containers: { "web": (dns_options: ["rotate", "attempts:0"]) })"#;
+    let Err(d) = load_str("t.ron", bad) else { panic!("refused") };
+    let text = d.render();
+    assert!(
+        text.contains("unknown resolver option `rotate`") && text.contains("`attempts:0` sends no query"),
+        "{text}"
+    );
+}
+
 /// An exec'd process that ended leaves its timers pending, addressed by its
 /// process slot: the next exec takes a fresh slot, so they find a dead
 /// process instead of the new one. (With slots reused, the first ping's

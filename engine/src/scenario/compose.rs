@@ -279,6 +279,7 @@ const KNOWN: &[&str] = &[
     "stop_signal",
     "domainname",
     "dns",
+    "dns_opt",
     "dns_search",
     "tmpfs",
     "shm_size",
@@ -288,6 +289,47 @@ const KNOWN: &[&str] = &[
     "cpus",
     "restart_policy",
     "develop",
+    // The rest of compose-spec's service properties: valid, and without an
+    // effect on what the simulation models (resources, mounts, namespaces
+    // other than the network's, lifecycle hooks, build and pull settings).
+    "annotations",
+    "attach",
+    "blkio_config",
+    "cgroup",
+    "cgroup_parent",
+    "cpu_count",
+    "cpu_percent",
+    "cpu_period",
+    "cpu_quota",
+    "cpu_rt_period",
+    "cpu_rt_runtime",
+    "cpu_shares",
+    "cpuset",
+    "credential_spec",
+    "device_cgroup_rules",
+    "gpus",
+    "group_add",
+    "ipc",
+    "isolation",
+    "label_file",
+    "mem_reservation",
+    "mem_swappiness",
+    "memswap_limit",
+    "models",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "pid",
+    "pids_limit",
+    "post_start",
+    "pre_stop",
+    "provider",
+    "pull_refresh_after",
+    "runtime",
+    "storage_opt",
+    "use_api_socket",
+    "userns_mode",
+    "uts",
+    "volumes_from",
 ];
 
 /// A service's listening ports: published targets, expose, well-known image.
@@ -485,6 +527,19 @@ impl Ctx<'_> {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(as_str).collect())
             .unwrap_or_default();
+        // `dns_opt`: the resolver options the simulation reproduces pass
+        // through; the others (rotate, edns0, single-request, …) are warned of.
+        let opts: Vec<String> = match svc.get("dns_opt") {
+            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
+            other => other.and_then(as_str).into_iter().collect(),
+        };
+        for o in opts {
+            let key = o.split_once(':').map_or(o.as_str(), |(k, _)| k);
+            match key {
+                "timeout" | "attempts" | "ndots" => c.dns_options.push(o),
+                _ => self.warnings.push(format!("service {name}: dns_opt `{o}` not modelled")),
+            }
+        }
         self.networks(name, svc, &mut c);
         c.ports = self.ports(name, svc);
         let listens = self.overlay.listens.get(name).cloned().unwrap_or_else(|| self.listens[name].clone());

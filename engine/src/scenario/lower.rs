@@ -185,6 +185,7 @@ impl Lower<'_> {
         let used_ips = used;
         let (mode, attach) = self.attachments(name, c, used_ips)?;
         let bridge_gw = self.nets[0].gateway.expect("default bridge has a gateway");
+        let resolver = self.resolv_options(name, &c.dns_options);
         let mut extra_hosts = Vec::new();
         for (host, v) in &c.extra_hosts.0 {
             match v.as_str() {
@@ -282,6 +283,7 @@ impl Lower<'_> {
                 s::DnsCache::Jvm => CachePolicy::JVM,
                 s::DnsCache::Ttl(d) => CachePolicy::Ttl { ttl: d.0, negative: Dur::ZERO },
             },
+            resolver,
             restart,
             health: c.healthcheck.as_ref().map(health_spec),
             stop_grace: c.stop_grace_period.map_or(Dur::secs(10), |d| d.0),
@@ -293,6 +295,37 @@ impl Lower<'_> {
             ports,
             node,
         })
+    }
+
+    /// resolv.conf options as glibc reads them: `timeout:N` seconds (at
+    /// most 30) and `attempts:N` (at most 5) change the simulation;
+    /// `ndots:N` is accepted (names are looked up as written).
+    fn resolv_options(&mut self, name: &str, opts: &[String]) -> ResolvOptions {
+        let mut r = ResolvOptions::default();
+        for o in opts {
+            let at = ["containers", name, "dns_options", o.as_str()];
+            let (key, value) = o.split_once(':').unwrap_or((o.as_str(), ""));
+            let n = value.parse::<u64>();
+            match (key, n) {
+                ("timeout", Ok(n)) => r.timeout = Dur::secs(n.clamp(1, 30)),
+                ("attempts", Ok(0)) => self.err(
+                    &at,
+                    "`attempts:0` sends no query: every lookup would fail at once",
+                    Some("glibc sends each query `attempts` times (default 2, at most 5)".into()),
+                ),
+                ("attempts", Ok(n)) => r.attempts = n.min(5) as u8,
+                ("ndots", Ok(_)) => {}
+                ("timeout" | "attempts" | "ndots", Err(_)) => {
+                    self.err(&at, format!("`{o}` needs a whole number after `{key}:`"), None)
+                }
+                _ => self.err(
+                    &at,
+                    format!("unknown resolver option `{o}`"),
+                    Some("`timeout:N` (seconds), `attempts:N` or `ndots:N`".into()),
+                ),
+            }
+        }
+        r
     }
 
     fn attachments(

@@ -334,6 +334,11 @@ pub struct Container {
     pub program: Program,
     #[serde(default, skip_serializing_if = "is_no_cache")]
     pub dns_cache: DnsCache,
+    /// resolv.conf `options` (`--dns-option`, compose `dns_opt`):
+    /// `timeout:N` and `attempts:N` as glibc reads them; `ndots:N` accepted.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dns_options: Vec<String>,
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restart: Option<String>,

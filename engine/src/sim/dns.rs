@@ -19,7 +19,7 @@ pub enum Waiter {
     Lookup { proc: u8, inc: u32, tag: u64 },
 }
 use crate::net::addr::{Ip, SockAddr};
-use crate::proto::dns::{Ips, Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT, GLIBC_ATTEMPTS, GLIBC_TIMEOUT};
+use crate::proto::dns::{Ips, Lookup, Rcode, FORWARD_MAX_UPSTREAMS, FORWARD_TIMEOUT};
 use crate::proto::errno::Errno;
 use crate::time::Dur;
 
@@ -109,8 +109,9 @@ impl World {
         // The answer travels over the container's loopback, where nothing
         // drops it, and removes the query when it arrives: a timeout due
         // later could only ever be stale, so it is not scheduled.
-        if answer.as_ref().is_none_or(|&(_, _, delay)| delay >= GLIBC_TIMEOUT) {
-            self.at(GLIBC_TIMEOUT, Timer::DnsTimeout { query: q, attempt });
+        let timeout = self.ctrs[ctr].spec.resolver.timeout;
+        if answer.as_ref().is_none_or(|&(_, _, delay)| delay >= timeout) {
+            self.at(timeout, Timer::DnsTimeout { query: q, attempt });
         }
         let Some((rcode, ips, delay)) = answer else {
             return;
@@ -212,7 +213,7 @@ impl World {
         if query.attempt != attempt {
             return;
         }
-        if attempt < GLIBC_ATTEMPTS {
+        if attempt < self.ctrs[query.ctr].spec.resolver.attempts {
             query.attempt += 1;
             return self.send_query(q);
         }

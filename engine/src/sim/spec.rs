@@ -229,6 +229,8 @@ pub struct CtrSpec {
     pub startup: Delay,
     pub program: ProgramSpec,
     pub dns_cache: CachePolicy,
+    /// The resolver's `options timeout:N attempts:N`.
+    pub resolver: ResolvOptions,
     pub restart: restart::Policy,
     pub health: Option<HealthSpec>,
     pub stop_grace: Dur,
@@ -237,6 +239,21 @@ pub struct CtrSpec {
     pub ports: Vec<super::publish::PortMap>,
     /// The Swarm node (host) the container runs on; 0 = the first node.
     pub node: u32,
+}
+
+/// What glibc's resolver reads from resolv.conf's `options` line and the
+/// simulation reproduces: the wait for an answer, and how many times each
+/// query is sent (docker-facts §7.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvOptions {
+    pub timeout: Dur,
+    pub attempts: u8,
+}
+
+impl Default for ResolvOptions {
+    fn default() -> Self {
+        ResolvOptions { timeout: crate::proto::dns::GLIBC_TIMEOUT, attempts: crate::proto::dns::GLIBC_ATTEMPTS }
+    }
 }
 
 /// How the embedded DNS misbehaves during an outage.
