@@ -5,6 +5,9 @@
 //! - `backend`: every request is answered only after a request to a backend
 //!   (an API querying its database over one kept-alive connection); with the
 //!   backend unreachable it answers 503.
+//! - `also`: other services it connects to at start and keeps a connection
+//!   open to (a cache, a broker), retried as the backend is; requests do not
+//!   use them.
 //! - `needs`: it listens only once it could connect to another service (two
 //!   services that each need the other deadlock at start-up).
 //! - `warmup`: a database's init server on 127.0.0.1, then a gap, then the
@@ -43,6 +46,8 @@ pub struct Config {
     /// Retry policy of the backend connection (`None`: every second, forever);
     /// out of attempts, the process exits 1 (an unhandled connect error).
     pub backend_retry: Option<super::client::Retry>,
+    /// Services connected at start and kept open, retried as the backend.
+    pub also: Vec<(Sym, u16)>,
     pub needs: Option<(Sym, u16)>,
     pub tls: Option<Dur>,
 }
@@ -61,6 +66,7 @@ impl Config {
             crash_code: 1,
             backend: None,
             backend_retry: None,
+            also: Vec::new(),
             needs: None,
             tls: None,
         }
@@ -73,6 +79,11 @@ const TOKEN_NEEDS_RETRY: u64 = u64::MAX - 2;
 const TOKEN_BACKEND_RETRY: u64 = u64::MAX - 3;
 const TAG_NEEDS: u64 = 1;
 const TAG_BACKEND: u64 = 2;
+/// `also[i]`'s connect tag is `TAG_ALSO + i`, its retry token
+/// `TOKEN_ALSO_RETRY - i` (below every slot key's token: a slot's version is
+/// odd and its index far below 2³² − 16).
+const TAG_ALSO: u64 = 16;
+const TOKEN_ALSO_RETRY: u64 = u64::MAX - 16;
 
 pub struct Server {
     cfg: Config,
@@ -85,10 +96,13 @@ pub struct Server {
     waiting: Waiting,
     next_backend_id: u32,
     backend_attempts: u32,
+    /// `also`'s connections and failed attempts in a row, by index.
+    also: Vec<(Option<ConnId>, u32)>,
 }
 
 impl Server {
     pub fn new(cfg: Config) -> Server {
+        let cfg_also_len = cfg.also.len();
         Server {
             cfg,
             received: 0,
@@ -98,6 +112,7 @@ impl Server {
             waiting: Waiting::default(),
             next_backend_id: 0,
             backend_attempts: 0,
+            also: vec![(None, 0); cfg_also_len],
         }
     }
 
@@ -109,6 +124,9 @@ impl Server {
         if let Some((host, port)) = self.cfg.backend {
             cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_BACKEND });
         }
+        for i in 0..self.cfg.also.len() {
+            self.connect_also(cx, i);
+        }
         match self.cfg.warmup {
             Some(w) => {
                 self.listen(cx, w.bind);
@@ -119,6 +137,22 @@ impl Server {
                 self.listen(cx, self.cfg.bind);
             }
         }
+    }
+
+    fn connect_also(&self, cx: &mut Ctx<'_>, i: usize) {
+        let (host, port) = self.cfg.also[i];
+        cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_ALSO + i as u64 });
+    }
+
+    /// `also[i]`'s index from a connect tag or a retry token.
+    fn also_of_tag(&self, tag: u64) -> Option<usize> {
+        let i = usize::try_from(tag.checked_sub(TAG_ALSO)?).ok()?;
+        (i < self.also.len()).then_some(i)
+    }
+
+    fn also_of_token(&self, token: u64) -> Option<usize> {
+        let i = usize::try_from(TOKEN_ALSO_RETRY.checked_sub(token)?).ok()?;
+        (i < self.also.len()).then_some(i)
     }
 
     fn connect_needs(&self, cx: &mut Ctx<'_>) {
@@ -163,17 +197,24 @@ impl Server {
         cx.send(b, Msg::Request { id, op: Op::Get, size: 128, sent_at: cx.now });
     }
 
-    fn backend_failed(&mut self, cx: &mut Ctx<'_>) {
-        self.backend_attempts += 1;
-        let Some(r) = self.cfg.backend_retry else { return cx.timer(Dur::secs(1), TOKEN_BACKEND_RETRY) };
-        if r.attempts() != 0 && self.backend_attempts >= r.attempts() {
-            cx.report(Report::GaveUp { attempts: self.backend_attempts });
+    /// A connect to the backend (`None`) or to `also[i]` failed: retry by
+    /// the backend's policy, or exit 1 out of attempts.
+    fn connect_failed(&mut self, cx: &mut Ctx<'_>, which: Option<usize>) {
+        let (attempts, token) = match which {
+            None => (&mut self.backend_attempts, TOKEN_BACKEND_RETRY),
+            Some(i) => (&mut self.also[i].1, TOKEN_ALSO_RETRY - i as u64),
+        };
+        *attempts += 1;
+        let attempts = *attempts;
+        let Some(r) = self.cfg.backend_retry else { return cx.timer(Dur::secs(1), token) };
+        if r.attempts() != 0 && attempts >= r.attempts() {
+            cx.report(Report::GaveUp { attempts });
             return cx.push(Cmd::Exit { code: 1 });
         }
         let unit = cx.rng.unit();
-        let delay = r.delay(self.backend_attempts, unit);
-        cx.report(Report::RetryScheduled { attempt: self.backend_attempts + 1, delay });
-        cx.timer(delay, TOKEN_BACKEND_RETRY);
+        let delay = r.delay(attempts, unit);
+        cx.report(Report::RetryScheduled { attempt: attempts + 1, delay });
+        cx.timer(delay, token);
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_>, token: u64) {
@@ -193,6 +234,9 @@ impl Server {
                 }
             }
             t => {
+                if let Some(i) = self.also_of_token(t) {
+                    return self.connect_also(cx, i);
+                }
                 let key = slotmap::KeyData::from_ffi(t).into();
                 if let Some((conn, msg)) = self.working.remove(key) {
                     let status =
@@ -256,8 +300,44 @@ impl Waiting {
     }
 }
 
+impl Server {
+    /// What happens to the `also` connections; any other input is handed back.
+    fn also_input(&mut self, cx: &mut Ctx<'_>, input: Input) -> Option<Input> {
+        match input {
+            Input::Connected { tag, conn } => match self.also_of_tag(tag) {
+                Some(i) => self.also[i] = (Some(conn), 0),
+                None => return Some(input),
+            },
+            Input::ConnectFailed { tag, .. } => match self.also_of_tag(tag) {
+                Some(i) => self.connect_failed(cx, Some(i)),
+                None => return Some(input),
+            },
+            Input::Closed { conn, .. } | Input::Received { conn, .. } => {
+                match self.also.iter().position(|a| a.0 == Some(conn)) {
+                    Some(i) if matches!(input, Input::Closed { .. }) => {
+                        self.also[i].0 = None;
+                        cx.timer(Dur::secs(1), TOKEN_ALSO_RETRY - i as u64);
+                    }
+                    Some(_) => {}
+                    None => return Some(input),
+                }
+            }
+            _ => return Some(input),
+        }
+        None
+    }
+}
+
 impl Program for Server {
     fn handle(&mut self, cx: &mut Ctx<'_>, input: Input) {
+        let input = if self.also.is_empty() {
+            input
+        } else {
+            match self.also_input(cx, input) {
+                Some(input) => input,
+                None => return,
+            }
+        };
         match input {
             Input::Start if self.cfg.needs.is_some() => self.connect_needs(cx),
             Input::Start => self.begin(cx),
@@ -273,7 +353,8 @@ impl Program for Server {
                 self.backend = Some(conn);
                 self.backend_attempts = 0;
             }
-            Input::ConnectFailed { tag: TAG_BACKEND, .. } => self.backend_failed(cx),
+            Input::ConnectFailed { tag: TAG_BACKEND, .. } => self.connect_failed(cx, None),
+
             Input::Received { conn, msg: Msg::Response { id, status, .. } } if Some(conn) == self.backend => {
                 if let Some((down, req)) = self.waiting.remove(id) {
                     self.respond(cx, down, req, if status < 500 { self.cfg.status } else { 502 });
@@ -403,6 +484,46 @@ mod tests {
         let conn = ConnId::default();
         let c = step(&mut s, Input::Received { conn, msg: Msg::get(7, 10, Time::ZERO) });
         assert!(matches!(c[0], Cmd::Send { msg: Msg::Response { id: 7, status: 503, .. }, .. }), "{c:?}");
+    }
+
+    /// `also`: each service is connected at start, retried by the backend's
+    /// policy (out of attempts: exit 1), reconnected a second after a close;
+    /// requests still go to the backend alone.
+    #[test]
+    fn it_holds_a_connection_to_every_other_service_it_uses() {
+        use crate::container::client::Retry;
+        use crate::proto::errno::Errno;
+        let (db, cache, broker) = ((Sym(0), 5432), (Sym(1), 6379), (Sym(2), 5672));
+        let retry = Some(Retry::Fixed { delay: Dur::secs(2), attempts: 2 });
+        let mut s = Server::new(Config { backend: Some(db), backend_retry: retry, also: vec![cache, broker], ..cfg() });
+        let c = step(&mut s, Input::Start);
+        let connects: Vec<(Sym, u16, u64)> = c
+            .iter()
+            .filter_map(|x| match *x {
+                Cmd::Connect { host, port, tag, .. } => Some((host, port, tag)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            connects,
+            [(db.0, db.1, TAG_BACKEND), (cache.0, cache.1, TAG_ALSO), (broker.0, broker.1, TAG_ALSO + 1)]
+        );
+        let mut m = slotmap::SlotMap::<ConnId, ()>::with_key();
+        let (down, to_db, to_cache) = (m.insert(()), m.insert(()), m.insert(()));
+        step(&mut s, Input::Connected { tag: TAG_BACKEND, conn: to_db });
+        step(&mut s, Input::Connected { tag: TAG_ALSO, conn: to_cache });
+        let refused = Input::ConnectFailed { tag: TAG_ALSO + 1, errno: Errno::Econnrefused };
+        let c = step(&mut s, refused.clone());
+        assert!(c.contains(&Cmd::Timer { after: Dur::secs(2), token: TOKEN_ALSO_RETRY - 1 }), "{c:?}");
+        let c = step(&mut s, Input::Timer(TOKEN_ALSO_RETRY - 1));
+        assert!(matches!(c[..], [Cmd::Connect { tag, .. }] if tag == TAG_ALSO + 1), "{c:?}");
+        assert!(step(&mut s, refused).contains(&Cmd::Exit { code: 1 }), "out of attempts");
+        let c = step(&mut s, Input::Received { conn: down, msg: Msg::get(7, 10, Time::ZERO) });
+        assert!(matches!(c[..], [Cmd::Send { conn, .. }] if conn == to_db), "requests use the backend: {c:?}");
+        let c = step(&mut s, Input::Closed { conn: to_cache, errno: None });
+        assert_eq!(c, [Cmd::Timer { after: Dur::secs(1), token: TOKEN_ALSO_RETRY }]);
+        let c = step(&mut s, Input::Timer(TOKEN_ALSO_RETRY));
+        assert!(matches!(c[..], [Cmd::Connect { tag: TAG_ALSO, .. }]), "{c:?}");
     }
 
     #[test]

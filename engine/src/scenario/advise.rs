@@ -48,7 +48,7 @@ fn is_ip(s: &str) -> bool {
 fn targets(c: &s::Container) -> Vec<String> {
     match &c.program {
         s::Program::Client(cl) => vec![cl.target.clone()],
-        s::Program::Server(sv) => sv.backend.iter().chain(sv.needs.iter()).cloned().collect(),
+        s::Program::Server(sv) => sv.backend.iter().chain(&sv.also).chain(sv.needs.iter()).cloned().collect(),
         s::Program::Proxy(p) => p.upstreams.clone(),
         s::Program::Producer { target, .. }
         | s::Program::Worker { target, .. }

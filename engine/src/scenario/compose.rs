@@ -713,10 +713,13 @@ impl Ctx<'_> {
                 retry_budget: None,
                 upstream_tls: None,
             }),
+            // Requests go to the first callee; the others (a cache, a
+            // broker) are connected at start and kept open.
             (Some(&port), Some((callee, p))) => s::Program::Server(s::Server {
                 port: Some(port),
                 backend: Some(format!("{callee}:{p}")),
                 backend_retry: Some(retry),
+                also: calls[1..].iter().map(|(h, p)| format!("{h}:{p}")).collect(),
                 ..s::Server::default()
             }),
             (Some(&port), None) => s::Program::Server(s::Server { port: Some(port), ..s::Server::default() }),

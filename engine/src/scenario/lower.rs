@@ -459,6 +459,8 @@ impl Lower<'_> {
                     Some(t) => Some(self.target(name, env, t)?),
                     None => None,
                 };
+                let also =
+                    sv.also.iter().map(|t| self.target(name, env, t).map(|(h, p, _)| (h, p))).collect::<Option<_>>()?;
                 ProgramSpec::Server(server::Config {
                     port: sv.port.unwrap_or(80),
                     bind: sv.bind.map_or(Ip::UNSPECIFIED, |b| b.0),
@@ -475,6 +477,7 @@ impl Lower<'_> {
                     crash_code: sv.crash_code.unwrap_or(1),
                     backend: backend.map(|(h, p, _)| (h, p)),
                     backend_retry: sv.backend_retry.as_ref().map(lower_retry),
+                    also,
                     needs: needs.map(|(h, p, _)| (h, p)),
                     tls: sv.tls.map(|d| d.0),
                 })
