@@ -199,7 +199,8 @@ fn a_service_listens_where_its_healthcheck_and_its_callers_say() {
     let r = run(&loaded, Overrides::default());
     let summary = wharf::output::summary::text(&r.world);
     assert!(summary.lines().any(|l| l.starts_with("api") && l.contains("running (healthy)")), "{summary}");
-    assert!(summary.lines().any(|l| l.starts_with("web") && l.contains("running") && l.contains("1 ok")), "{summary}");
+    // web calls both (a worker holding a connection to each).
+    assert!(summary.lines().any(|l| l.starts_with("web") && l.contains("running") && l.contains("2 ok")), "{summary}");
 }
 
 #[test]
@@ -456,12 +457,13 @@ fn dns_opt_passes_the_resolver_options_through() {
 
 /// A service that serves and names several others (a database and a
 /// cache) sends its requests to the first and holds a connection to each
-/// other one from the start, so a start-up race against any of them shows
+/// other one from the start — a worker that listens on nothing holds one to
+/// each — so a start-up race against any of them shows
 /// (only the first was modelled: the nextcloud example's race against its
 /// database went unseen, and it was told it talked to nobody there).
 #[test]
 fn a_service_using_several_others_connects_to_each() {
-    let src = "services:\n  api:\n    image: myorg/api\n    ports: [\"3000:3000\"]\n    environment:\n      DATABASE_URL: postgres://app@db:5432/app\n      REDIS_URL: redis://cache:6379/0\n  db:\n    image: postgres:16\n  cache:\n    image: redis:7\n";
+    let src = "services:\n  api:\n    image: myorg/api\n    ports: [\"3000:3000\"]\n    environment:\n      DATABASE_URL: postgres://app@db:5432/app\n      REDIS_URL: redis://cache:6379/0\n  worker:\n    image: myorg/worker\n    depends_on: [cache, db]\n  db:\n    image: postgres:16\n  cache:\n    image: redis:7\n";
     let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
         .unwrap_or_else(|d| panic!("{}", d.render()));
     let api = &imp.scenario.containers.0.iter().find(|(n, _)| n == "api").expect("api").1;
@@ -470,8 +472,18 @@ fn a_service_using_several_others_connects_to_each() {
     let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
     let r = run(&loaded, Overrides::default());
     let text = r.text();
-    let ok = |to: &str| {
-        text.lines().any(|l| l.contains(" api ") && l.contains(&format!("connect {to}")) && l.contains(" ok "))
+    let ok = |who: &str, to: &str| {
+        text.lines()
+            .any(|l| l.contains(&format!(" {who} ")) && l.contains(&format!("connect {to}")) && l.contains(" ok "))
     };
-    assert!(ok("db:5432") && ok("cache:6379"), "{text}");
+    assert!(ok("api", "db:5432") && ok("api", "cache:6379"), "{text}");
+    // A worker (it listens on nothing) holds a connection to each too.
+    let worker = &imp.scenario.containers.0.iter().find(|(n, _)| n == "worker").expect("worker").1;
+    let s::Program::Server(sv) = &worker.program else { panic!("{:?}", worker.program) };
+    assert_eq!(
+        (sv.listen, sv.backend.as_deref(), &sv.also[..]),
+        (Some(false), Some("cache:6379"), &["db:5432".to_string()][..])
+    );
+    assert!(ok("worker", "cache:6379") && ok("worker", "db:5432"), "{text}");
+    assert!(!text.lines().any(|l| l.contains(" worker ") && l.contains(" listen ")), "{text}");
 }

@@ -8,6 +8,8 @@
 //! - `also`: other services it connects to at start and keeps a connection
 //!   open to (a cache, a broker), retried as the backend is; requests do not
 //!   use them.
+//! - `listen: false`: it listens on nothing (a worker that only holds its
+//!   connections).
 //! - `needs`: it listens only once it could connect to another service (two
 //!   services that each need the other deadlock at start-up).
 //! - `warmup`: a database's init server on 127.0.0.1, then a gap, then the
@@ -48,6 +50,8 @@ pub struct Config {
     pub backend_retry: Option<super::client::Retry>,
     /// Services connected at start and kept open, retried as the backend.
     pub also: Vec<(Sym, u16)>,
+    /// `false`: no listening socket (a worker holding its connections).
+    pub listen: bool,
     pub needs: Option<(Sym, u16)>,
     pub tls: Option<Dur>,
 }
@@ -67,6 +71,7 @@ impl Config {
             backend: None,
             backend_retry: None,
             also: Vec::new(),
+            listen: true,
             needs: None,
             tls: None,
         }
@@ -128,6 +133,7 @@ impl Server {
             self.connect_also(cx, i);
         }
         match self.cfg.warmup {
+            _ if !self.cfg.listen => self.serving = true,
             Some(w) => {
                 self.listen(cx, w.bind);
                 cx.timer(w.duration, TOKEN_WARM_END);
@@ -383,7 +389,7 @@ impl Program for Server {
     }
 
     fn http_ok(&self, port: u16) -> bool {
-        port == self.cfg.port && self.cfg.status < 400
+        self.cfg.listen && port == self.cfg.port && self.cfg.status < 400
     }
 }
 
@@ -524,6 +530,15 @@ mod tests {
         assert_eq!(c, [Cmd::Timer { after: Dur::secs(1), token: TOKEN_ALSO_RETRY }]);
         let c = step(&mut s, Input::Timer(TOKEN_ALSO_RETRY));
         assert!(matches!(c[..], [Cmd::Connect { tag: TAG_ALSO, .. }]), "{c:?}");
+    }
+
+    /// `listen: false`: no socket, ready at once, and no HTTP answer.
+    #[test]
+    fn a_worker_listens_on_nothing() {
+        let mut s = Server::new(Config { listen: false, backend: Some((Sym(0), 6379)), ..cfg() });
+        let c = step(&mut s, Input::Start);
+        assert!(matches!(c[..], [Cmd::Connect { tag: TAG_BACKEND, .. }]), "{c:?}");
+        assert!(s.ready() && !s.http_ok(5432));
     }
 
     #[test]

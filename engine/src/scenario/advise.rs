@@ -60,6 +60,7 @@ fn targets(c: &s::Container) -> Vec<String> {
 
 fn listen_port(c: &s::Container) -> Option<u16> {
     match &c.program {
+        s::Program::Server(sv) if sv.listen == Some(false) => None,
         s::Program::Server(sv) => Some(sv.port.unwrap_or(80)),
         s::Program::Proxy(p) => Some(p.port.unwrap_or(80)),
         s::Program::Broker { port, .. } => Some(port.unwrap_or(6379)),

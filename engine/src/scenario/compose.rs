@@ -735,6 +735,15 @@ impl Ctx<'_> {
                 exit_when_done: Some(0),
                 tls: false,
             }),
+            // A worker using several services (a broker and a database)
+            // holds a connection to each, listening on nothing.
+            (None, Some((callee, p))) if calls.len() > 1 => s::Program::Server(s::Server {
+                listen: Some(false),
+                backend: Some(format!("{callee}:{p}")),
+                backend_retry: Some(retry),
+                also: calls[1..].iter().map(|(h, p)| format!("{h}:{p}")).collect(),
+                ..s::Server::default()
+            }),
             (None, Some((callee, p))) => s::Program::Client(s::Client {
                 target: format!("{callee}:{p}"),
                 connect_timeout: Some(s::D(Dur::secs(10))),

@@ -451,6 +451,10 @@ impl Lower<'_> {
                 ProgramSpec::Exit { after: after.map_or(Delay::Fixed(Dur::ZERO), |d| d.0), code: *code }
             }
             s::Program::Server(sv) => {
+                if sv.listen == Some(false) && sv.warmup.is_some() {
+                    let hint = Some("a warm-up is a listening server's: drop `warmup` or `listen: false`".into());
+                    self.err(&["containers", name, "warmup"], "`warmup` with `listen: false`", hint);
+                }
                 let backend = match &sv.backend {
                     Some(t) => Some(self.target(name, env, t)?),
                     None => None,
@@ -478,6 +482,7 @@ impl Lower<'_> {
                     backend: backend.map(|(h, p, _)| (h, p)),
                     backend_retry: sv.backend_retry.as_ref().map(lower_retry),
                     also,
+                    listen: sv.listen.unwrap_or(true),
                     needs: needs.map(|(h, p, _)| (h, p)),
                     tls: sv.tls.map(|d| d.0),
                 })

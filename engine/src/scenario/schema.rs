@@ -489,6 +489,10 @@ pub struct Server {
     /// How the backend connection is retried; without it, every second forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend_retry: Option<Retry>,
+    /// `false`: it listens on nothing — a worker that only holds its
+    /// connections (`backend`, `also`). Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listen: Option<bool>,
     /// Other services it connects to at start and keeps a connection open
     /// to (a cache, a broker), retried as the backend is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
