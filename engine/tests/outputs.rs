@@ -219,3 +219,30 @@ fn inspect_lists_every_binding_and_ps_aligns_its_columns() {
     let header = format!("{:<15}{:<24}{:<28}{:<10}NETWORKS", "CONTAINER ID", "NAMES", "STATUS", "PORTS");
     assert_eq!(ps.lines().next(), Some(header.as_str()), "an empty column is 10 wide:\n{ps}");
 }
+
+/// Every edge label of the graph stands on its own: where both ends of an
+/// edge fan (a worker using two services that others use too) its label
+/// goes to the middle of its curve instead of onto its neighbour's.
+#[test]
+fn graph_labels_never_stack() {
+    let src = "Scenario(name: \"t\", networks: { \"n\": Bridge() }, containers: {
+        \"x\": (networks: [\"n\"], program: Server(port: 80)),
+        \"y\": (networks: [\"n\"], program: Server(port: 81)),
+        \"a\": (networks: [\"n\"], program: Client(target: \"x:80\")),
+        \"b\": (networks: [\"n\"], program: Client(target: \"y:81\")),
+        \"w\": (networks: [\"n\"], program: Server(listen: false, backend: \"x:80\", also: [\"y:81\"])),
+    })";
+    let l = wharf::scenario::load_str("t.ron", src).unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = run(&l, Overrides::default());
+    let svg = wharf::output::graph::svg(&r.world);
+    let labels: Vec<&str> = svg
+        .lines()
+        .filter(|l| l.starts_with("<text") && l.contains(">n: "))
+        .map(|l| &l[..l.find(" text-anchor").unwrap_or(l.len())])
+        .collect();
+    assert_eq!(labels.len(), 4, "{svg}");
+    let mut at = labels.clone();
+    at.sort();
+    at.dedup();
+    assert_eq!(at.len(), 4, "two labels at one place: {labels:?}");
+}
