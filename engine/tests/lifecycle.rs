@@ -331,3 +331,31 @@ fn an_ended_execs_timers_never_reach_the_next_exec() {
     assert!(outputs.iter().any(|l| l.starts_with("1 packets transmitted, 1 received")), "{outputs:#?}");
     assert!(outputs.iter().any(|l| l.starts_with("2 packets transmitted, 2 received")), "{outputs:#?}");
 }
+
+/// A container's endpoints are kept in libnetwork's order, not the order
+/// it joined them: internal networks last, then by network name. The
+/// embedded DNS answers from the first network that knows the name, so a
+/// name on two shared networks resolves to its address on the one whose
+/// name sorts first (`alpha`, though `zeta` is listed first), and an
+/// internal network comes after both.
+#[test]
+fn endpoints_follow_libnetworks_order_and_dns_answers_from_the_first() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "5s",
+            networks: { "zeta": Bridge(), "alpha": Bridge(), "inner": Bridge(internal: true) },
+            containers: {
+                "s": (networks: ["inner", "zeta", "alpha"], program: Server(port: 80)),
+                "c": (networks: ["inner", "zeta", "alpha"], program: Client(target: "s:80")),
+            })"#,
+    );
+    let w = &r.world;
+    let s = w.ctr_by_name("s").expect("s");
+    let order: Vec<&str> = w.ctrs[s].endpoints.iter().map(|e| w.nets[e.net].name.as_str()).collect();
+    assert_eq!(order, ["alpha", "zeta", "inner"]);
+    let alpha_ip = w.ctrs[s].endpoints[0].ip;
+    let resolved = of(&r, "c").find_map(|(_, e)| match e {
+        Ev::Resolved { ip, .. } => Some(*ip),
+        _ => None,
+    });
+    assert_eq!(resolved, Some(alpha_ip), "answered from alpha, the first network that knows s");
+}

@@ -199,8 +199,14 @@ impl World {
                 plain.into_iter().flatten().chain(&aliases).map(String::as_str).collect();
             self.dns.join(net, ctr, ip, &plain, Some(&n.name));
         }
+        // The sandbox keeps its endpoints in libnetwork's order (`Less`):
+        // internal networks last, then by network name — whatever the
+        // order they were joined in. The DNS scope and the first address
+        // follow it.
+        let key = |n: NetId| (self.nets[n].internal, self.nets[n].name.as_str());
+        let at = self.ctrs[ctr].endpoints.iter().position(|e| key(e.net) > key(net));
         let c = &mut self.ctrs[ctr];
-        c.endpoints.push(Endpoint { net, ip });
+        c.endpoints.insert(at.unwrap_or(c.endpoints.len()), Endpoint { net, ip });
         match c.last_ips.iter_mut().find(|(n, _)| *n == net) {
             Some(last) => last.1 = ip,
             None => c.last_ips.push((net, ip)),
