@@ -487,3 +487,26 @@ fn a_service_using_several_others_connects_to_each() {
     assert!(ok("worker", "cache:6379") && ok("worker", "db:5432"), "{text}");
     assert!(!text.lines().any(|l| l.contains(" worker ") && l.contains(" listen ")), "{text}");
 }
+
+/// A network's `ipam.config[].ip_range` and the bridge driver's
+/// `enable_icc` reach the scenario: containers take addresses from the
+/// range (a static one below it no longer collides with them), and with
+/// inter-container traffic off a connect times out instead of succeeding.
+#[test]
+fn ip_range_and_icc_driver_options_are_imported() {
+    let src = "services:\n  db:\n    image: postgres:16\n    networks:\n      app:\n        ipv4_address: 172.30.0.2\n  api:\n    image: myorg/api\n    environment: [DB=postgres://db:5432/x]\n    networks: [app]\nnetworks:\n  app:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: \"false\"\n      com.docker.network.bridge.enable_ip_masquerade: \"false\"\n    ipam:\n      config:\n        - subnet: 172.30.0.0/24\n          ip_range: 172.30.0.128/25\n";
+    let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let s::Network::Bridge(b) = &imp.scenario.networks.0[0].1 else { panic!("a bridge") };
+    assert_eq!((b.icc, b.ip_range.map(|r| r.0.to_string())), (Some(false), Some("172.30.0.128/25".into())));
+    assert!(imp.warnings.iter().any(|w| w.contains("enable_ip_masquerade` not modelled")), "{:?}", imp.warnings);
+    let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let r = run(&loaded, Overrides::default());
+    let text = r.text();
+    assert!(text.lines().any(|l| l.contains(" api ") && l.contains("network connect app ip 172.30.0.128")), "{text}");
+    assert!(text.lines().any(|l| l.contains(" api ") && l.contains("ETIMEDOUT")), "icc off: {text}");
+    assert!(
+        !text.lines().any(|l| l.contains(" api ") && l.contains("connect db:5432") && l.contains(" ok ")),
+        "{text}"
+    );
+}

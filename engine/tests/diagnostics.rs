@@ -216,3 +216,10 @@ fn a_compose_file_read_as_ron_gets_a_rename_hint() {
     // `name:` and `networks:` are scenario fields as well as compose keys.
     check("Scenario(\nname: \"t\",\nnetworks: 5)", 3, 11, "", "Scenario format");
 }
+
+#[test]
+fn an_ip_range_outside_its_subnet() {
+    let src =
+        "Scenario(name: \"t\", networks: {\n  \"n\": Bridge(subnet: \"10.9.0.0/24\", ip_range: \"10.9.1.0/25\"),\n})";
+    check(src, 2, 38, "ip_range 10.9.1.0/25 is not inside the subnet 10.9.0.0/24", "not a subset");
+}

@@ -40,6 +40,8 @@ pub struct Pool {
     /// No address below this offset is free (makes lowest-free allocation
     /// amortised O(1) instead of a scan from the start).
     hint: u32,
+    /// Dynamic addresses come from offsets `range.0 ..= range.1` (`--ip-range`).
+    range: (u32, u32),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,7 +57,16 @@ impl Pool {
         used.insert(0);
         used.insert(subnet.size() - 1);
         used.insert(subnet.offset_of(gateway));
-        Pool { subnet, gateway, used, serial: false, last: 0, hint: 1 }
+        Pool { subnet, gateway, used, serial: false, last: 0, hint: 1, range: (1, subnet.size() - 2) }
+    }
+
+    /// Gives dynamic addresses from `range` alone (inside the subnet, as
+    /// lowering checks; its own first address included, as moby's
+    /// allocator gives it); static ones may still lie anywhere in the subnet.
+    pub fn limit_to(&mut self, range: Subnet) {
+        let (lo, hi) = (self.subnet.offset_of(range.host(0)), self.subnet.offset_of(range.broadcast()));
+        self.range = (lo.max(1), hi.min(self.subnet.size() - 2));
+        self.hint = self.range.0;
     }
 
     /// The lowest free address (or, serially, the next free after the last one given).
@@ -68,8 +79,8 @@ impl Pool {
             self.last = o;
             return Ok(self.subnet.host(o));
         }
-        let mut want = self.hint;
-        for &u in self.used.range(self.hint..) {
+        let mut want = self.hint.max(self.range.0);
+        for &u in self.used.range(want..) {
             if u > want {
                 break;
             }
@@ -78,7 +89,7 @@ impl Pool {
             }
         }
         self.hint = want + 1;
-        if want >= self.subnet.size() - 1 {
+        if want > self.range.1 {
             return Err(IpamError::Exhausted);
         }
         self.used.insert(want);
@@ -128,6 +139,24 @@ mod tests {
         p.release(a);
         assert_eq!(p.allocate().unwrap(), a, "released address goes to the next request");
         assert_eq!(p.allocate().unwrap().to_string(), "172.18.0.4");
+    }
+
+    /// `--ip-range`: dynamic addresses from the range only, its first
+    /// address included; static ones anywhere in the subnet; exhausted at
+    /// the range's end.
+    #[test]
+    fn an_ip_range_bounds_the_dynamic_addresses() {
+        let s = Subnet::parse("10.9.0.0/24").unwrap();
+        let mut p = Pool::new(s, s.host(1));
+        p.limit_to(Subnet::parse("10.9.0.252/30").unwrap());
+        assert_eq!(p.reserve(s.host(3)), Ok(s.host(3)), "a static address outside the range");
+        assert_eq!(p.allocate(), Ok(s.host(252)));
+        assert_eq!(p.allocate(), Ok(s.host(253)));
+        assert_eq!(p.allocate(), Ok(s.host(254)));
+        assert_eq!(p.allocate(), Err(IpamError::Exhausted), "255 is the subnet's broadcast");
+        p.release(s.host(3));
+        p.release(s.host(253));
+        assert_eq!(p.allocate(), Ok(s.host(253)), "not the released static address below the range");
     }
 
     #[test]

@@ -1058,10 +1058,26 @@ pub fn import(
             .map(s::SubnetStr);
         let gateway =
             ipam.as_ref().and_then(|c| c.get("gateway")).and_then(as_str).and_then(|x| x.parse().ok()).map(s::IpStr);
+        let ip_range = ipam
+            .as_ref()
+            .and_then(|c| c.get("ip_range"))
+            .and_then(as_str)
+            .and_then(|x| crate::net::addr::Subnet::parse(&x).ok())
+            .map(s::SubnetStr);
+        // The bridge driver's options the simulation reproduces: inter-
+        // container traffic off; the others are named in a warning.
+        let mut icc = None;
+        for (k, v) in cfg.get("driver_opts").and_then(Value::as_object).into_iter().flatten() {
+            match (k.as_str(), as_str(v).as_deref()) {
+                ("com.docker.network.bridge.enable_icc", Some(b)) => icc = Some(b != "false"),
+                ("com.docker.network.driver.mtu" | "com.docker.network.bridge.name", _) => {}
+                _ => warnings.push(format!("network {n}: driver_opts `{k}` not modelled")),
+            }
+        }
         let net = if driver == "overlay" {
             s::Network::Overlay(s::Overlay { subnet, internal, ..s::Overlay::default() })
         } else {
-            s::Network::Bridge(s::Bridge { subnet, gateway, internal, ..s::Bridge::default() })
+            s::Network::Bridge(s::Bridge { subnet, gateway, ip_range, internal, icc, ..s::Bridge::default() })
         };
         networks.0.push((n.clone(), net));
     }

@@ -152,6 +152,16 @@ impl Lower<'_> {
                 self.err(&["networks", name, "gateway"], msg, None);
             }
         }
+        if let (Some(sub), Some(r)) = (subnet, b.ip_range) {
+            if !(sub.contains(r.0.host(0)) && sub.contains(r.0.broadcast())) {
+                let msg = format!("ip_range {} is not inside the subnet {sub}", r.0);
+                self.err(
+                    &["networks", name, "ip_range"],
+                    msg,
+                    Some("Docker refuses it: \"ip-range is not a subset of the subnet\"".into()),
+                );
+            }
+        }
         if b.loss.is_some_and(|l| !(0.0..=1.0).contains(&l)) {
             let hint = Some("0.01 means 1% of packets".into());
             self.err(&["networks", name, "loss"], "loss must be between 0.0 and 1.0", hint);
@@ -675,6 +685,7 @@ fn bridge_spec(name: &str, kind: NetKind, b: Option<&s::Bridge>, subnet: Option<
         kind,
         subnet,
         gateway,
+        ip_range: b.ip_range.map(|r| r.0),
         internal: b.internal,
         icc: b.icc.unwrap_or(true),
         link,

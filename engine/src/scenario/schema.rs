@@ -271,6 +271,11 @@ pub struct Bridge {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<IpStr>,
+    /// `--ip-range`: the part of the subnet containers are given addresses
+    /// from (a static address may lie anywhere in the subnet).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<SubnetStr>,
     #[serde(default)]
     #[serde(skip_serializing_if = "is_false")]
     pub internal: bool,

@@ -94,6 +94,8 @@ pub struct NetSpec {
     pub encryption: Dur,
     pub subnet: Option<Subnet>,
     pub gateway: Option<Ip>,
+    /// Where dynamic addresses come from (`--ip-range`); the whole subnet without.
+    pub ip_range: Option<Subnet>,
     pub internal: bool,
     pub icc: bool,
     pub link: Link,

@@ -406,6 +406,9 @@ impl World {
                     taken.push(subnet);
                     let mut pool = Pool::new(subnet, s.gateway.unwrap_or_else(|| subnet.host(1)));
                     pool.serial = s.kind == NetKind::Overlay;
+                    if let Some(r) = s.ip_range {
+                        pool.limit_to(r);
+                    }
                     Some(pool)
                 }
             };
