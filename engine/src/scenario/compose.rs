@@ -1050,20 +1050,10 @@ pub fn import(
         }
         let ipam =
             cfg.get("ipam").and_then(|i| i.get("config")).and_then(Value::as_array).and_then(|a| a.first().cloned());
-        let subnet = ipam
-            .as_ref()
-            .and_then(|c| c.get("subnet"))
-            .and_then(as_str)
-            .and_then(|x| crate::net::addr::Subnet::parse(&x).ok())
-            .map(s::SubnetStr);
-        let gateway =
-            ipam.as_ref().and_then(|c| c.get("gateway")).and_then(as_str).and_then(|x| x.parse().ok()).map(s::IpStr);
-        let ip_range = ipam
-            .as_ref()
-            .and_then(|c| c.get("ip_range"))
-            .and_then(as_str)
-            .and_then(|x| crate::net::addr::Subnet::parse(&x).ok())
-            .map(s::SubnetStr);
+        let field = |k: &str| ipam.as_ref().and_then(|c| c.get(k)).and_then(as_str);
+        let cidr = |k: &str| field(k).and_then(|x| crate::net::addr::Subnet::parse(&x).ok()).map(s::SubnetStr);
+        let (subnet, ip_range) = (cidr("subnet"), cidr("ip_range"));
+        let gateway = field("gateway").and_then(|x| x.parse().ok()).map(s::IpStr);
         // The bridge driver's options the simulation reproduces: inter-
         // container traffic off; the others are named in a warning.
         let mut icc = None;
