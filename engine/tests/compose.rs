@@ -500,6 +500,20 @@ fn ip_range_and_icc_driver_options_are_imported() {
     let s::Network::Bridge(b) = &imp.scenario.networks.0[0].1 else { panic!("a bridge") };
     assert_eq!((b.icc, b.ip_range.map(|r| r.0.to_string())), (Some(false), Some("172.30.0.128/25".into())));
     assert!(imp.warnings.iter().any(|w| w.contains("enable_ip_masquerade` not modelled")), "{:?}", imp.warnings);
+    // Go's `strconv.ParseBool` spellings; anything else is named.
+    for (v, icc) in [("\"0\"", Some(false)), ("False", Some(false)), ("\"T\"", Some(true)), ("\"no\"", None)] {
+        let src = format!("services:\n  a:\n    image: x\nnetworks:\n  default:\n    driver_opts:\n      com.docker.network.bridge.enable_icc: {v}\n");
+        let imp = import(&[("c.yaml".into(), src)], &BTreeMap::new(), &Overlay::default(), None)
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let s::Network::Bridge(b) = &imp.scenario.networks.0[0].1 else { panic!("a bridge") };
+        assert_eq!(b.icc, icc, "{v}");
+        assert_eq!(
+            icc.is_none(),
+            imp.warnings.iter().any(|w| w.contains("is not a boolean")),
+            "{v}: {:?}",
+            imp.warnings
+        );
+    }
     let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
     let r = run(&loaded, Overrides::default());
     let text = r.text();

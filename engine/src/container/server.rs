@@ -85,8 +85,8 @@ const TOKEN_BACKEND_RETRY: u64 = u64::MAX - 3;
 const TAG_NEEDS: u64 = 1;
 const TAG_BACKEND: u64 = 2;
 /// `also[i]`'s connect tag is `TAG_ALSO + i`, its retry token
-/// `TOKEN_ALSO_RETRY - i` (below every slot key's token: a slot's version is
-/// odd and its index far below 2³² − 16).
+/// `TOKEN_ALSO_RETRY - i` (never a request slot's key as a token: that would
+/// need a slot index within `also.len()` of 2³² − 17).
 const TAG_ALSO: u64 = 16;
 const TOKEN_ALSO_RETRY: u64 = u64::MAX - 16;
 

@@ -1059,7 +1059,17 @@ pub fn import(
         let mut icc = None;
         for (k, v) in cfg.get("driver_opts").and_then(Value::as_object).into_iter().flatten() {
             match (k.as_str(), as_str(v).as_deref()) {
-                ("com.docker.network.bridge.enable_icc", Some(b)) => icc = Some(b != "false"),
+                // Read with Go's `strconv.ParseBool`, as the bridge driver reads it.
+                ("com.docker.network.bridge.enable_icc", Some("0" | "f" | "F" | "false" | "FALSE" | "False")) => {
+                    icc = Some(false)
+                }
+                ("com.docker.network.bridge.enable_icc", Some("1" | "t" | "T" | "true" | "TRUE" | "True")) => {
+                    icc = Some(true)
+                }
+                ("com.docker.network.bridge.enable_icc", v) => warnings.push(format!(
+                    "network {n}: enable_icc `{}` is not a boolean (Docker refuses the network): ignored",
+                    v.unwrap_or_default()
+                )),
                 ("com.docker.network.driver.mtu" | "com.docker.network.bridge.name", _) => {}
                 _ => warnings.push(format!("network {n}: driver_opts `{k}` not modelled")),
             }
