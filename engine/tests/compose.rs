@@ -362,7 +362,7 @@ fn every_scenario_command_takes_a_compose_file() {
     let cases: [(&str, &[&str], &str); 6] = [
         ("check", &[], "ok (3 containers"),
         ("explore", &["--seeds", "0..4", "--jobs", "1"], "explored 4 seeds"),
-        ("ps", &["--at", "5s"], "Up 4 seconds"),
+        ("ps", &["--at", "5s"], "app       Up 5 seconds"),
         ("logs", &["app"], "compose: waiting for db"),
         ("inspect", &["--at", "5s", "network", "default"], "\"Name\": \"default\""),
         ("shrink", &["--seed", "1"], "nothing to shrink"),
@@ -398,7 +398,9 @@ fn profiles_and_references_are_checked_as_compose_checks_them() {
     assert!(imp.scenario.containers.0[0].1.depends_on.0.is_empty());
     assert!(imp.warnings.iter().any(|w| w.contains("optional dependency skipped")), "{:?}", imp.warnings);
     let text = check("services:\n  side:\n    image: x\n    network_mode: \"service:nope\"\n").err().unwrap().render();
-    assert!(text.contains("c.yaml:4:19: error: service \"nope\" not found for network_mode 'service:nope'"), "{text}");
+    // Compose normalises `network_mode: service:X` into a dependency
+    // before it checks, so that is what it names.
+    assert!(text.contains("c.yaml:4:28: error: service \"side\" depends on undefined service \"nope\""), "{text}");
     let text = check("services:\n  web:\n    image: x\n    networks: [front]\nnetworks:\n  fronts: {}\n")
         .err()
         .unwrap()
@@ -523,4 +525,28 @@ fn ip_range_and_icc_driver_options_are_imported() {
         !text.lines().any(|l| l.contains(" api ") && l.contains("connect db:5432") && l.contains(" ok ")),
         "{text}"
     );
+}
+
+/// Compose's normalisation: a link is a dependency (`service_started`), as
+/// are `network_mode`/`ipc`/`pid` `service:X` and `volumes_from`; an
+/// environment value naming a link alias (for the linking service only) or
+/// a network alias names the service behind it.
+#[test]
+fn links_and_aliases_are_dependencies_and_names() {
+    let src = "services:\n  db:\n    image: postgres:16\n    networks:\n      default:\n        aliases: [pg]\n  api:\n    image: myorg/api\n    links: [\"db:database\"]\n    environment: [DB_HOST=database]\n    ports: [\"3000:3000\"]\n  other:\n    image: myorg/other\n    environment: [DB_HOST=database]\n  report:\n    image: myorg/report\n    pid: \"service:api\"\n    volumes_from: [\"db:ro\", \"container:legacy\"]\n    environment: [PGHOST=pg]\n";
+    let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    let c = |n: &str| &imp.scenario.containers.0.iter().find(|(k, _)| k == n).expect(n).1;
+    let deps = |n: &str| c(n).depends_on.0.iter().map(|(d, _)| d.clone()).collect::<Vec<_>>();
+    assert_eq!(deps("api"), ["db"]);
+    assert_eq!(deps("report"), ["api", "db"]);
+    assert!(deps("other").is_empty());
+    let s::Program::Server(api) = &c("api").program else { panic!("{:?}", c("api").program) };
+    assert_eq!(api.backend.as_deref(), Some("db:5432"), "DB_HOST=database is db, through api's link");
+    assert!(matches!(c("other").program, s::Program::Idle), "the link alias is api's alone: {:?}", c("other").program);
+    let s::Program::Server(report) = &c("report").program else { panic!("{:?}", c("report").program) };
+    assert_eq!((report.listen, report.backend.as_deref()), (Some(false), Some("db:5432")), "pg is db's network alias");
+    let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let text = run(&loaded, Overrides::default()).text();
+    assert!(text.contains("api     compose: waiting for db (service_started)"), "{text}");
 }

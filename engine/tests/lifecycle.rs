@@ -359,3 +359,26 @@ fn endpoints_follow_libnetworks_order_and_dns_answers_from_the_first() {
     });
     assert_eq!(resolved, Some(alpha_ip), "answered from alpha, the first network that knows s");
 }
+
+/// Compose visits a service once every service it depends on has started
+/// (`InDependencyOrder`): a `service_started` dependency is then met at
+/// once — `s` starts the instant `b` does —, while the other conditions are
+/// checked by a ticker whose first tick is 500 ms after that — `w` waits
+/// for `a` healthy and `b` started, `b` starts at 2.2 s, so `w` at 2.7 s,
+/// not at the 2.5 s of a 500 ms grid from its own start.
+#[test]
+fn compose_begins_a_wait_when_the_dependencies_have_started() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "10s", networks: { "n": Bridge() }, containers: {
+            "a": (networks: ["n"], program: Server(port: 80), healthcheck: (test: Tcp(80), interval: "1s")),
+            "b": (networks: ["n"], manual_start: true, program: Server(port: 81)),
+            "w": (networks: ["n"], depends_on: { "a": (condition: Healthy), "b": () }),
+            "s": (networks: ["n"], depends_on: { "b": () }),
+        }, actions: [("2200ms", ComposeUp("b"))])"#,
+    );
+    let started = |name: &str| of(&r, name).find(|(_, e)| matches!(e, Ev::Start)).map(|(t, _)| t);
+    let ms = |n: u64| Some(Time::ZERO + Dur::millis(n));
+    assert_eq!(started("b"), ms(2_200));
+    assert_eq!(started("s"), ms(2_200), "service_started: at once");
+    assert_eq!(started("w"), ms(2_700), "the first tick, 500 ms after the wait began");
+}

@@ -378,8 +378,10 @@ fn own_port(text: &str) -> Option<u16> {
     })
 }
 
-/// Services named in an environment value: `db`, `db:5432`, `scheme://u:p@db:5432/x`.
-fn referenced(value: &str, services: &[String]) -> Option<(String, Option<u16>)> {
+/// The service an environment value names (`db`, `db:5432`,
+/// `scheme://u:p@db:5432/x`) by any of `names` (name → service: the
+/// services' names, their network aliases, the caller's link aliases).
+fn referenced(value: &str, names: &BTreeMap<String, String>) -> Option<(String, Option<u16>)> {
     let v = value.split("://").nth(1).unwrap_or(value);
     let v = v.rsplit('@').next().unwrap_or(v);
     let hostport = v.split(['/', '?', ',']).next().unwrap_or("");
@@ -387,7 +389,22 @@ fn referenced(value: &str, services: &[String]) -> Option<(String, Option<u16>)>
         Some((h, p)) => (h, p.parse().ok()),
         None => (hostport, None),
     };
-    services.iter().find(|s| s.as_str() == host).map(|s| (s.clone(), port))
+    names.get(host).map(|s| (s.clone(), port))
+}
+
+/// Every name a service is reached by on its networks: its own, then its
+/// network aliases (a service's name wins over another's alias).
+fn names_of(services: &[String], services_v: &Map<String, Value>) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> = services.iter().map(|s| (s.clone(), s.clone())).collect();
+    for n in services {
+        let nets = services_v[n].get("networks").and_then(Value::as_object);
+        for cfg in nets.into_iter().flat_map(|m| m.values()) {
+            for alias in cfg.get("aliases").and_then(Value::as_array).into_iter().flatten().filter_map(as_str) {
+                names.entry(alias).or_insert_with(|| n.clone());
+            }
+        }
+    }
+    names
 }
 
 fn probe_of(test: &str, ports: &[u16]) -> s::HealthTest {
@@ -459,6 +476,8 @@ struct Ctx<'a> {
     /// The directory of the first compose file (`env_file` paths are relative to it).
     base: Option<&'a std::path::Path>,
     services: Vec<String>,
+    /// Names that reach a service: see [`names_of`].
+    names: BTreeMap<String, String>,
     overlay: &'a Overlay,
     warnings: Vec<String>,
     calls: Vec<(String, String, u16)>,
@@ -660,8 +679,18 @@ impl Ctx<'_> {
                 .filter_map(|t| t.rsplit_once(':').and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?))))
                 .collect();
         } else {
+            // The caller's own link aliases (`links: ["db:database"]`) name
+            // services too — for it alone.
+            let mut names = self.names.clone();
+            for link in &c.links {
+                if let Some((target, alias)) =
+                    link.split_once(':').filter(|(t, _)| self.services.contains(&t.to_string()))
+                {
+                    names.insert(alias.to_string(), target.to_string());
+                }
+            }
             for (_, v) in &c.env.0 {
-                if let Some((svc_name, port)) = referenced(v, &self.services) {
+                if let Some((svc_name, port)) = referenced(v, &names) {
                     let port = port.or_else(|| self.listens.get(&svc_name).and_then(|p| p.first().copied()));
                     if let (Some(p), false) = (port, svc_name == name) {
                         calls.push((svc_name, p));
@@ -1021,7 +1050,10 @@ pub fn import(
     }) {
         warnings.push(format!("top-level key `{k}` ignored"));
     }
-    let services_v = root.get("services").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut services_v = root.get("services").and_then(Value::as_object).cloned().unwrap_or_default();
+    for svc in services_v.values_mut().filter_map(Value::as_object_mut) {
+        implied_dependencies(svc);
+    }
     let profiles = &overlay.profiles;
     let services: Vec<String> = services_v
         .iter()
@@ -1097,9 +1129,10 @@ pub fn import(
     // A port another service's environment names for a service
     // (`API_URL=http://api:8000`) is one it serves, unless the overlay
     // says what it listens on.
+    let names = names_of(&services, &services_v);
     for caller in &services {
         for (_, v) in pairs(services_v[caller].get("environment"), '=') {
-            let Some((callee, Some(port))) = referenced(&v, &services) else { continue };
+            let Some((callee, Some(port))) = referenced(&v, &names) else { continue };
             let ports = listens.entry(callee.clone()).or_default();
             if callee != *caller && overlay.listens.get(&callee).is_none() && !ports.contains(&port) {
                 ports.push(port);
@@ -1113,7 +1146,7 @@ pub fn import(
         .filter(|(_, cfg)| cfg.get("condition").and_then(as_str).as_deref() == Some("service_completed_successfully"))
         .map(|(dep, _)| dep.clone())
         .collect();
-    let mut cx = Ctx { base, services: services.clone(), overlay, warnings, calls: vec![], listens, jobs };
+    let mut cx = Ctx { base, services: services.clone(), names, overlay, warnings, calls: vec![], listens, jobs };
     let mut containers = s::Ordered::default();
     for n in &services {
         let svc = services_v[n].as_object().cloned().unwrap_or_default();
@@ -1152,6 +1185,46 @@ pub fn import(
     Ok(Imported { scenario, warnings: cx.warnings, calls: cx.calls })
 }
 
+/// What Compose's normalisation (compose-go `normalize`) adds to a
+/// service's `depends_on`: the services it links to, shares a namespace
+/// with (`network_mode`, `ipc`, `pid`, `uts`, `cgroup` as `service:X`) or
+/// takes volumes from, each `service_started` (restart, required) unless
+/// the service already names it. A list becomes the map it stands for.
+fn implied_dependencies(svc: &mut Map<String, Value>) {
+    let strings = |k: &str| -> Vec<String> {
+        match svc.get(k) {
+            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
+            Some(v) => as_str(v).into_iter().collect(),
+            None => vec![],
+        }
+    };
+    let mut implied: Vec<String> =
+        strings("links").iter().map(|l| l.split(':').next().unwrap_or(l).to_string()).collect();
+    for k in ["network_mode", "ipc", "pid", "uts", "cgroup"] {
+        implied.extend(strings(k).iter().filter_map(|m| m.strip_prefix("service:").map(String::from)));
+    }
+    let from = strings("volumes_from");
+    implied.extend(
+        from.iter().filter(|v| !v.starts_with("container:")).map(|v| v.split(':').next().unwrap_or(v).to_string()),
+    );
+    if implied.is_empty() {
+        return;
+    }
+    let mut deps = match svc.remove("depends_on") {
+        Some(Value::Object(m)) => m,
+        Some(Value::Array(a)) => {
+            let started = || serde_json::json!({ "condition": "service_started" });
+            a.iter().filter_map(as_str).map(|d| (d, started())).collect()
+        }
+        _ => Map::new(),
+    };
+    for dep in implied {
+        let dep_cfg = || serde_json::json!({ "condition": "service_started", "restart": true, "required": true });
+        deps.entry(dep).or_insert_with(dep_cfg);
+    }
+    svc.insert("depends_on".into(), Value::Object(deps));
+}
+
 /// The profiles a compose command enables: those given with `--profile`,
 /// else `COMPOSE_PROFILES` (comma-separated) from the variables read from
 /// the .env and --env-file files, as Compose takes them.
@@ -1166,10 +1239,11 @@ pub fn active_profiles(flags: &[String], env: &BTreeMap<String, String>) -> Vec<
 /// What Compose's consistency check (compose-go `checkConsistency`) refuses
 /// among the enabled services' references: a `depends_on` entry naming a
 /// service that is not defined, or one its profiles disable unless the
-/// entry says `required: false` (then it is dropped, with a warning), a
-/// network not declared under `networks:`, and a `network_mode: service:X`
-/// naming no enabled service. The error points at
-/// the reference in the last file that writes it.
+/// entry says `required: false` (then it is dropped, with a warning) — the
+/// dependencies `implied_dependencies` added (links, `network_mode:
+/// service:X`, …) included, as Compose normalises before it checks —, and a
+/// network not declared under `networks:`. The error points at the
+/// reference in the last file that writes it.
 fn check_references(
     files: &[(String, String)],
     services_v: &Map<String, Value>,
@@ -1183,19 +1257,22 @@ fn check_references(
             format!("`{dep}` is disabled by its profiles {p:?}")
         })
     };
+    // The reference in the last file that writes it: where the path leads
+    // to it, or (a dependency `implied_dependencies` added) to the name
+    // written anywhere in the service.
     let refuse = |path: &[&str], msg: String, hint: String| {
         let last = path.last().copied().unwrap_or_default();
-        let (file, src) = files
-            .iter()
-            .rev()
-            .find(|(_, src)| {
-                let (off, len) = locate(src, path);
-                src.get(off..off + len).is_some_and(|t| t.trim_matches(|c| c == '"' || c == '\'') == last)
-            })
-            .or(files.first())
-            .cloned()
-            .unwrap_or_default();
-        Err(problem(&file, &src, path, msg, &hint))
+        let lands = |src: &str, path: &[&str]| {
+            let (off, len) = locate(src, path);
+            src.get(off..off + len).is_some_and(|t| t.trim_matches(|c| c == '"' || c == '\'') == last)
+        };
+        let anywhere = [path[0], path[1], last];
+        let found = [path, &anywhere[..]]
+            .into_iter()
+            .find_map(|p| files.iter().rev().find(|(_, src)| lands(src, p)).map(|f| (f, p)));
+        let none = (String::new(), String::new());
+        let ((file, src), at) = found.unwrap_or((files.first().unwrap_or(&none), path));
+        Err(problem(file, src, at, msg, &hint))
     };
     for n in services {
         let svc = &services_v[n];
@@ -1234,18 +1311,6 @@ fn check_references(
             let hint = did_you_mean(net, networks.into_iter().flat_map(|m| m.keys().map(String::as_str)))
                 .unwrap_or_else(|| format!("declare it under the top-level `networks:` (`{net}: {{}}`)"));
             return refuse(&["services", n, "networks", net], msg, hint);
-        }
-        if let Some(target) =
-            svc.get("network_mode").and_then(as_str).and_then(|m| m.strip_prefix("service:").map(String::from))
-        {
-            if !services.contains(&target) {
-                let msg = format!("service \"{target}\" not found for network_mode 'service:{target}'");
-                let hint = disabled(&target)
-                    .map(|why| format!("{why}: enable one with the overlay's `profiles`"))
-                    .or_else(|| did_you_mean(&target, services_v.keys().map(String::as_str)))
-                    .unwrap_or_else(|| "name a service of this project".into());
-                return refuse(&["services", n, "network_mode", &format!("service:{target}")], msg, hint);
-            }
         }
     }
     Ok(())
@@ -1296,7 +1361,8 @@ mod tests {
 
     #[test]
     fn references_in_environment_values() {
-        let s = vec!["db".to_string(), "redis".to_string(), "api".to_string()];
+        let s: BTreeMap<String, String> =
+            ["db", "redis", "api"].iter().map(|n| (n.to_string(), n.to_string())).collect();
         assert_eq!(referenced("db", &s), Some(("db".into(), None)));
         assert_eq!(referenced("redis://redis:6379", &s), Some(("redis".into(), Some(6379))));
         assert_eq!(referenced("mysql://u:p@db:3306/x", &s), Some(("db".into(), Some(3306))));

@@ -132,8 +132,10 @@ pub enum Timer {
     Restart { ctr: CtrId, inc: u32 },
     /// The stop grace period is over: SIGKILL.
     KillAfterGrace { ctr: CtrId, inc: u32 },
-    /// Compose polls a dependency condition (every 500 ms).
+    /// Compose may begin a service's wait: have its dependencies started?
     ComposePoll { ctr: CtrId },
+    /// Compose checks the conditions a service waits for (every 500 ms).
+    ComposeCheck { ctr: CtrId },
     /// `up --wait` checks the services (every 500 ms) until `deadline`.
     ComposeWait { deadline: Time },
     /// A fault's duration is over.

@@ -27,7 +27,49 @@ impl World {
         self.queue.push(at, Event::Timer(Timer::ComposePoll { ctr }));
     }
 
+    /// Compose visits a service once every service it depends on has been
+    /// started (`InDependencyOrder`); then a `service_started` dependency
+    /// is met at once, and the others are checked by a 500 ms ticker whose
+    /// first tick is 500 ms later (`waitDependencies`). Until then the
+    /// service waits to be told: `start_container` polls its dependents.
     pub(super) fn on_compose_poll(&mut self, ctr: CtrId) {
+        let c = &self.ctrs[ctr];
+        if !c.waiting || c.state != State::Created {
+            return;
+        }
+        let unstarted = c.spec.depends_on.iter().find(|d| self.ctrs[self.ctr_order[d.on]].state == State::Created);
+        if let Some(d) = unstarted {
+            let (on, cond) = (self.ctr_order[d.on], d.condition);
+            return self.compose_waiting(ctr, on, cond);
+        }
+        if c.spec.depends_on.iter().all(|d| d.condition == Condition::Started) {
+            self.ctrs[ctr].waiting = false;
+            return self.start_container(ctr);
+        }
+        if let Some(d) = c.spec.depends_on.iter().find(|d| d.condition != Condition::Started) {
+            let (on, cond) = (self.ctr_order[d.on], d.condition);
+            self.compose_waiting(ctr, on, cond);
+        }
+        self.at(COMPOSE_POLL, Timer::ComposeCheck { ctr });
+    }
+
+    /// Records, once, that `ctr` waits for `on`.
+    fn compose_waiting(&mut self, ctr: CtrId, on: CtrId, cond: Condition) {
+        let first = !self
+            .trace
+            .iter()
+            .rev()
+            .take(64)
+            .any(|r| r.ctr == Some(ctr) && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on));
+        if first {
+            let condition = self.sym(cond.name());
+            self.record(Some(ctr), Ev::ComposeWaiting { on, condition });
+        }
+    }
+
+    /// A tick of Compose's 500 ms ticker: every condition met starts the
+    /// service; a failed one fails it in Compose's words.
+    pub(super) fn on_compose_check(&mut self, ctr: CtrId) {
         let c = &self.ctrs[ctr];
         if !c.waiting || c.state != State::Created {
             return;
@@ -54,17 +96,8 @@ impl World {
                 self.start_container(ctr);
             }
             Some((on, cond)) => {
-                let first = !self
-                    .trace
-                    .iter()
-                    .rev()
-                    .take(64)
-                    .any(|r| r.ctr == Some(ctr) && matches!(r.ev, Ev::ComposeWaiting { on: o, .. } if o == on));
-                if first {
-                    let condition = self.sym(cond.name());
-                    self.record(Some(ctr), Ev::ComposeWaiting { on, condition });
-                }
-                self.at(COMPOSE_POLL, Timer::ComposePoll { ctr });
+                self.compose_waiting(ctr, on, cond);
+                self.at(COMPOSE_POLL, Timer::ComposeCheck { ctr });
             }
         }
     }
@@ -173,6 +206,13 @@ impl World {
             self.at(d, Timer::Probe { ctr, inc });
         }
         self.at(startup, Timer::ProgramStart { ctr, inc });
+        // Compose visits a dependent once this start has returned.
+        for i in 0..self.dependents.get(&ctr).map_or(0, Vec::len) {
+            let w = self.dependents[&ctr][i];
+            if self.ctrs[w].waiting && self.ctrs[w].state == State::Created {
+                self.at(Dur::ZERO, Timer::ComposePoll { ctr: w });
+            }
+        }
     }
 
     /// Joins one network: address, holder table, DNS names.

@@ -277,6 +277,9 @@ pub struct World {
     pub(super) cmds: Vec<Cmd>,
     pub net_order: Vec<NetId>,
     pub ctr_order: Vec<CtrId>,
+    /// Who depends on each container (`depends_on`): told when it starts.
+    /// Empty without dependencies.
+    pub(super) dependents: BTreeMap<CtrId, Vec<CtrId>>,
     pub(super) actions: Vec<(Dur, super::spec::ActionSpec)>,
     pub(super) tools: Vec<crate::container::tools::Tool>,
     pub seed: u64,
@@ -351,6 +354,7 @@ impl World {
             cmds: Vec::new(),
             net_order: Vec::new(),
             ctr_order: Vec::new(),
+            dependents: BTreeMap::new(),
             actions: spec.actions,
             tools: spec.tools,
             seed: spec.seed,
@@ -510,6 +514,11 @@ impl World {
             self.record(Some(id), Ev::Create);
             if let Some(at) = start_at {
                 self.schedule_up(id, Time::ZERO + at);
+            }
+        }
+        for &w in &self.ctr_order {
+            for d in &self.ctrs[w].spec.depends_on {
+                self.dependents.entry(self.ctr_order[d.on]).or_default().push(w);
             }
         }
     }
@@ -678,6 +687,7 @@ impl World {
             Timer::Restart { ctr, inc } => self.on_restart(ctr, inc),
             Timer::KillAfterGrace { ctr, inc } => self.on_kill_after_grace(ctr, inc),
             Timer::ComposePoll { ctr } => self.on_compose_poll(ctr),
+            Timer::ComposeCheck { ctr } => self.on_compose_check(ctr),
             Timer::ComposeWait { deadline } => self.on_compose_wait(deadline),
             Timer::Action(i) => self.on_action(i),
             Timer::Heal { heal } => self.on_heal(heal),
