@@ -239,15 +239,16 @@ impl Server {
                     cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_BACKEND });
                 }
             }
+            // A request's service time (the common case: looked up first),
+            // or an `also` retry (no request slot has such a key).
             t => {
-                if let Some(i) = self.also_of_token(t) {
-                    return self.connect_also(cx, i);
-                }
                 let key = slotmap::KeyData::from_ffi(t).into();
                 if let Some((conn, msg)) = self.working.remove(key) {
                     let status =
                         if matches!(msg, Msg::Request { op: Op::TlsHello, .. }) { 200 } else { self.cfg.status };
                     self.respond(cx, conn, msg, status);
+                } else if let Some(i) = self.also_of_token(t) {
+                    self.connect_also(cx, i);
                 }
             }
         }
@@ -307,16 +308,16 @@ impl Waiting {
 }
 
 impl Server {
-    /// What happens to the `also` connections; any other input is handed back.
-    fn also_input(&mut self, cx: &mut Ctx<'_>, input: Input) -> Option<Input> {
-        match input {
+    /// What happens to the `also` connections: was `input` one of theirs?
+    fn also_input(&mut self, cx: &mut Ctx<'_>, input: &Input) -> bool {
+        match *input {
             Input::Connected { tag, conn } => match self.also_of_tag(tag) {
                 Some(i) => self.also[i] = (Some(conn), 0),
-                None => return Some(input),
+                None => return false,
             },
             Input::ConnectFailed { tag, .. } => match self.also_of_tag(tag) {
                 Some(i) => self.connect_failed(cx, Some(i)),
-                None => return Some(input),
+                None => return false,
             },
             Input::Closed { conn, .. } | Input::Received { conn, .. } => {
                 match self.also.iter().position(|a| a.0 == Some(conn)) {
@@ -325,25 +326,20 @@ impl Server {
                         cx.timer(Dur::secs(1), TOKEN_ALSO_RETRY - i as u64);
                     }
                     Some(_) => {}
-                    None => return Some(input),
+                    None => return false,
                 }
             }
-            _ => return Some(input),
+            _ => return false,
         }
-        None
+        true
     }
 }
 
 impl Program for Server {
     fn handle(&mut self, cx: &mut Ctx<'_>, input: Input) {
-        let input = if self.also.is_empty() {
-            input
-        } else {
-            match self.also_input(cx, input) {
-                Some(input) => input,
-                None => return,
-            }
-        };
+        if !self.also.is_empty() && self.also_input(cx, &input) {
+            return;
+        }
         match input {
             Input::Start if self.cfg.needs.is_some() => self.connect_needs(cx),
             Input::Start => self.begin(cx),

@@ -467,7 +467,11 @@ impl World {
         // Queries in flight: at most one per connection opened by name.
         let lookups = specs.iter().map(|s| s.program.lookups_held(&self.syms)).sum::<u64>();
         self.queries.reserve(lookups.min(MAX_RESERVED_CONNS) as usize);
+        // (dependency, dependent) by position, noted while each spec is at hand.
+        let mut depends: Vec<(usize, usize)> = Vec::new();
         for s in specs {
+            let at = self.ctr_order.len();
+            depends.extend(s.depends_on.iter().map(|d| (d.on, at)));
             let stack = match s.mode {
                 super::spec::Mode::Host => StackId::HOST,
                 super::spec::Mode::Container(k) => self.ctrs[self.ctr_order[k]].stack,
@@ -516,10 +520,8 @@ impl World {
                 self.schedule_up(id, Time::ZERO + at);
             }
         }
-        for &w in &self.ctr_order {
-            for d in &self.ctrs[w].spec.depends_on {
-                self.dependents.entry(self.ctr_order[d.on]).or_default().push(w);
-            }
+        for (on, w) in depends {
+            self.dependents.entry(self.ctr_order[on]).or_default().push(self.ctr_order[w]);
         }
     }
 
