@@ -432,7 +432,7 @@ fn import_files(
             Err(_) => {}
         }
     }
-    let ov = match overlay {
+    let mut ov = match overlay {
         Some(p) => {
             let t = std::fs::read_to_string(p).map_err(|e| format!("error: cannot read {}: {e}\n", p.display()))?;
             let opts = ron::Options::default().with_default_extension(
@@ -443,7 +443,6 @@ fn import_files(
         }
         None => crate::scenario::compose::Overlay::default(),
     };
-    let mut ov = ov;
     ov.profiles.extend(crate::scenario::compose::active_profiles(profiles, &env));
     let imp = crate::scenario::compose::import(&texts, &env, &ov, files[0].parent()).map_err(|d| d.render())?;
     Ok((imp, texts[0].1.clone()))
