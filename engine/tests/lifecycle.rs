@@ -382,3 +382,32 @@ fn compose_begins_a_wait_when_the_dependencies_have_started() {
     assert_eq!(started("s"), ms(2_200), "service_started: at once");
     assert_eq!(started("w"), ms(2_700), "the first tick, 500 ms after the wait began");
 }
+
+/// A dependency the Engine refuses to start (its host port is taken) fails
+/// Compose's `up` for the services that need it — they never start — while
+/// one whose dependency is `required: false` goes on. (Those waiting were
+/// left waiting, or started anyway if they looked after the failure.)
+#[test]
+fn a_dependency_that_fails_to_start_fails_those_that_need_it() {
+    let r = run_src(
+        r#"Scenario(name: "t", until: "5s", networks: { "n": Bridge() }, containers: {
+            "a": (networks: ["n"], ports: ["8080:80"], program: Server(port: 80)),
+            "db": (networks: ["n"], ports: ["8080:5432"], start_at: "1s", program: Server(port: 5432)),
+            "api": (networks: ["n"], depends_on: { "db": () }, program: Server(port: 3000)),
+            "tool": (networks: ["n"], depends_on: { "db": (required: false) }),
+        })"#,
+    );
+    let w = &r.world;
+    let failed: Vec<String> = of(&r, "api")
+        .filter_map(|(_, e)| match e {
+            Ev::ComposeFailed { message } => Some(w.syms.get(*message).to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        ["dependency failed to start: container db: Bind for 0.0.0.0:8080 failed: port is already allocated"]
+    );
+    assert!(!of(&r, "api").any(|(_, e)| matches!(e, Ev::Start)), "api never starts");
+    assert!(of(&r, "tool").any(|(t, e)| matches!(e, Ev::Start) && t == Time::ZERO + Dur::secs(1)), "tool goes on");
+}

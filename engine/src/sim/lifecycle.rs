@@ -169,27 +169,18 @@ impl World {
         }
         let owner = self.net_owner(ctr);
         if owner != ctr && !self.ctrs[owner].is_up() {
-            let reason = self
-                .sym(&format!("cannot join network namespace of a non running container: {}", self.ctrs[owner].name));
-            self.record(Some(ctr), Ev::StartFailed { reason });
-            self.ctrs[ctr].state = State::Exited(128);
-            return;
+            let reason = format!("cannot join network namespace of a non running container: {}", self.ctrs[owner].name);
+            return self.start_failed(ctr, &reason);
         }
         for net in self.ctrs[ctr].nets.clone() {
             if let Err(e) = self.attach(ctr, net) {
                 self.detach_all(ctr);
-                let reason = self.sym(&e);
-                self.record(Some(ctr), Ev::StartFailed { reason });
-                self.ctrs[ctr].state = State::Exited(128);
-                return;
+                return self.start_failed(ctr, &e);
             }
         }
         if let Err(e) = self.publish(ctr) {
             self.detach_all(ctr);
-            let reason = self.sym(&e);
-            self.record(Some(ctr), Ev::StartFailed { reason });
-            self.ctrs[ctr].state = State::Exited(128);
-            return;
+            return self.start_failed(ctr, &e);
         }
         let now = self.now;
         let c = &mut self.ctrs[ctr];
@@ -206,11 +197,38 @@ impl World {
             self.at(d, Timer::Probe { ctr, inc });
         }
         self.at(startup, Timer::ProgramStart { ctr, inc });
-        // Compose visits a dependent once this start has returned.
+        self.tell_dependents(ctr, None);
+    }
+
+    /// The Engine refused the start (`docker start` fails: an address or a
+    /// port taken, a namespace owner down).
+    fn start_failed(&mut self, ctr: CtrId, reason: &str) {
+        let sym = self.sym(reason);
+        self.record(Some(ctr), Ev::StartFailed { reason: sym });
+        self.ctrs[ctr].state = State::Exited(128);
+        self.tell_dependents(ctr, Some(reason));
+    }
+
+    /// Compose visits a dependent once this start has returned; when it
+    /// failed, `up` fails with the Engine's error and the services that
+    /// need this one never start (one that does not, `required: false`,
+    /// goes on).
+    fn tell_dependents(&mut self, ctr: CtrId, failed: Option<&str>) {
         for i in 0..self.dependents.get(&ctr).map_or(0, Vec::len) {
             let w = self.dependents[&ctr][i];
-            if self.ctrs[w].waiting && self.ctrs[w].state == State::Created {
-                self.at(Dur::ZERO, Timer::ComposePoll { ctr: w });
+            if !self.ctrs[w].waiting || self.ctrs[w].state != State::Created {
+                continue;
+            }
+            let on = self.ctr_order.iter().position(|&c| c == ctr);
+            let required = self.ctrs[w].spec.depends_on.iter().any(|d| Some(d.on) == on && d.required);
+            match failed {
+                Some(reason) if required => {
+                    self.ctrs[w].waiting = false;
+                    let name = &self.ctrs[ctr].name;
+                    let message = self.sym(&format!("dependency failed to start: container {name}: {reason}"));
+                    self.record(Some(w), Ev::ComposeFailed { message });
+                }
+                _ => self.at(Dur::ZERO, Timer::ComposePoll { ctr: w }),
             }
         }
     }
