@@ -550,3 +550,17 @@ fn links_and_aliases_are_dependencies_and_names() {
     let text = run(&loaded, Overrides::default()).text();
     assert!(text.contains("api     compose: waiting for db (service_started)"), "{text}");
 }
+
+/// `networks.<net>.priority` reaches the scenario and orders the endpoints.
+#[test]
+fn network_priority_is_imported() {
+    let src = "services:\n  a:\n    image: x\n    networks:\n      front:\n        priority: 10\n      back: {}\nnetworks:\n  front: {}\n  back: {}\n";
+    let imp = import(&[("c.yaml".into(), src.into())], &BTreeMap::new(), &Overlay::default(), None)
+        .unwrap_or_else(|d| panic!("{}", d.render()));
+    assert_eq!(imp.scenario.containers.0[0].1.priority.0, [("front".to_string(), 10)]);
+    let loaded = lower("c.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+    let w = run(&loaded, Overrides::default()).world;
+    let a = w.ctr_by_name("a").expect("a");
+    let order: Vec<&str> = w.ctrs[a].endpoints.iter().map(|e| w.nets[e.net].name.as_str()).collect();
+    assert_eq!(order, ["front", "back"]);
+}

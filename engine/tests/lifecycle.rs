@@ -333,7 +333,8 @@ fn an_ended_execs_timers_never_reach_the_next_exec() {
 }
 
 /// A container's endpoints are kept in libnetwork's order, not the order
-/// it joined them: internal networks last, then by network name. The
+/// it joined them: internal networks last, then by priority, then by
+/// network name. The
 /// embedded DNS answers from the first network that knows the name, so a
 /// name on two shared networks resolves to its address on the one whose
 /// name sorts first (`alpha`, though `zeta` is listed first), and an
@@ -358,6 +359,18 @@ fn endpoints_follow_libnetworks_order_and_dns_answers_from_the_first() {
         _ => None,
     });
     assert_eq!(resolved, Some(alpha_ip), "answered from alpha, the first network that knows s");
+    // A priority (compose `networks.<net>.priority`) comes before the name.
+    let r = run_src(
+        r#"Scenario(name: "t", until: "5s",
+            networks: { "zeta": Bridge(), "alpha": Bridge(), "inner": Bridge(internal: true) },
+            containers: {
+                "s": (networks: ["inner", "zeta", "alpha"], priority: { "zeta": 5, "inner": 9 }, program: Server(port: 80)),
+            })"#,
+    );
+    let w = &r.world;
+    let s = w.ctr_by_name("s").expect("s");
+    let order: Vec<&str> = w.ctrs[s].endpoints.iter().map(|e| w.nets[e.net].name.as_str()).collect();
+    assert_eq!(order, ["zeta", "alpha", "inner"], "internal still last");
 }
 
 /// Compose visits a service once every service it depends on has started

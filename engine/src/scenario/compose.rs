@@ -605,6 +605,9 @@ impl Ctx<'_> {
                     if let Some(ip) = cfg.get("ipv4_address").and_then(as_str).and_then(|x| x.parse().ok()) {
                         c.ipv4_address.0.push((n.clone(), s::IpStr(ip)));
                     }
+                    if let Some(p) = cfg.get("priority").and_then(Value::as_i64).and_then(|p| i32::try_from(p).ok()) {
+                        c.priority.0.push((n.clone(), p));
+                    }
                 }
             }
             _ => c.networks = Some(vec!["default".into()]),

@@ -395,10 +395,11 @@ impl Lower<'_> {
             if let Some(ip) = ip {
                 self.check_static_ip(name, n, idx, ip, used_ips);
             }
-            attach.push(AttachSpec { net: idx, aliases, ip });
+            let priority = c.priority.get(n).copied().unwrap_or(0);
+            attach.push(AttachSpec { net: idx, aliases, ip, priority });
         }
-        for (k, _) in c.aliases.0.iter().map(|(k, v)| (k, v.len())).chain(c.ipv4_address.0.iter().map(|(k, _)| (k, 0)))
-        {
+        let keyed = c.aliases.0.iter().map(|(k, _)| k).chain(c.ipv4_address.0.iter().map(|(k, _)| k));
+        for k in keyed.chain(c.priority.0.iter().map(|(k, _)| k)) {
             if !nets.contains(k) {
                 self.err(
                     &["containers", name, k],

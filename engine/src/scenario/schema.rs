@@ -311,6 +311,12 @@ pub struct Container {
     #[serde(default)]
     #[serde(skip_serializing_if = "Ordered::is_empty")]
     pub ipv4_address: Ordered<IpStr>,
+    /// `{ "net": 10 }`: the endpoint's priority (compose
+    /// `networks.<net>.priority`): a higher one comes first among the
+    /// container's endpoints.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Ordered::is_empty")]
+    pub priority: Ordered<i32>,
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,

@@ -258,10 +258,15 @@ impl World {
             self.dns.join(net, ctr, ip, &plain, Some(&n.name));
         }
         // The sandbox keeps its endpoints in libnetwork's order (`Less`):
-        // internal networks last, then by network name — whatever the
-        // order they were joined in. The DNS scope and the first address
-        // follow it.
-        let key = |n: NetId| (self.nets[n].internal, self.nets[n].name.as_str());
+        // internal networks last, then by priority (highest first), then by
+        // network name — whatever the order they were joined in. The DNS
+        // scope and the first address follow it.
+        let spec = &self.ctrs[ctr].spec;
+        let priority = |n: NetId| {
+            let idx = self.net_order.iter().position(|&x| x == n);
+            spec.attach.iter().find(|a| Some(a.net) == idx).map_or(0, |a| a.priority)
+        };
+        let key = |n: NetId| (self.nets[n].internal, -i64::from(priority(n)), self.nets[n].name.as_str());
         let at = self.ctrs[ctr].endpoints.iter().position(|e| key(e.net) > key(net));
         let c = &mut self.ctrs[ctr];
         c.endpoints.insert(at.unwrap_or(c.endpoints.len()), Endpoint { net, ip });

@@ -106,6 +106,8 @@ pub struct AttachSpec {
     pub net: usize,
     pub aliases: Vec<String>,
     pub ip: Option<Ip>,
+    /// The endpoint's priority: a higher one comes first in the sandbox.
+    pub priority: i32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
