@@ -564,3 +564,33 @@ fn network_priority_is_imported() {
     let order: Vec<&str> = w.ctrs[a].endpoints.iter().map(|e| w.nets[e.net].name.as_str()).collect();
     assert_eq!(order, ["front", "back"]);
 }
+
+/// An included file is interpolated with the including project's
+/// variables overridden by its own: the `.env` of its project directory,
+/// or the entry's `env_file` (compose-go's `ApplyInclude`).
+#[test]
+fn an_include_reads_its_own_env_file() {
+    let dir = std::env::temp_dir().join(format!("wharf-include-env-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(
+        dir.join("sub/compose.yaml"),
+        "services:\n  cache:\n    image: redis:${TAG}\n    hostname: ${WHO}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("sub/.env"), "TAG=7\n").unwrap();
+    std::fs::write(dir.join("other.env"), "TAG=6\n").unwrap();
+    let main = |include: &str| format!("include:\n{include}\nservices:\n  web:\n    image: nginx\n");
+    let env: BTreeMap<String, String> = [("WHO".to_string(), "parent".to_string()), ("TAG".into(), "1".into())].into();
+    let cache = |src: String| {
+        let imp = import(&[("m.yaml".into(), src)], &env, &Overlay::default(), Some(&dir))
+            .unwrap_or_else(|d| panic!("{}", d.render()));
+        let c = imp.scenario.containers.0.iter().find(|(n, _)| n == "cache").expect("cache").1.clone();
+        (c.image, c.hostname)
+    };
+    assert_eq!(cache(main("  - sub/compose.yaml")), (Some("redis:7".into()), Some("parent".into())));
+    assert_eq!(
+        cache(main("  - path: sub/compose.yaml\n    env_file: other.env")),
+        (Some("redis:6".into()), Some("parent".into()))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

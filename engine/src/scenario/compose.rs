@@ -919,19 +919,23 @@ fn load_compose(
         root.insert("services".into(), Value::Object(resolved));
     }
     let Some(include) = root.remove("include") else { return Ok(v) };
-    // Entries are paths, or maps whose `path` is one path or several.
+    // Entries are paths, or maps whose `path` is one path or several, with
+    // an optional `project_directory` and `env_file`.
     let entries = match include {
         Value::Array(a) => a,
         other => vec![other],
     };
-    let paths: Vec<String> = entries
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
+            other => other.and_then(as_str).into_iter().collect(),
+        }
+    };
+    let included: Vec<(String, Option<&Value>)> = entries
         .iter()
-        .flat_map(|e| match e.get("path").unwrap_or(e) {
-            Value::Array(a) => a.iter().filter_map(as_str).collect(),
-            other => as_str(other).into_iter().collect::<Vec<_>>(),
-        })
+        .flat_map(|e| strings(Some(e.get("path").unwrap_or(e))).into_iter().map(move |p| (p, Some(e))))
         .collect();
-    for path in paths {
+    for (path, entry) in included {
         let at = ["include", path.as_str()];
         if depth >= MAX_NESTING {
             let msg = format!("includes nested more than {MAX_NESTING} deep");
@@ -942,8 +946,29 @@ fn load_compose(
             let msg = format!("cannot read the included file {}: {e}", p.display());
             problem(file, src, &at, msg, "include paths are relative to the including file")
         })?;
-        let sub_dir = p.parent().unwrap_or(dir).to_path_buf();
-        let sub = load_compose(&p.display().to_string(), &text, env, warnings, &sub_dir, depth + 1)?;
+        // Its project directory (where its own relative paths start) and
+        // its variables: the including project's, overridden by its
+        // `env_file` — by default the `.env` in its project directory —
+        // as compose-go's `ApplyInclude` merges them.
+        let field = |k: &str| entry.filter(|e| e.is_object()).and_then(|e| e.get(k));
+        let sub_dir = match strings(field("project_directory")).first() {
+            Some(d) => dir.join(d),
+            None => p.parent().unwrap_or(dir).to_path_buf(),
+        };
+        let explicit = strings(field("env_file"));
+        let env_files: Vec<std::path::PathBuf> = match explicit.is_empty() {
+            true => Some(sub_dir.join(".env")).filter(|f| f.is_file()).into_iter().collect(),
+            false => explicit.iter().map(|f| dir.join(f)).collect(),
+        };
+        let mut sub_env = env.clone();
+        for f in env_files {
+            let text = std::fs::read_to_string(&f).map_err(|e| {
+                let msg = format!("cannot read the include's env file {}: {e}", f.display());
+                problem(file, src, &at, msg, "env_file paths are relative to the including file")
+            })?;
+            sub_env.extend(parse_env_file(&text));
+        }
+        let sub = load_compose(&p.display().to_string(), &text, &sub_env, warnings, &sub_dir, depth + 1)?;
         for kind in ["services", "networks", "volumes", "secrets", "configs"] {
             let Some(Value::Object(theirs)) = sub.get(kind) else { continue };
             let ours = root.entry(kind.to_string()).or_insert_with(|| Value::Object(Map::new()));
