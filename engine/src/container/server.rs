@@ -107,8 +107,8 @@ pub struct Server {
 
 impl Server {
     pub fn new(cfg: Config) -> Server {
-        let cfg_also_len = cfg.also.len();
         Server {
+            also: vec![(None, 0); cfg.also.len()],
             cfg,
             received: 0,
             serving: false,
@@ -117,7 +117,6 @@ impl Server {
             waiting: Waiting::default(),
             next_backend_id: 0,
             backend_attempts: 0,
-            also: vec![(None, 0); cfg_also_len],
         }
     }
 
@@ -150,15 +149,37 @@ impl Server {
         cx.push(Cmd::Connect { host, port, timeout: Some(Dur::secs(5)), tag: TAG_ALSO + i as u64 });
     }
 
-    /// `also[i]`'s index from a connect tag or a retry token.
-    fn also_of_tag(&self, tag: u64) -> Option<usize> {
-        let i = usize::try_from(tag.checked_sub(TAG_ALSO)?).ok()?;
+    /// `also[i]`'s index from a connect tag's offset past `TAG_ALSO` or a
+    /// retry token's below `TOKEN_ALSO_RETRY`.
+    fn also_at(&self, offset: Option<u64>) -> Option<usize> {
+        let i = usize::try_from(offset?).ok()?;
         (i < self.also.len()).then_some(i)
     }
 
-    fn also_of_token(&self, token: u64) -> Option<usize> {
-        let i = usize::try_from(TOKEN_ALSO_RETRY.checked_sub(token)?).ok()?;
-        (i < self.also.len()).then_some(i)
+    /// What happens to the `also` connections: was `input` one of theirs?
+    fn also_input(&mut self, cx: &mut Ctx<'_>, input: &Input) -> bool {
+        match *input {
+            Input::Connected { tag, conn } => match self.also_at(tag.checked_sub(TAG_ALSO)) {
+                Some(i) => self.also[i] = (Some(conn), 0),
+                None => return false,
+            },
+            Input::ConnectFailed { tag, .. } => match self.also_at(tag.checked_sub(TAG_ALSO)) {
+                Some(i) => self.connect_failed(cx, Some(i)),
+                None => return false,
+            },
+            Input::Closed { conn, .. } | Input::Received { conn, .. } => {
+                match self.also.iter().position(|a| a.0 == Some(conn)) {
+                    Some(i) if matches!(input, Input::Closed { .. }) => {
+                        self.also[i].0 = None;
+                        cx.timer(Dur::secs(1), TOKEN_ALSO_RETRY - i as u64);
+                    }
+                    Some(_) => {}
+                    None => return false,
+                }
+            }
+            _ => return false,
+        }
+        true
     }
 
     fn connect_needs(&self, cx: &mut Ctx<'_>) {
@@ -247,7 +268,7 @@ impl Server {
                     let status =
                         if matches!(msg, Msg::Request { op: Op::TlsHello, .. }) { 200 } else { self.cfg.status };
                     self.respond(cx, conn, msg, status);
-                } else if let Some(i) = self.also_of_token(t) {
+                } else if let Some(i) = self.also_at(TOKEN_ALSO_RETRY.checked_sub(t)) {
                     self.connect_also(cx, i);
                 }
             }
@@ -304,34 +325,6 @@ impl Waiting {
             self.slots.pop_front();
             self.first += 1;
         }
-    }
-}
-
-impl Server {
-    /// What happens to the `also` connections: was `input` one of theirs?
-    fn also_input(&mut self, cx: &mut Ctx<'_>, input: &Input) -> bool {
-        match *input {
-            Input::Connected { tag, conn } => match self.also_of_tag(tag) {
-                Some(i) => self.also[i] = (Some(conn), 0),
-                None => return false,
-            },
-            Input::ConnectFailed { tag, .. } => match self.also_of_tag(tag) {
-                Some(i) => self.connect_failed(cx, Some(i)),
-                None => return false,
-            },
-            Input::Closed { conn, .. } | Input::Received { conn, .. } => {
-                match self.also.iter().position(|a| a.0 == Some(conn)) {
-                    Some(i) if matches!(input, Input::Closed { .. }) => {
-                        self.also[i].0 = None;
-                        cx.timer(Dur::secs(1), TOKEN_ALSO_RETRY - i as u64);
-                    }
-                    Some(_) => {}
-                    None => return false,
-                }
-            }
-            _ => return false,
-        }
-        true
     }
 }
 

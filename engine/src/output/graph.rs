@@ -250,18 +250,14 @@ pub fn svg(w: &World) -> String {
         // A label sits at the end where edges do not fan in or out, so
         // labels never stack; where both ends fan (a worker using two
         // services that others use too), at the middle of its curve.
-        let (fan_out, fan_in) = (degree(&|k| &k.0, a), degree(&|k| &k.1, b));
-        let (lx, ly, anchor) = match (fan_out > 1 && fan_in > 1, fan_out > fan_in) {
-            (true, _) => (mx, (sy + ey) / 2.0 - 6.0, "middle"),
-            (false, true) => (ex - 8.0, ey - 6.0, "end"),
-            (false, false) => (sx + 8.0, sy - 6.0, "start"),
-        };
         let text = format!("{net}: {}", label(e));
         let tw = text.len() as f64 * 6.4 + 8.0;
-        let rx = match anchor {
-            "end" => lx - tw + 4.0,
-            "middle" => lx - tw / 2.0,
-            _ => lx - 4.0,
+        let (fan_out, fan_in) = (degree(&|k| &k.0, a), degree(&|k| &k.1, b));
+        // (text x, y, anchor, the backing box's x)
+        let (lx, ly, anchor, rx) = match (fan_out > 1 && fan_in > 1, fan_out > fan_in) {
+            (true, _) => (mx, (sy + ey) / 2.0 - 6.0, "middle", mx - tw / 2.0),
+            (false, true) => (ex - 8.0, ey - 6.0, "end", ex - 4.0 - tw),
+            (false, false) => (sx + 8.0, sy - 6.0, "start", sx + 4.0),
         };
         let _ = writeln!(labels, "<rect x=\"{rx:.1}\" y=\"{:.1}\" width=\"{tw:.1}\" height=\"16\" rx=\"3\" fill=\"white\" fill-opacity=\"0.9\"/>", ly - 12.0);
         let _ = writeln!(

@@ -127,16 +127,10 @@ pub fn container(w: &World, name: &str) -> Option<Value> {
     let bindings = |maps: &[crate::sim::publish::PortMap], asked: bool| {
         let mut out = Map::new();
         for pm in maps {
-            let (ip, port) = (pm.host_ip.to_string(), pm.host_port.to_string());
-            let (ip, port) = match asked {
-                true => (
-                    if pm.host_ip.is_unspecified() { String::new() } else { ip },
-                    if pm.host_port == 0 { String::new() } else { port },
-                ),
-                false => (ip, port),
-            };
+            let ip = if asked && pm.host_ip.is_unspecified() { String::new() } else { pm.host_ip.to_string() };
+            let port = if asked && pm.host_port == 0 { String::new() } else { pm.host_port.to_string() };
             let list = out.entry(format!("{}/tcp", pm.ctr_port)).or_insert_with(|| json!([]));
-            if let Value::Array(list) = list {
+            if let Some(list) = list.as_array_mut() {
                 list.push(json!({ "HostIp": ip, "HostPort": port }));
             }
         }

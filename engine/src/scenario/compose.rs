@@ -219,6 +219,15 @@ fn as_str(v: &Value) -> Option<String> {
     }
 }
 
+/// A value Compose takes as one string or a list of them (`dns_opt`,
+/// `include`'s `path` and `env_file`, `links`, `volumes_from` …).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
+        other => other.and_then(as_str).into_iter().collect(),
+    }
+}
+
 /// `["A=b", "C"]` or `{A: b}` as ordered pairs.
 fn pairs(v: Option<&Value>, sep: char) -> Vec<(String, String)> {
     match v {
@@ -548,11 +557,7 @@ impl Ctx<'_> {
             .unwrap_or_default();
         // `dns_opt`: the resolver options the simulation reproduces pass
         // through; the others (rotate, edns0, single-request, …) are warned of.
-        let opts: Vec<String> = match svc.get("dns_opt") {
-            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
-            other => other.and_then(as_str).into_iter().collect(),
-        };
-        for o in opts {
+        for o in strings(svc.get("dns_opt")) {
             let key = o.split_once(':').map_or(o.as_str(), |(k, _)| k);
             match key {
                 "timeout" | "attempts" | "ndots" => c.dns_options.push(o),
@@ -925,12 +930,6 @@ fn load_compose(
         Value::Array(a) => a,
         other => vec![other],
     };
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        match v {
-            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
-            other => other.and_then(as_str).into_iter().collect(),
-        }
-    };
     let included: Vec<(String, Option<&Value>)> = entries
         .iter()
         .flat_map(|e| strings(Some(e.get("path").unwrap_or(e))).into_iter().map(move |p| (p, Some(e))))
@@ -1219,13 +1218,7 @@ pub fn import(
 /// takes volumes from, each `service_started` (restart, required) unless
 /// the service already names it. A list becomes the map it stands for.
 fn implied_dependencies(svc: &mut Map<String, Value>) {
-    let strings = |k: &str| -> Vec<String> {
-        match svc.get(k) {
-            Some(Value::Array(a)) => a.iter().filter_map(as_str).collect(),
-            Some(v) => as_str(v).into_iter().collect(),
-            None => vec![],
-        }
-    };
+    let strings = |k: &str| strings(svc.get(k));
     let mut implied: Vec<String> =
         strings("links").iter().map(|l| l.split(':').next().unwrap_or(l).to_string()).collect();
     for k in ["network_mode", "ipc", "pid", "uts", "cgroup"] {

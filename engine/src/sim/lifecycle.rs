@@ -42,15 +42,17 @@ impl World {
             let (on, cond) = (self.ctr_order[d.on], d.condition);
             return self.compose_waiting(ctr, on, cond);
         }
-        if c.spec.depends_on.iter().all(|d| d.condition == Condition::Started) {
-            self.ctrs[ctr].waiting = false;
-            return self.start_container(ctr);
+        match c.spec.depends_on.iter().find(|d| d.condition != Condition::Started) {
+            None => {
+                self.ctrs[ctr].waiting = false;
+                self.start_container(ctr);
+            }
+            Some(d) => {
+                let (on, cond) = (self.ctr_order[d.on], d.condition);
+                self.compose_waiting(ctr, on, cond);
+                self.at(COMPOSE_POLL, Timer::ComposeCheck { ctr });
+            }
         }
-        if let Some(d) = c.spec.depends_on.iter().find(|d| d.condition != Condition::Started) {
-            let (on, cond) = (self.ctr_order[d.on], d.condition);
-            self.compose_waiting(ctr, on, cond);
-        }
-        self.at(COMPOSE_POLL, Timer::ComposeCheck { ctr });
     }
 
     /// Records, once, that `ctr` waits for `on`.
@@ -215,12 +217,10 @@ impl World {
     /// goes on).
     fn tell_dependents(&mut self, ctr: CtrId, failed: Option<&str>) {
         for i in 0..self.dependents.get(&ctr).map_or(0, Vec::len) {
-            let w = self.dependents[&ctr][i];
+            let (w, required) = self.dependents[&ctr][i];
             if !self.ctrs[w].waiting || self.ctrs[w].state != State::Created {
                 continue;
             }
-            let on = self.ctr_order.iter().position(|&c| c == ctr);
-            let required = self.ctrs[w].spec.depends_on.iter().any(|d| Some(d.on) == on && d.required);
             match failed {
                 Some(reason) if required => {
                     self.ctrs[w].waiting = false;
@@ -261,10 +261,10 @@ impl World {
         // internal networks last, then by priority (highest first), then by
         // network name — whatever the order they were joined in. The DNS
         // scope and the first address follow it.
-        let spec = &self.ctrs[ctr].spec;
+        let attach = &self.ctrs[ctr].spec.attach;
         let priority = |n: NetId| {
             let idx = self.net_order.iter().position(|&x| x == n);
-            spec.attach.iter().find(|a| Some(a.net) == idx).map_or(0, |a| a.priority)
+            attach.iter().find(|a| Some(a.net) == idx).map_or(0, |a| a.priority)
         };
         let key = |n: NetId| (self.nets[n].internal, -i64::from(priority(n)), self.nets[n].name.as_str());
         let at = self.ctrs[ctr].endpoints.iter().position(|e| key(e.net) > key(net));

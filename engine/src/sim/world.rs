@@ -277,9 +277,9 @@ pub struct World {
     pub(super) cmds: Vec<Cmd>,
     pub net_order: Vec<NetId>,
     pub ctr_order: Vec<CtrId>,
-    /// Who depends on each container (`depends_on`): told when it starts.
-    /// Empty without dependencies.
-    pub(super) dependents: BTreeMap<CtrId, Vec<CtrId>>,
+    /// Who depends on each container (`depends_on`), and whether it is
+    /// required: told when it starts. Empty without dependencies.
+    pub(super) dependents: BTreeMap<CtrId, Vec<(CtrId, bool)>>,
     pub(super) actions: Vec<(Dur, super::spec::ActionSpec)>,
     pub(super) tools: Vec<crate::container::tools::Tool>,
     pub seed: u64,
@@ -467,11 +467,12 @@ impl World {
         // Queries in flight: at most one per connection opened by name.
         let lookups = specs.iter().map(|s| s.program.lookups_held(&self.syms)).sum::<u64>();
         self.queries.reserve(lookups.min(MAX_RESERVED_CONNS) as usize);
-        // (dependency, dependent) by position, noted while each spec is at hand.
-        let mut depends: Vec<(usize, usize)> = Vec::new();
+        // (dependency, dependent, required) by position, noted while each
+        // spec is at hand.
+        let mut depends: Vec<(usize, usize, bool)> = Vec::new();
         for s in specs {
             let at = self.ctr_order.len();
-            depends.extend(s.depends_on.iter().map(|d| (d.on, at)));
+            depends.extend(s.depends_on.iter().map(|d| (d.on, at, d.required)));
             let stack = match s.mode {
                 super::spec::Mode::Host => StackId::HOST,
                 super::spec::Mode::Container(k) => self.ctrs[self.ctr_order[k]].stack,
@@ -520,8 +521,8 @@ impl World {
                 self.schedule_up(id, Time::ZERO + at);
             }
         }
-        for (on, w) in depends {
-            self.dependents.entry(self.ctr_order[on]).or_default().push(self.ctr_order[w]);
+        for (on, w, required) in depends {
+            self.dependents.entry(self.ctr_order[on]).or_default().push((self.ctr_order[w], required));
         }
     }
 
