@@ -594,3 +594,45 @@ fn an_include_reads_its_own_env_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The advisor names a dependency by what `depends_on` and the callers use
+/// — its service, though `container_name` renames its container, or an
+/// alias — and words its fix after what the dependency already has.
+#[test]
+fn the_advisor_finds_dependencies_by_service_and_alias() {
+    let advise = |src: &str| {
+        let f = ("a.yaml".to_string(), src.to_string());
+        let imp =
+            import(&[f], &BTreeMap::new(), &Overlay::default(), None).unwrap_or_else(|d| panic!("{}", d.render()));
+        let l = lower("a.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+        let found = wharf::scenario::advise::advise(&imp.scenario, src, Some(&l), 10);
+        wharf::scenario::advise::render("a.yaml", src, &found)
+    };
+    let db = "  db:\n    image: postgres:16\n    container_name: pg\n    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready\"]\n      interval: 1s\n    networks:\n      back:\n        aliases: [database]\n";
+    let nets = "networks:\n  back: {}\n";
+    // Plain depends_on on a service that has a healthcheck: the fix is the
+    // condition alone.
+    let plain = format!("services:\n  app:\n    image: node:20\n    environment:\n      DB: postgres://db:5432/x\n    depends_on: [db]\n    networks: [back]\n{db}{nets}");
+    let out = advise(&plain);
+    assert!(out.contains("app got ECONNREFUSED from db at start-up"), "{out}");
+    assert!(out.contains("fix: db has a healthcheck: make app depend on it with condition: service_healthy"), "{out}");
+    // A scenario whose client calls the database by its alias: the same
+    // dependency (the import itself names the service).
+    let imp = import(&[("a.yaml".to_string(), plain.clone())], &BTreeMap::new(), &Overlay::default(), None).unwrap();
+    let ron = to_ron(&imp.scenario).replace("\"db:5432\"", "\"database:5432\"");
+    assert!(ron.contains("\"database:5432\""), "{ron}");
+    let sc = wharf::scenario::parse("a.ron", &ron).unwrap_or_else(|d| panic!("{}", d.render()));
+    let l = lower("a.ron", "", &sc).unwrap_or_else(|d| panic!("{}", d.render()));
+    let out = wharf::scenario::advise::render("a.ron", &ron, &wharf::scenario::advise::advise(&sc, &ron, Some(&l), 10));
+    assert!(out.contains("fix: database has a healthcheck: make app depend on it"), "{out}");
+    // Waiting for it healthy: no race.
+    let healthy = plain.replace("depends_on: [db]", "depends_on:\n      db:\n        condition: service_healthy");
+    let out = advise(&healthy);
+    assert!(!out.contains("ECONNREFUSED"), "{out}");
+    // service_healthy on a service (renamed by container_name) without a
+    // healthcheck is found.
+    let unchecked =
+        healthy.replace("    healthcheck:\n      test: [\"CMD-SHELL\", \"pg_isready\"]\n      interval: 1s\n", "");
+    let out = advise(&unchecked);
+    assert!(out.contains("app waits for db to be healthy, but db has no healthcheck"), "{out}");
+}

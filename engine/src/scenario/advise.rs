@@ -58,6 +58,16 @@ fn targets(c: &s::Container) -> Vec<String> {
     }
 }
 
+/// The container a name reaches: its own name, its Compose service (a
+/// `depends_on` key, a service's DNS name) or a network alias.
+fn container<'a>(sc: &'a s::Scenario, name: &str) -> Option<(&'a str, &'a s::Container)> {
+    let all = || sc.containers.0.iter().map(|(n, c)| (n.as_str(), c));
+    all()
+        .find(|(n, _)| *n == name)
+        .or_else(|| all().find(|(_, c)| c.service.as_deref() == Some(name)))
+        .or_else(|| all().find(|(_, c)| c.aliases.0.iter().any(|(_, v)| v.iter().any(|a| a == name))))
+}
+
 fn listen_port(c: &s::Container) -> Option<u16> {
     match &c.program {
         s::Program::Server(sv) if sv.listen == Some(false) => None,
@@ -75,7 +85,6 @@ pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds
     let mut add = |path: &[&str], message: String, fix: &str| {
         out.push(Finding { offset: locate(src, path), message, fix: fix.to_string() });
     };
-    let names: BTreeSet<&str> = sc.containers.0.iter().map(|(n, _)| n.as_str()).collect();
     let calls: BTreeMap<&str, Vec<String>> = sc
         .containers
         .0
@@ -107,7 +116,7 @@ pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds
             }
         }
         let on_default_bridge = c.networks.as_ref().is_none_or(|n| n.iter().any(|x| x == "bridge"));
-        let named: Vec<&String> = calls[name.as_str()].iter().filter(|h| names.contains(h.as_str())).collect();
+        let named: Vec<&String> = calls[name.as_str()].iter().filter(|h| container(sc, h).is_some()).collect();
         if on_default_bridge && !named.is_empty() && c.links.is_empty() {
             add(
                 &[name],
@@ -143,15 +152,16 @@ pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds
             );
         }
         for (dep, d) in &c.depends_on.0 {
-            let target = sc.containers.get(dep);
-            if matches!(d.condition, s::DepCondition::Healthy) && target.is_some_and(|t| t.healthcheck.is_none()) {
+            let target = container(sc, dep);
+            if matches!(d.condition, s::DepCondition::Healthy) && target.is_some_and(|(_, t)| t.healthcheck.is_none()) {
                 add(
                     &[name, "depends_on", dep],
                     format!("{name} waits for {dep} to be healthy, but {dep} has no healthcheck"),
                     "add a healthcheck to the dependency (Compose refuses to start otherwise)",
                 );
             }
-            if calls.get(dep.as_str()).is_some_and(|v| v.iter().any(|x| x == name)) {
+            let calls_back = |v: &Vec<String>| v.iter().any(|x| container(sc, x).is_some_and(|(n, _)| n == name));
+            if target.and_then(|(t, _)| calls.get(t)).is_some_and(calls_back) {
                 add(
                     &[name, "depends_on", dep],
                     format!("{name} and {dep} depend on each other"),
@@ -213,13 +223,26 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
             .containers
             .get(&svc)
             .or_else(|| sc.containers.0.iter().find(|(_, c)| c.service.as_deref() == Some(&svc)).map(|(_, c)| c));
-        let plain =
-            c.and_then(|c| c.depends_on.get(&dep)).is_none_or(|d| !matches!(d.condition, s::DepCondition::Healthy));
-        if plain {
+        // The dependency as `depends_on` names it: the target's container
+        // or its service (the connect named either, or an alias).
+        let target = container(sc, &dep);
+        let waits_healthy = c.is_some_and(|c| {
+            c.depends_on.0.iter().any(|(k, d)| {
+                matches!(d.condition, s::DepCondition::Healthy)
+                    && container(sc, k).map(|(n, _)| n) == target.map(|(n, _)| n)
+                    && target.is_some()
+            })
+        });
+        if !waits_healthy {
+            let fix = if target.is_some_and(|(_, t)| t.healthcheck.is_some()) {
+                format!("{dep} has a healthcheck: make {svc} depend on it with condition: service_healthy (or retry with backoff)")
+            } else {
+                format!("give {dep} a healthcheck and make {svc} depend on it with condition: service_healthy (or retry with backoff)")
+            };
             out.push(Finding {
                 offset: locate(src, &[&svc, "depends_on"]),
                 message: format!("{svc} got ECONNREFUSED from {dep} at start-up in {n} of {seeds} simulated seeds"),
-                fix: format!("give {dep} a healthcheck and make {svc} depend on it with condition: service_healthy (or retry with backoff)"),
+                fix,
             });
         }
     }
