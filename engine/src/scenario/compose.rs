@@ -387,18 +387,41 @@ fn own_port(text: &str) -> Option<u16> {
     })
 }
 
-/// The service an environment value names (`db`, `db:5432`,
+/// The service an environment variable names (`DB_HOST=db`, `db:5432`,
 /// `scheme://u:p@db:5432/x`) by any of `names` (name → service: the
-/// services' names, their network aliases, the caller's link aliases).
-fn referenced(value: &str, names: &BTreeMap<String, String>) -> Option<(String, Option<u16>)> {
-    let v = value.split("://").nth(1).unwrap_or(value);
+/// services' names, their network aliases, the caller's link aliases). A
+/// bare name — no scheme, no port — counts only under a key that holds an
+/// address (`…HOST`, `…ADDR`, `…URL`, `…SERVER`, …): `POSTGRES_USER=gitea`
+/// or `CACHE_DRIVER=redis` name a user and a driver, not the services
+/// `gitea` and `redis`.
+fn referenced(key: &str, value: &str, names: &BTreeMap<String, String>) -> Option<(String, Option<u16>)> {
+    let schemed = value.split_once("://");
+    let v = schemed.map_or(value, |(_, rest)| rest);
     let v = v.rsplit('@').next().unwrap_or(v);
     let hostport = v.split(['/', '?', ',']).next().unwrap_or("");
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) => (h, p.parse().ok()),
         None => (hostport, None),
     };
-    names.get(host).map(|s| (s.clone(), port))
+    let service = names.get(host)?;
+    if schemed.is_none() && port.is_none() && !address_key(key) {
+        return None;
+    }
+    Some((service.clone(), port))
+}
+
+/// Whether an environment variable's name says it holds an address: its
+/// last word (split at `_`, `.`, `-`) ends in HOST(S|NAME), ADDR(ESS),
+/// SERVER(S), URL, URI, DSN, ENDPOINT, BROKER(S), UPSTREAM, BACKEND or
+/// NODES (so `PGHOST`, `WORDPRESS_DB_HOST`, `discovery.seed_hosts`).
+fn address_key(key: &str) -> bool {
+    let last = key.rsplit(['_', '.', '-']).next().unwrap_or(key).to_ascii_uppercase();
+    [
+        "HOST", "HOSTS", "HOSTNAME", "ADDR", "ADDRESS", "SERVER", "SERVERS", "URL", "URI", "DSN", "ENDPOINT", "BROKER",
+        "BROKERS", "UPSTREAM", "BACKEND", "NODES",
+    ]
+    .iter()
+    .any(|w| last.ends_with(w))
 }
 
 /// Every name a service is reached by on its networks: its own, then its
@@ -697,8 +720,8 @@ impl Ctx<'_> {
                     names.insert(alias.to_string(), target.to_string());
                 }
             }
-            for (_, v) in &c.env.0 {
-                if let Some((svc_name, port)) = referenced(v, &names) {
+            for (k, v) in &c.env.0 {
+                if let Some((svc_name, port)) = referenced(k, v, &names) {
                     let port = port.or_else(|| self.listens.get(&svc_name).and_then(|p| p.first().copied()));
                     if let (Some(p), false) = (port, svc_name == name) {
                         calls.push((svc_name, p));
@@ -1158,8 +1181,8 @@ pub fn import(
     // says what it listens on.
     let names = names_of(&services, &services_v);
     for caller in &services {
-        for (_, v) in pairs(services_v[caller].get("environment"), '=') {
-            let Some((callee, Some(port))) = referenced(&v, &names) else { continue };
+        for (k, v) in pairs(services_v[caller].get("environment"), '=') {
+            let Some((callee, Some(port))) = referenced(&k, &v, &names) else { continue };
             let ports = listens.entry(callee.clone()).or_default();
             if callee != *caller && overlay.listens.get(&callee).is_none() && !ports.contains(&port) {
                 ports.push(port);
@@ -1384,11 +1407,18 @@ mod tests {
     fn references_in_environment_values() {
         let s: BTreeMap<String, String> =
             ["db", "redis", "api"].iter().map(|n| (n.to_string(), n.to_string())).collect();
-        assert_eq!(referenced("db", &s), Some(("db".into(), None)));
-        assert_eq!(referenced("redis://redis:6379", &s), Some(("redis".into(), Some(6379))));
-        assert_eq!(referenced("mysql://u:p@db:3306/x", &s), Some(("db".into(), Some(3306))));
-        assert_eq!(referenced("http://api:3000/v1", &s), Some(("api".into(), Some(3000))));
-        assert_eq!(referenced("example.com", &s), None);
+        assert_eq!(referenced("DB_HOST", "db", &s), Some(("db".into(), None)));
+        assert_eq!(referenced("PGHOST", "db", &s), Some(("db".into(), None)));
+        assert_eq!(referenced("discovery.seed_hosts", "api", &s), Some(("api".into(), None)));
+        assert_eq!(referenced("CACHE", "redis://redis:6379", &s), Some(("redis".into(), Some(6379))));
+        assert_eq!(referenced("X", "mysql://u:p@db:3306/x", &s), Some(("db".into(), Some(3306))));
+        assert_eq!(referenced("API", "http://api:3000/v1", &s), Some(("api".into(), Some(3000))));
+        assert_eq!(referenced("PEER", "api:3000", &s), Some(("api".into(), Some(3000))));
+        assert_eq!(referenced("DB_HOST", "example.com", &s), None);
+        // A bare name under a key that holds no address names no service.
+        assert_eq!(referenced("POSTGRES_USER", "db", &s), None);
+        assert_eq!(referenced("POSTGRES_DB", "db", &s), None);
+        assert_eq!(referenced("CACHE_DRIVER", "redis", &s), None);
     }
 
     #[test]
