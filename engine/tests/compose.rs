@@ -636,3 +636,45 @@ fn the_advisor_finds_dependencies_by_service_and_alias() {
     let out = advise(&unchecked);
     assert!(out.contains("app waits for db to be healthy, but db has no healthcheck"), "{out}");
 }
+
+/// `wait-for-it.sh` in a service's command gates its program: the
+/// script's refused probes are not a start-up race, and the program
+/// connects once, after the database listens.
+#[test]
+fn wait_for_it_in_a_command_gates_the_program() {
+    let with = "services:\n  app:\n    build: .\n    command: [\"./wait-for-it.sh\", \"db:5432\", \"-t\", \"30\", \"--\", \"node\", \"server.js\"]\n    environment:\n      DATABASE_URL: postgres://app:secret@db:5432/app\n    depends_on: [db]\n  db:\n    image: postgres:16\n";
+    let without = with.replace(
+        "    command: [\"./wait-for-it.sh\", \"db:5432\", \"-t\", \"30\", \"--\", \"node\", \"server.js\"]\n",
+        "",
+    );
+    let advise = |src: &str| {
+        let imp = import(&[("a.yaml".into(), src.to_string())], &BTreeMap::new(), &Overlay::default(), None).unwrap();
+        let l = lower("a.yaml", "", &imp.scenario).unwrap_or_else(|d| panic!("{}", d.render()));
+        let found = wharf::scenario::advise::advise(&imp.scenario, src, Some(&l), 10);
+        (imp, l, wharf::scenario::advise::render("a.yaml", src, &found))
+    };
+    let (_, _, out) = advise(&without);
+    assert!(out.contains("app got ECONNREFUSED from db at start-up"), "{out}");
+    let (imp, l, out) = advise(with);
+    assert!(!out.contains("ECONNREFUSED"), "{out}");
+    let app = imp.scenario.containers.get("app").unwrap();
+    assert_eq!(app.wait_for.len(), 1);
+    assert_eq!(app.wait_for[0].target, "db:5432");
+    for seed in 0..10 {
+        let r = run(&l, Overrides { seed: Some(seed), ..Overrides::default() });
+        let w = &r.world;
+        let (app, db) = (w.ctr_by_name("app").unwrap(), w.ctr_by_name("db").unwrap());
+        let at = |c, f: &dyn Fn(&wharf::sim::record::Ev) -> bool| {
+            w.trace.iter().find(|x| x.ctr == Some(c) && f(&x.ev)).map(|x| x.t).unwrap()
+        };
+        let listens = at(db, &|e| matches!(e, wharf::sim::record::Ev::Listen { .. }));
+        let opened = at(app, &|e| matches!(e, wharf::sim::record::Ev::Waited { ok: true, .. }));
+        assert!(
+            opened > listens && opened < listens + wharf::time::Dur::secs(1),
+            "seed {seed}: the gate opens within a second of the listen"
+        );
+        // The program's own connect comes after the gate and succeeds.
+        let after: Vec<_> = w.trace.iter().filter(|x| x.ctr == Some(app) && x.t >= opened).collect();
+        assert!(after.iter().all(|x| x.ev.errno().is_none()), "seed {seed}: no error after the gate");
+    }
+}

@@ -96,6 +96,21 @@ fn bad_target_and_unset_variable() {
         "is not host:port",
         "",
     );
+    // wait-for-it's `-t` is whole seconds; its target is host:port.
+    check(
+        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [(target: \"db:5432\", timeout: \"1.5s\")]),\n})",
+        2,
+        29,
+        "timeout 1.5s is not whole seconds",
+        "whole seconds",
+    );
+    check(
+        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [(target: \"db\")]),\n})",
+        2,
+        29,
+        "is not host:port",
+        "",
+    );
 }
 
 #[test]

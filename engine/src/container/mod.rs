@@ -10,3 +10,4 @@ pub mod queue;
 pub mod restart;
 pub mod server;
 pub mod tools;
+pub mod wait;

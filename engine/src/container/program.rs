@@ -179,6 +179,16 @@ pub enum Report {
     Served {
         status: u16,
     },
+    /// A `wait-for-it.sh` gate opened (`ok`: the connect succeeded) or
+    /// timed out, `after` its start.
+    Waited {
+        host: Sym,
+        port: u16,
+        ok: bool,
+        after: Dur,
+    },
+    /// The program behind `wait-for-it.sh` gates has initialised and starts.
+    ProgramStarted,
     /// A UDP datagram was read.
     DatagramIn {
         from: SockAddr,

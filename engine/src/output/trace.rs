@@ -160,6 +160,7 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
         Ev::Peer { addr, down: false } => write!(o, "upstream {addr} back up"),
         Ev::Breaker { state } => write!(o, "circuit breaker {}", state.name()),
         Ev::Output { line } => write!(o, "| {}", s(*line)),
+        Ev::Waited { host, port, ok, after } => write!(o, "| {}", waited_line(s(*host), *port, *ok, *after)),
         Ev::TlsDone { took } => write!(o, "tls handshake done in {took}"),
         Ev::Datagram { src, dst, seq } => write!(o, "udp {src} > {dst} seq {seq}"),
         Ev::PortUnreachable { src, dst } => write!(o, "icmp {src} > {dst} port unreachable"),
@@ -282,12 +283,24 @@ fn kind(ev: &Ev) -> &'static str {
         Ev::Peer { .. } => "upstream_peer",
         Ev::Breaker { .. } => "circuit_breaker",
         Ev::Output { .. } => "output",
+        Ev::Waited { .. } => "waited",
         Ev::TlsDone { .. } => "tls_done",
         Ev::Datagram { .. } => "udp",
         Ev::PortUnreachable { .. } => "icmp_port_unreachable",
         Ev::DatagramIn { .. } => "udp_received",
         Ev::PortForward { .. } => "port_forward",
         Ev::Fault { .. } => "fault",
+    }
+}
+
+/// What `wait-for-it.sh` prints when a gate opens or times out (whole
+/// seconds, as its `date +%s` differences give).
+pub fn waited_line(host: &str, port: u16, ok: bool, after: crate::time::Dur) -> String {
+    let secs = after.0 / 1_000_000_000;
+    if ok {
+        format!("wait-for-it.sh: {host}:{port} is available after {secs} seconds")
+    } else {
+        format!("wait-for-it.sh: timeout occurred after waiting {secs} seconds for {host}:{port}")
     }
 }
 
@@ -355,6 +368,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Peer { addr, down } => json!({ "addr": addr.to_string(), "down": down }),
         Ev::Breaker { state } => json!({ "state": state.name() }),
         Ev::Output { line } => json!({ "line": s(*line) }),
+        Ev::Waited { host, port, ok, after } => {
+            json!({ "host": s(*host), "port": port, "ok": ok, "after_ns": after.0 })
+        }
         Ev::TlsDone { took } => json!({ "took_ns": took.0 }),
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),
         Ev::PortUnreachable { src, dst } => json!({ "src": src.to_string(), "dst": dst.to_string() }),

@@ -204,9 +204,22 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
     for seed in 0..seeds {
         let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
         let mut seen = BTreeSet::new();
+        // A container's `wait-for-it.sh` gates still closed: the script's
+        // refused probes are how it waits, not a race.
+        let mut gates: BTreeMap<crate::id::CtrId, usize> = BTreeMap::new();
         for rec in &r.world.trace {
-            if let (Ev::ConnectFailed(f), Some(c)) = (&rec.ev, rec.ctr) {
-                if f.errno != crate::proto::errno::Errno::Econnrefused {
+            let Some(c) = rec.ctr else { continue };
+            match &rec.ev {
+                Ev::Start => {
+                    gates.insert(c, r.world.ctrs[c].spec.wait_for.len());
+                }
+                Ev::Waited { .. } => {
+                    gates.entry(c).and_modify(|n| *n = n.saturating_sub(1));
+                }
+                _ => {}
+            }
+            if let Ev::ConnectFailed(f) = &rec.ev {
+                if f.errno != crate::proto::errno::Errno::Econnrefused || gates.get(&c).is_some_and(|&n| n > 0) {
                     continue;
                 }
                 let name = r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());

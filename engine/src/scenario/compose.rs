@@ -219,6 +219,69 @@ fn as_str(v: &Value) -> Option<String> {
     }
 }
 
+/// The `wait-for-it.sh HOST:PORT [-t N] [-s] -- …` gates of a command
+/// line, in order (a chain `wait-for-it a:1 -- wait-for-it b:2 -- cmd`, or
+/// one inside `sh -c '…'`). Options as the script reads them: `-t N`,
+/// `--timeout=N`, `-s`, `--strict`, `-h HOST`/`--host=`, `-p PORT`/`--port=`,
+/// `-q`. A gate followed by `&&` instead of `--` is strict: the shell runs
+/// the rest only if it succeeded.
+fn wait_for_it(line: &str) -> Vec<s::WaitFor> {
+    let words: Vec<&str> =
+        line.split_whitespace().map(|w| w.trim_matches(|c| c == '\'' || c == '"' || c == ';')).collect();
+    let mut gates = vec![];
+    let mut i = 0;
+    while i < words.len() {
+        let script = words[i].rsplit('/').next().unwrap_or("");
+        i += 1;
+        if script != "wait-for-it" && script != "wait-for-it.sh" {
+            continue;
+        }
+        let (mut host, mut port, mut timeout, mut strict) = (None, None, None, false);
+        while i < words.len() {
+            let w = words[i];
+            let next = words.get(i + 1).copied();
+            i += 1;
+            match w {
+                "--" => break,
+                "&&" => {
+                    strict = true;
+                    break;
+                }
+                "-s" | "--strict" => strict = true,
+                "-q" | "--quiet" => {}
+                "-t" | "-h" | "-p" => {
+                    i += 1;
+                    let v = next.unwrap_or_default().to_string();
+                    match w {
+                        "-t" => timeout = v.parse::<u64>().ok(),
+                        "-h" => host = Some(v),
+                        _ => port = Some(v),
+                    }
+                }
+                _ => {
+                    if let Some(v) = w.strip_prefix("--timeout=") {
+                        timeout = v.parse().ok();
+                    } else if let Some(v) = w.strip_prefix("--host=") {
+                        host = Some(v.to_string());
+                    } else if let Some(v) = w.strip_prefix("--port=") {
+                        port = Some(v.to_string());
+                    } else if let Some((h, p)) = w.split_once(':') {
+                        (host, port) = (Some(h.to_string()), Some(p.to_string()));
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        // A host or port the shell would expand (`$DB_HOST`) is not known here.
+        let port = port.filter(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+        if let (Some(h), Some(p)) = (host.filter(|h| !h.is_empty() && !h.contains('$')), port) {
+            gates.push(s::WaitFor { target: format!("{h}:{p}"), timeout: timeout.map(|t| s::D(Dur::secs(t))), strict });
+        }
+    }
+    gates
+}
+
 /// A value Compose takes as one string or a list of them (`dns_opt`,
 /// `include`'s `path` and `env_file`, `links`, `volumes_from` …).
 fn strings(v: Option<&Value>) -> Vec<String> {
@@ -587,6 +650,10 @@ impl Ctx<'_> {
                 _ => self.warnings.push(format!("service {name}: dns_opt `{o}` not modelled")),
             }
         }
+        // `entrypoint` then `command`, as the process's argv: the
+        // `wait-for-it.sh` gates in it.
+        let argv: Vec<String> = ["entrypoint", "command"].iter().flat_map(|k| strings(svc.get(*k))).collect();
+        c.wait_for = wait_for_it(&argv.join(" "));
         self.networks(name, svc, &mut c);
         c.ports = self.ports(name, svc);
         let listens = self.overlay.listens.get(name).cloned().unwrap_or_else(|| self.listens[name].clone());
@@ -1401,6 +1468,25 @@ mod tests {
         assert_eq!(interpolate("${E?fine}", &e, &mut w).unwrap(), "");
         assert_eq!(interpolate("${NOPE}", &e, &mut w).unwrap(), "");
         assert_eq!(w.len(), 1, "unset without default warns like Compose");
+    }
+
+    #[test]
+    fn wait_for_it_gates_in_a_command_line() {
+        let g = |line: &str| {
+            wait_for_it(line)
+                .iter()
+                .map(|w| (w.target.clone(), w.timeout.map(|d| d.0 .0), w.strict))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(g("./wait-for-it.sh db:5432 -- npm start"), [("db:5432".into(), None, false)]);
+        assert_eq!(
+            g("sh -c '/usr/wait-for-it.sh -t 60 db:3306 -s -- wait-for-it --host=redis --port=6379 --timeout=0 -- node .'"),
+            [("db:3306".into(), Some(60_000_000_000), true), ("redis:6379".into(), Some(0), false)]
+        );
+        assert_eq!(g("bash -c \"./wait-for-it.sh api:80 && python app.py\""), [("api:80".into(), None, true)]);
+        assert!(g("npm start").is_empty());
+        assert!(g("./wait-for-it.sh -- npm start").is_empty(), "no host:port, no gate");
+        assert!(g("./wait-for-it.sh $DB_HOST:5432 -- x").is_empty() && g("wait-for-it db:$P -- x").is_empty());
     }
 
     #[test]

@@ -219,6 +219,7 @@ impl Lower<'_> {
             }
         }
         let program = self.program(name, c)?;
+        let wait_for = self.wait_for(name, c)?;
         let restart = match c.restart.as_deref().map(parse_restart) {
             None => restart::Policy::No,
             Some(Ok(p)) => p,
@@ -287,6 +288,7 @@ impl Lower<'_> {
             start_at: if c.manual_start { None } else { Some(c.start_at.map_or(Dur::ZERO, |d| d.0)) },
             startup: c.startup.map_or(Delay::Fixed(Dur::ZERO), |d| d.0),
             program,
+            wait_for,
             dns_cache: match c.dns_cache {
                 s::DnsCache::None => CachePolicy::None,
                 s::DnsCache::Once => CachePolicy::Once,
@@ -452,6 +454,25 @@ impl Lower<'_> {
             return None;
         };
         Some((self.syms.intern(host), port, host.to_string()))
+    }
+
+    /// The container's `wait-for-it.sh` gates.
+    fn wait_for(&mut self, name: &str, c: &s::Container) -> Option<Vec<crate::container::wait::Gate>> {
+        let mut gates = vec![];
+        for w in &c.wait_for {
+            let (host, port, written) = self.target(name, &c.env, &w.target)?;
+            let timeout = w.timeout.map_or(Dur::secs(15), |d| d.0);
+            if timeout.0 % 1_000_000_000 != 0 {
+                let hint = Some("wait-for-it's -t takes whole seconds, e.g. \"30s\"; \"0s\" waits for ever".into());
+                self.err(
+                    &["containers", name, "wait_for", &w.target],
+                    format!("timeout {timeout} is not whole seconds"),
+                    hint,
+                );
+            }
+            gates.push(crate::container::wait::Gate { host, name: written, port, timeout, strict: w.strict });
+        }
+        Some(gates)
     }
 
     fn program(&mut self, name: &str, c: &s::Container) -> Option<ProgramSpec> {

@@ -343,6 +343,10 @@ pub struct Container {
     pub startup: Option<DelayStr>,
     #[serde(default, skip_serializing_if = "is_idle")]
     pub program: Program,
+    /// `wait-for-it.sh host:port [-t N] [-s] -- …` gates the program
+    /// waits behind, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wait_for: Vec<WaitFor>,
     #[serde(default, skip_serializing_if = "is_no_cache")]
     pub dns_cache: DnsCache,
     /// resolv.conf `options` (`--dns-option`, compose `dns_opt`):
@@ -374,6 +378,21 @@ pub struct Container {
     #[serde(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+}
+
+/// One `wait-for-it.sh TARGET -t TIMEOUT [-s]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFor {
+    pub target: String,
+    /// Whole seconds; `"0s"` waits without a timeout (15 s by default).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<D>,
+    /// After a timeout, exit 124 instead of running the program.
+    #[serde(default)]
+    #[serde(skip_serializing_if = "is_false")]
+    pub strict: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]

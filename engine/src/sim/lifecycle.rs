@@ -192,7 +192,9 @@ impl World {
         c.manually_stopped = false;
         c.health = c.spec.health.map(|h| Health::new(h.cfg, now));
         let inc = c.inc;
-        let startup = c.spec.startup.sample(&mut c.rng);
+        // Behind `wait-for-it.sh` gates the script starts at once and the
+        // program initialises once they open (`WaitFor` draws the delay).
+        let startup = if c.spec.wait_for.is_empty() { c.spec.startup.sample(&mut c.rng) } else { Dur::ZERO };
         let probe_in = c.health.as_ref().map(|h| h.next_delay(now));
         self.record(Some(ctr), Ev::Start);
         if let Some(d) = probe_in {
@@ -307,12 +309,22 @@ impl World {
         }
         let c = &mut self.ctrs[ctr];
         let (prog, client) = match &c.spec.program {
+            // Behind `wait-for-it.sh` gates, the program (a client too) runs boxed inside them.
+            p if !c.spec.wait_for.is_empty() => {
+                let inner = super::programs::instantiate(p);
+                let gates = c.spec.wait_for.clone();
+                (Some(Box::new(crate::container::wait::WaitFor::new(gates, c.spec.startup, inner)) as _), None)
+            }
             crate::sim::spec::ProgramSpec::Client(cfg) => (None, Some(crate::container::client::Client::new(*cfg))),
             other => (Some(super::programs::instantiate(other)), None),
         };
         c.procs = smallvec::smallvec![super::world::Proc { prog, alive: true }];
         c.client = client;
-        self.record(Some(ctr), Ev::ProgramStarted);
+        // Behind gates the script runs now; the program's own start is
+        // recorded when they let it run.
+        if c.spec.wait_for.is_empty() {
+            self.record(Some(ctr), Ev::ProgramStarted);
+        }
         self.deliver_input(ctr, 0, Input::Start);
     }
 

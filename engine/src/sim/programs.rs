@@ -239,6 +239,8 @@ impl World {
             Report::TlsDone { took } => Ev::TlsDone { took },
             Report::DatagramIn { from, seq } => Ev::DatagramIn { from, seq },
             Report::Served { status } => Ev::Served { status },
+            Report::Waited { host, port, ok, after } => Ev::Waited { host, port, ok, after },
+            Report::ProgramStarted => Ev::ProgramStarted,
         }
     }
 }
