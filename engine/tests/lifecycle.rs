@@ -424,3 +424,32 @@ fn a_dependency_that_fails_to_start_fails_those_that_need_it() {
     assert!(!of(&r, "api").any(|(_, e)| matches!(e, Ev::Start)), "api never starts");
     assert!(of(&r, "tool").any(|(t, e)| matches!(e, Ev::Start) && t == Time::ZERO + Dur::secs(1)), "tool goes on");
 }
+
+/// A server behind a `wait-for-it.sh` gate listens only once the gate
+/// opens and its start-up delay has passed; until then a caller is refused
+/// and told the process is still initialising.
+#[test]
+fn a_gated_server_listens_after_its_gate_and_callers_are_told_why_not() {
+    let r = run_src(
+        r#"Scenario(name: "t", networks: {"app": Bridge()}, containers: {
+            "db": (networks: ["app"], startup: "6s", program: Server(port: 5432)),
+            "api": (networks: ["app"], startup: "500ms", wait_for: [(target: "db:5432")], program: Server(port: 3000)),
+            "web": (networks: ["app"], startup: "1s", program: Client(target: "api:3000", retry: None)),
+        })"#,
+    );
+    let cause = of(&r, "web")
+        .find_map(|(_, e)| match e {
+            Ev::ConnectFailed(f) => Some(r.world.syms.get(f.cause).to_string()),
+            _ => None,
+        })
+        .expect("web is refused");
+    assert!(cause.contains("its process is still initialising"), "{cause}");
+    // The gate opens on the first probe after 6 s (probes at 0, 1, … s),
+    // the program starts 500 ms later and listens.
+    let opened = of(&r, "api").find(|(_, e)| matches!(e, Ev::Waited { ok: true, .. })).unwrap().0;
+    let started = of(&r, "api").find(|(_, e)| matches!(e, Ev::ProgramStarted)).unwrap().0;
+    let listens = of(&r, "api").find(|(_, e)| matches!(e, Ev::Listen { .. })).unwrap().0;
+    assert!(opened > Time::ZERO + Dur::secs(6) && opened < Time::ZERO + Dur::secs(7), "{opened:?}");
+    assert_eq!(started, opened + Dur::millis(500));
+    assert_eq!(listens, started);
+}

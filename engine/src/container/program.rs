@@ -297,6 +297,11 @@ pub trait Program {
     fn http_ok(&self, _port: u16) -> bool {
         false
     }
+    /// Whether the program itself has started (false while a
+    /// `wait-for-it.sh` gate in front of it waits).
+    fn started(&self) -> bool {
+        true
+    }
 }
 
 /// A process that does nothing (`sleep infinity`).

@@ -183,6 +183,10 @@ impl Program for WaitFor {
     fn http_ok(&self, port: u16) -> bool {
         self.running() && self.inner.http_ok(port)
     }
+
+    fn started(&self) -> bool {
+        self.running()
+    }
 }
 
 #[cfg(test)]
@@ -252,8 +256,10 @@ mod tests {
             after: Dur::millis(3_200)
         })));
         assert!(!listens(&c), "then the program initialises");
+        assert!(!w.started(), "not yet started");
         let c = step(&mut w, at + Dur::millis(500), Input::Timer(timer_of(&c, Dur::millis(500))));
         assert!(listens(&c), "and starts");
+        assert!(w.started());
         // The gate's timeout, later, is stale.
         let c = step(&mut w, Time::ZERO + Dur::secs(15), Input::Timer(timeout));
         assert!(c.is_empty(), "{c:?}");
