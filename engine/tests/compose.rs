@@ -657,6 +657,17 @@ fn wait_for_it_in_a_command_gates_the_program() {
     assert!(out.contains("app got ECONNREFUSED from db at start-up"), "{out}");
     let (imp, l, out) = advise(with);
     assert!(!out.contains("ECONNREFUSED"), "{out}");
+    // wait-for-it's 15 s default is shorter than elasticsearch's start-up
+    // (20-40 s): the gate gives up and the program is refused.
+    let slow = without
+        .replace("postgres:16", "elasticsearch:8.15.0")
+        .replace("    environment:", "    command: sh -c './wait-for-it.sh db:5432 -- node .'\n    environment:");
+    let (_, _, slow_out) = advise(&slow);
+    assert!(
+        slow_out.contains("a.yaml:4:23: advice: app's wait-for-it.sh gave up on db:5432 after 15 s and ran its program anyway in 10 of 10 simulated seeds"),
+        "{slow_out}"
+    );
+    assert!(slow_out.contains("fix: wait longer (-t 60)"), "{slow_out}");
     let app = imp.scenario.containers.get("app").unwrap();
     assert_eq!(app.wait_for.len(), 1);
     assert_eq!(app.wait_for[0].target, "db:5432");

@@ -201,14 +201,25 @@ pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds
 /// to a dependency it only waits to be *started* got ECONNREFUSED.
 fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Finding> {
     let mut hits: BTreeMap<(String, String), u64> = BTreeMap::new();
+    // `wait-for-it.sh` gates that timed out: (service, host:port, timeout
+    // seconds, strict) → seeds.
+    let mut timeouts: BTreeMap<(String, String, u64, bool), u64> = BTreeMap::new();
     for seed in 0..seeds {
         let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
         let mut seen = BTreeSet::new();
         // A container's `wait-for-it.sh` gates still closed: the script's
         // refused probes are how it waits, not a race.
         let mut gates: BTreeMap<crate::id::CtrId, usize> = BTreeMap::new();
+        let mut timed_out = BTreeSet::new();
+        let service =
+            |c: crate::id::CtrId| r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
         for rec in &r.world.trace {
             let Some(c) = rec.ctr else { continue };
+            if let Ev::Waited { host, port, ok: false, after } = rec.ev {
+                let strict = r.world.ctrs[c].spec.wait_for.iter().any(|g| g.host == host && g.port == port && g.strict);
+                let target = format!("{}:{port}", r.world.syms.get(host));
+                timed_out.insert((service(c), target, after.0 / 1_000_000_000, strict));
+            }
             match &rec.ev {
                 Ev::Start => {
                     gates.insert(c, r.world.ctrs[c].spec.wait_for.len());
@@ -222,15 +233,29 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
                 if f.errno != crate::proto::errno::Errno::Econnrefused || gates.get(&c).is_some_and(|&n| n > 0) {
                     continue;
                 }
-                let name = r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
-                seen.insert((name, r.world.syms.get(f.target).to_string()));
+                seen.insert((service(c), r.world.syms.get(f.target).to_string()));
             }
         }
         for k in seen {
             *hits.entry(k).or_default() += 1;
         }
+        for k in timed_out {
+            *timeouts.entry(k).or_default() += 1;
+        }
     }
     let mut out = vec![];
+    for ((svc, target, secs, strict), n) in timeouts {
+        let then = if strict { "exited 124" } else { "ran its program anyway" };
+        let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+        out.push(Finding {
+            // The compose command's words, or the RON field.
+            offset: locate(src, &[&svc, if src.contains("wait-for-it") { "wait-for-it" } else { "wait_for" }]),
+            message: format!(
+                "{svc}'s wait-for-it.sh gave up on {target} after {secs} s and {then} in {n} of {seeds} simulated seeds"
+            ),
+            fix: format!("wait longer (-t {}), or give {host} a healthcheck and make {svc} depend on it with condition: service_healthy", (secs * 4).max(60)),
+        });
+    }
     for ((svc, dep), n) in hits {
         let c = sc
             .containers
