@@ -689,3 +689,19 @@ fn wait_for_it_in_a_command_gates_the_program() {
         assert!(after.iter().all(|x| x.ev.errno().is_none()), "seed {seed}: no error after the gate");
     }
 }
+
+/// A strict gate on a name nothing has: the advisor says so, at the
+/// container's `wait_for`.
+#[test]
+fn the_advisor_names_a_gate_on_a_missing_name() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/basics/wait-for-it.ron");
+    let (file, src) = read(&p);
+    let l = wharf::scenario::load_str(&file, &src).unwrap();
+    let sc = wharf::scenario::parse(&file, &src).unwrap();
+    let out = wharf::scenario::advise::render("w.ron", &src, &wharf::scenario::advise::advise(&sc, &src, Some(&l), 3));
+    assert!(
+        out.contains("w.ron:33:13: advice: worker's wait-for-it.sh gave up on cahce:6379 after 10 s and exited 124 in 3 of 3 simulated seeds\n    fix: no container, service or alias is named cahce: check the name"),
+        "{out}"
+    );
+    assert!(!out.contains("api got ECONNREFUSED"), "the api's gate probes are no race: {out}");
+}

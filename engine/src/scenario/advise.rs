@@ -248,12 +248,23 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
         let then = if strict { "exited 124" } else { "ran its program anyway" };
         let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
         out.push(Finding {
-            // The compose command's words, or the RON field.
-            offset: locate(src, &[&svc, if src.contains("wait-for-it") { "wait-for-it" } else { "wait_for" }]),
+            // The RON field, or the compose command's words.
+            offset: ["wait_for", "wait-for-it"]
+                .iter()
+                .map(|k| locate(src, &[&svc, k]))
+                .find(|&at| at != locate(src, &[&svc]))
+                .unwrap_or_else(|| locate(src, &[&svc])),
             message: format!(
                 "{svc}'s wait-for-it.sh gave up on {target} after {secs} s and {then} in {n} of {seeds} simulated seeds"
             ),
-            fix: format!("wait longer (-t {}), or give {host} a healthcheck and make {svc} depend on it with condition: service_healthy", (secs * 4).max(60)),
+            fix: if container(sc, host).is_none() {
+                format!("no container, service or alias is named {host}: check the name")
+            } else {
+                format!(
+                    "wait longer (-t {}), or give {host} a healthcheck and make {svc} depend on it with condition: service_healthy",
+                    (secs * 4).max(60)
+                )
+            },
         });
     }
     for ((svc, dep), n) in hits {
