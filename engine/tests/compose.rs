@@ -668,6 +668,15 @@ fn wait_for_it_in_a_command_gates_the_program() {
         "{slow_out}"
     );
     assert!(slow_out.contains("fix: wait longer (-t 60)"), "{slow_out}");
+    // The shell-loop form: no race either, and the loop's sleep.
+    let nc = without.replace(
+        "    environment:",
+        "    command: sh -c 'until nc -z db 5432; do echo waiting; sleep 2; done; exec node .'\n    environment:",
+    );
+    let (nc_imp, _, nc_out) = advise(&nc);
+    assert!(!nc_out.contains("ECONNREFUSED"), "{nc_out}");
+    let gate = &nc_imp.scenario.containers.get("app").unwrap().wait_for[0];
+    assert_eq!((gate.target.as_str(), gate.nc_loop.map(|d| d.0)), ("db:5432", Some(wharf::time::Dur::secs(2))));
     let app = imp.scenario.containers.get("app").unwrap();
     assert_eq!(app.wait_for.len(), 1);
     assert_eq!(app.wait_for[0].target, "db:5432");

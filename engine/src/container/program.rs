@@ -186,6 +186,8 @@ pub enum Report {
         port: u16,
         ok: bool,
         after: Dur,
+        /// An `until nc -z` loop's, not `wait-for-it.sh`'s.
+        nc: bool,
     },
     /// The program behind `wait-for-it.sh` gates has initialised and starts.
     ProgramStarted,

@@ -32,6 +32,10 @@ pub struct Gate {
     pub timeout: Dur,
     /// `-s`: do not run the command after a timeout.
     pub strict: bool,
+    /// Instead of the script, a shell loop `until nc -z HOST PORT; do
+    /// sleep N; done` sleeping this long between probes: no timeout, no
+    /// messages.
+    pub nc_loop: Option<Dur>,
 }
 
 /// `timeout`'s exit status when it had to stop the command.
@@ -90,12 +94,16 @@ impl WaitFor {
             cx.timer(d, MARK | KIND_EXEC);
             return;
         };
+        self.since = cx.now;
+        if g.nc_loop.is_some() {
+            self.try_connect(cx);
+            return;
+        }
         cx.print(if g.timeout > Dur::ZERO {
             format!("{CMDNAME}: waiting {} seconds for {}:{}", g.timeout.0 / 1_000_000_000, g.name, g.port)
         } else {
             format!("{CMDNAME}: waiting for {}:{} without a timeout", g.name, g.port)
         });
-        self.since = cx.now;
         if g.timeout > Dur::ZERO {
             cx.timer(g.timeout, self.mark(KIND_TIMEOUT));
         }
@@ -106,7 +114,8 @@ impl WaitFor {
         let g = &self.gates[self.at];
         // Bounded by what is left of the gate's timeout: the `timeout`
         // command kills the attempt with the script.
-        let left = (g.timeout > Dur::ZERO).then(|| Dur((self.since + g.timeout).since(cx.now).0.max(1)));
+        let left = (g.timeout > Dur::ZERO && g.nc_loop.is_none())
+            .then(|| Dur((self.since + g.timeout).since(cx.now).0.max(1)));
         cx.push(Cmd::Connect { host: g.host, port: g.port, timeout: left, tag: self.mark(KIND_CONNECT) });
     }
 
@@ -129,18 +138,20 @@ impl WaitFor {
                 if current(tag, KIND_CONNECT) {
                     let g = &self.gates[self.at];
                     let after = cx.now.since(self.since);
-                    cx.report(Report::Waited { host: g.host, port: g.port, ok: true, after });
+                    let nc = g.nc_loop.is_some();
+                    cx.report(Report::Waited { host: g.host, port: g.port, ok: true, after, nc });
                     self.next(cx);
                 }
             }
             Input::ConnectFailed { tag, .. } if current(tag, KIND_CONNECT) => {
-                cx.timer(Dur::secs(1), self.mark(KIND_RETRY));
+                let sleep = self.gates[self.at].nc_loop.unwrap_or(Dur::secs(1));
+                cx.timer(sleep, self.mark(KIND_RETRY));
             }
             Input::Timer(token) if current(token, KIND_RETRY) => self.try_connect(cx),
             Input::Timer(token) if current(token, KIND_TIMEOUT) => {
                 let g = &self.gates[self.at];
                 let (host, port, strict) = (g.host, g.port, g.strict);
-                cx.report(Report::Waited { host, port, ok: false, after: g.timeout });
+                cx.report(Report::Waited { host, port, ok: false, after: g.timeout, nc: false });
                 if strict {
                     cx.print(format!("{CMDNAME}: strict mode, refusing to execute subprocess"));
                     cx.push(Cmd::Exit { code: TIMEOUT_EXIT });
@@ -197,7 +208,7 @@ mod tests {
     use crate::proto::errno::Errno;
 
     fn gate(timeout: u64, strict: bool) -> Gate {
-        Gate { host: Sym(0), name: "db".into(), port: 5432, timeout: Dur::secs(timeout), strict }
+        Gate { host: Sym(0), name: "db".into(), port: 5432, timeout: Dur::secs(timeout), strict, nc_loop: None }
     }
 
     fn tag_of(cmds: &[Cmd]) -> u64 {
@@ -253,7 +264,8 @@ mod tests {
             host: Sym(0),
             port: 5432,
             ok: true,
-            after: Dur::millis(3_200)
+            after: Dur::millis(3_200),
+            nc: false
         })));
         assert!(!listens(&c), "then the program initialises");
         assert!(!w.started(), "not yet started");
@@ -272,7 +284,13 @@ mod tests {
         let c = step(&mut w, Time::ZERO, Input::Start);
         let timeout = timer_of(&c, Dur::secs(15));
         let c = step(&mut w, Time::ZERO + Dur::secs(15), Input::Timer(timeout));
-        assert!(c.contains(&Cmd::Report(Report::Waited { host: Sym(0), port: 5432, ok: false, after: Dur::secs(15) })));
+        assert!(c.contains(&Cmd::Report(Report::Waited {
+            host: Sym(0),
+            port: 5432,
+            ok: false,
+            after: Dur::secs(15),
+            nc: false
+        })));
         // The second gate has no timeout: it waits on.
         assert!(
             c.contains(&Cmd::Report(Report::Output("wait-for-it.sh: waiting for db:5432 without a timeout".into())))
@@ -289,5 +307,26 @@ mod tests {
         let c = step(&mut w, Time::ZERO + Dur::secs(2), Input::ConnectFailed { tag: t, errno: Errno::Etimedout });
         assert!(c.is_empty(), "{c:?}");
         assert!(!w.ready());
+    }
+
+    #[test]
+    fn an_nc_loop_probes_at_its_sleep_silently_and_never_times_out() {
+        let g = Gate { nc_loop: Some(Dur::secs(2)), timeout: Dur::ZERO, ..gate(0, false) };
+        let mut w = WaitFor::new(vec![g], Delay::Fixed(Dur::ZERO), Box::new(Marker));
+        let c = step(&mut w, Time::ZERO, Input::Start);
+        assert!(!c.iter().any(|x| matches!(x, Cmd::Report(_) | Cmd::Timer { .. })), "no message, no timeout: {c:?}");
+        let t = tag_of(&c);
+        assert!(c.iter().any(|x| matches!(x, Cmd::Connect { timeout: None, .. })), "nc without -w");
+        let c = step(&mut w, Time::ZERO, Input::ConnectFailed { tag: t, errno: Errno::Econnrefused });
+        let retry = timer_of(&c, Dur::secs(2));
+        let c = step(&mut w, Time::ZERO + Dur::secs(2), Input::Timer(retry));
+        let c = step(&mut w, Time::ZERO + Dur::secs(2), Input::Connected { tag: tag_of(&c), conn: ConnId::default() });
+        assert!(c.contains(&Cmd::Report(Report::Waited {
+            host: Sym(0),
+            port: 5432,
+            ok: true,
+            after: Dur::secs(2),
+            nc: true
+        })));
     }
 }

@@ -156,7 +156,7 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
         }
         (Pattern::Breaker { state }, Ev::Breaker { state: s }) => state == s.name(),
         (Pattern::Output { contains }, Ev::Output { line }) => w.syms.get(*line).contains(contains.as_str()),
-        (Pattern::Output { contains }, Ev::Waited { host, port, ok, after }) => {
+        (Pattern::Output { contains }, Ev::Waited { host, port, ok, after, nc: false }) => {
             crate::output::trace::waited_line(w.syms.get(*host), *port, *ok, *after).contains(contains.as_str())
         }
         (Pattern::DatagramReceived, Ev::DatagramIn { .. }) => true,

@@ -160,7 +160,11 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
         Ev::Peer { addr, down: false } => write!(o, "upstream {addr} back up"),
         Ev::Breaker { state } => write!(o, "circuit breaker {}", state.name()),
         Ev::Output { line } => write!(o, "| {}", s(*line)),
-        Ev::Waited { host, port, ok, after } => write!(o, "| {}", waited_line(s(*host), *port, *ok, *after)),
+        Ev::Waited { host, port, ok, after, nc: false } => write!(o, "| {}", waited_line(s(*host), *port, *ok, *after)),
+        // The loop prints nothing: the engine says when it ended.
+        Ev::Waited { host, port, after, nc: true, .. } => {
+            write!(o, "wait loop `until nc -z {} {port}` done after {after}", s(*host))
+        }
         Ev::TlsDone { took } => write!(o, "tls handshake done in {took}"),
         Ev::Datagram { src, dst, seq } => write!(o, "udp {src} > {dst} seq {seq}"),
         Ev::PortUnreachable { src, dst } => write!(o, "icmp {src} > {dst} port unreachable"),
@@ -368,8 +372,9 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Peer { addr, down } => json!({ "addr": addr.to_string(), "down": down }),
         Ev::Breaker { state } => json!({ "state": state.name() }),
         Ev::Output { line } => json!({ "line": s(*line) }),
-        Ev::Waited { host, port, ok, after } => {
-            json!({ "host": s(*host), "port": port, "ok": ok, "after_ns": after.0 })
+        Ev::Waited { host, port, ok, after, nc } => {
+            let tool = if *nc { "nc" } else { "wait-for-it" };
+            json!({ "host": s(*host), "port": port, "ok": ok, "after_ns": after.0, "tool": tool })
         }
         Ev::TlsDone { took } => json!({ "took_ns": took.0 }),
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),

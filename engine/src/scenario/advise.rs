@@ -215,7 +215,7 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
             |c: crate::id::CtrId| r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
         for rec in &r.world.trace {
             let Some(c) = rec.ctr else { continue };
-            if let Ev::Waited { host, port, ok: false, after } = rec.ev {
+            if let Ev::Waited { host, port, ok: false, after, .. } = rec.ev {
                 let strict = r.world.ctrs[c].spec.wait_for.iter().any(|g| g.host == host && g.port == port && g.strict);
                 let target = format!("{}:{port}", r.world.syms.get(host));
                 timed_out.insert((service(c), target, after.0 / 1_000_000_000, strict));

@@ -219,13 +219,14 @@ fn as_str(v: &Value) -> Option<String> {
     }
 }
 
-/// The `wait-for-it.sh HOST:PORT [-t N] [-s] -- …` gates of a command
-/// line, in order (a chain `wait-for-it a:1 -- wait-for-it b:2 -- cmd`, or
-/// one inside `sh -c '…'`). Options as the script reads them: `-t N`,
+/// The start-up gates of a command line, in order: `wait-for-it.sh
+/// HOST:PORT [-t N] [-s] -- …` (a chain `wait-for-it a:1 -- wait-for-it
+/// b:2 -- cmd`, or one inside `sh -c '…'`) and `until nc -z HOST PORT; do
+/// sleep N; done` loops (see [`nc_loop`]). Options as the script reads them: `-t N`,
 /// `--timeout=N`, `-s`, `--strict`, `-h HOST`/`--host=`, `-p PORT`/`--port=`,
 /// `-q`. A gate followed by `&&` instead of `--` is strict: the shell runs
 /// the rest only if it succeeded.
-fn wait_for_it(line: &str) -> Vec<s::WaitFor> {
+fn wait_gates(line: &str) -> Vec<s::WaitFor> {
     let words: Vec<&str> =
         line.split_whitespace().map(|w| w.trim_matches(|c| c == '\'' || c == '"' || c == ';')).collect();
     let mut gates = vec![];
@@ -233,6 +234,12 @@ fn wait_for_it(line: &str) -> Vec<s::WaitFor> {
     while i < words.len() {
         let script = words[i].rsplit('/').next().unwrap_or("");
         i += 1;
+        if ["nc", "netcat", "ncat"].contains(&script) {
+            if let Some(g) = nc_loop(&words, i) {
+                gates.push(g);
+            }
+            continue;
+        }
         if script != "wait-for-it" && script != "wait-for-it.sh" {
             continue;
         }
@@ -276,10 +283,48 @@ fn wait_for_it(line: &str) -> Vec<s::WaitFor> {
         // A host or port the shell would expand (`$DB_HOST`) is not known here.
         let port = port.filter(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
         if let (Some(h), Some(p)) = (host.filter(|h| !h.is_empty() && !h.contains('$')), port) {
-            gates.push(s::WaitFor { target: format!("{h}:{p}"), timeout: timeout.map(|t| s::D(Dur::secs(t))), strict });
+            gates.push(s::WaitFor {
+                target: format!("{h}:{p}"),
+                timeout: timeout.map(|t| s::D(Dur::secs(t))),
+                strict,
+                nc_loop: None,
+            });
         }
     }
     gates
+}
+
+/// The loop around the `nc` at `words[at - 1]`, if it is one: `until nc -z
+/// HOST PORT; do sleep N; done` or `while ! nc -z …` (flags `-v`, `-w N`
+/// as nc reads them; the sleep in whole or fractional seconds, 1 s when
+/// none is found before `done`).
+fn nc_loop(words: &[&str], at: usize) -> Option<s::WaitFor> {
+    let before = &words[..at - 1];
+    let looped = before.last() == Some(&"until") || before.ends_with(&["while", "!"]);
+    let mut i = at;
+    let mut z = false;
+    while let Some(w) = words.get(i).filter(|w| w.starts_with('-')) {
+        z |= w.contains('z');
+        i += if *w == "-w" || *w == "-i" { 2 } else { 1 };
+    }
+    let (host, port) = (words.get(i)?, words.get(i + 1)?.parse::<u16>().ok().filter(|&p| p > 0)?);
+    if !looped || !z || host.is_empty() || host.contains('$') {
+        return None;
+    }
+    let body = &words[i + 2..];
+    let end = body.iter().position(|w| *w == "done").unwrap_or(body.len());
+    let sleep = body[..end]
+        .windows(2)
+        .find(|w| w[0] == "sleep")
+        .and_then(|w| w[1].trim_end_matches('s').parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+        .unwrap_or(1.0);
+    Some(s::WaitFor {
+        target: format!("{host}:{port}"),
+        timeout: None,
+        strict: false,
+        nc_loop: Some(s::D(Dur((sleep * 1e9) as u64))),
+    })
 }
 
 /// A value Compose takes as one string or a list of them (`dns_opt`,
@@ -651,9 +696,9 @@ impl Ctx<'_> {
             }
         }
         // `entrypoint` then `command`, as the process's argv: the
-        // `wait-for-it.sh` gates in it.
+        // `wait-for-it.sh` gates and `until nc -z` loops in it.
         let argv: Vec<String> = ["entrypoint", "command"].iter().flat_map(|k| strings(svc.get(*k))).collect();
-        c.wait_for = wait_for_it(&argv.join(" "));
+        c.wait_for = wait_gates(&argv.join(" "));
         self.networks(name, svc, &mut c);
         c.ports = self.ports(name, svc);
         let listens = self.overlay.listens.get(name).cloned().unwrap_or_else(|| self.listens[name].clone());
@@ -1473,10 +1518,7 @@ mod tests {
     #[test]
     fn wait_for_it_gates_in_a_command_line() {
         let g = |line: &str| {
-            wait_for_it(line)
-                .iter()
-                .map(|w| (w.target.clone(), w.timeout.map(|d| d.0 .0), w.strict))
-                .collect::<Vec<_>>()
+            wait_gates(line).iter().map(|w| (w.target.clone(), w.timeout.map(|d| d.0 .0), w.strict)).collect::<Vec<_>>()
         };
         assert_eq!(g("./wait-for-it.sh db:5432 -- npm start"), [("db:5432".into(), None, false)]);
         assert_eq!(
@@ -1486,6 +1528,19 @@ mod tests {
         assert_eq!(g("bash -c \"./wait-for-it.sh api:80 && python app.py\""), [("api:80".into(), None, true)]);
         assert!(g("npm start").is_empty());
         assert!(g("./wait-for-it.sh -- npm start").is_empty(), "no host:port, no gate");
+        let nc = |line: &str| {
+            wait_gates(line).iter().map(|w| (w.target.clone(), w.nc_loop.map(|d| d.0 .0))).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            nc("sh -c 'until nc -z db 5432; do echo waiting; sleep 2; done; exec node .'"),
+            [("db:5432".into(), Some(2_000_000_000))]
+        );
+        assert_eq!(
+            nc("sh -c \"while ! nc -zv -w 3 redis 6379 ; do sleep 0.5; done && ./wait-for-it.sh api:80 -- x\""),
+            [("redis:6379".into(), Some(500_000_000)), ("api:80".into(), None)]
+        );
+        assert!(nc("nc -z db 5432 && node .").is_empty(), "one probe, no loop: not a gate");
+        assert!(nc("until nc db 5432; do sleep 1; done").is_empty(), "without -z nc would talk, not probe");
         assert!(g("./wait-for-it.sh $DB_HOST:5432 -- x").is_empty() && g("wait-for-it db:$P -- x").is_empty());
     }
 

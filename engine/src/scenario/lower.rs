@@ -461,7 +461,10 @@ impl Lower<'_> {
         let mut gates = vec![];
         for w in &c.wait_for {
             let (host, port, written) = self.target(name, &c.env, &w.target)?;
-            let timeout = w.timeout.map_or(Dur::secs(15), |d| d.0);
+            let timeout = match w.nc_loop {
+                Some(_) => Dur::ZERO,
+                None => w.timeout.map_or(Dur::secs(15), |d| d.0),
+            };
             if timeout.0 % 1_000_000_000 != 0 {
                 let hint = Some("wait-for-it's -t takes whole seconds, e.g. \"30s\"; \"0s\" waits for ever".into());
                 self.err(
@@ -470,7 +473,13 @@ impl Lower<'_> {
                     hint,
                 );
             }
-            gates.push(crate::container::wait::Gate { host, name: written, port, timeout, strict: w.strict });
+            let nc_loop = w.nc_loop.map(|d| d.0);
+            if nc_loop.is_some() && (w.timeout.is_some() || w.strict) {
+                let hint =
+                    Some("an `until nc -z` loop waits for ever: drop `timeout` and `strict`, or `nc_loop`".into());
+                self.err(&["containers", name, "wait_for", &w.target], "`nc_loop` with `timeout` or `strict`", hint);
+            }
+            gates.push(crate::container::wait::Gate { host, name: written, port, timeout, strict: w.strict, nc_loop });
         }
         Some(gates)
     }

@@ -393,6 +393,11 @@ pub struct WaitFor {
     #[serde(default)]
     #[serde(skip_serializing_if = "is_false")]
     pub strict: bool,
+    /// A shell loop `until nc -z HOST PORT; do sleep N; done` instead of
+    /// the script, sleeping this long between probes (no timeout).
+    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nc_loop: Option<D>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]

@@ -216,6 +216,8 @@ pub enum Ev {
         port: u16,
         ok: bool,
         after: Dur,
+        /// An `until nc -z` loop's, not `wait-for-it.sh`'s.
+        nc: bool,
     },
     TlsDone {
         took: Dur,
