@@ -1,5 +1,6 @@
-//! `wait-for-it.sh host:port [-t timeout] [-s] -- command`: the classic
-//! start-up gate (vishnubob/wait-for-it) in front of a container's program.
+//! Start-up gates in front of a container's program: `wait-for-it.sh
+//! host:port [-t timeout] [-s] -- command` (vishnubob/wait-for-it), and the
+//! shell loop `until nc -z host port; do sleep N; done`.
 //!
 //! As the script does it: it prints "waiting 15 seconds for db:5432"
 //! (or "… without a timeout" for `-t 0`), then tries a TCP connect — a
@@ -15,6 +16,9 @@
 //! (`wait-for-it a:1 -- wait-for-it b:2 -- cmd`) run one after another. A
 //! connect in flight when the timeout fires is bounded by it (the killed
 //! child's socket goes away); a late answer to it is closed and ignored.
+//!
+//! The `nc` loop prints nothing, sleeps its own `N` between probes (`nc
+//! -z` without `-w` waits as long as the kernel does) and never times out.
 
 use super::program::{Cmd, Ctx, Input, Program, Report};
 use crate::dist::Delay;
@@ -42,10 +46,10 @@ pub struct Gate {
 pub const TIMEOUT_EXIT: i32 = 124;
 /// The script's name in its messages (`${0##*/}`).
 const CMDNAME: &str = "wait-for-it.sh";
-/// The gate's own connect tags and timer tokens, far from any a program
-/// uses; the low bits carry the gate's index (and, for a retry or a
-/// connect, the attempt), so an answer meant for an earlier gate or
-/// attempt is recognised as stale.
+/// The gates' own connect tags and timer tokens, far from any a program
+/// uses; the low bits carry the gate's index, so an answer or a timer
+/// meant for an earlier gate is recognised as stale (a gate has one
+/// attempt out at a time; a restarted container drops its dials and timers).
 const MARK: u64 = 0x5741_4954 << 32;
 const MARK_MASK: u64 = 0xffff_ffff << 32;
 const KIND_CONNECT: u64 = 0 << 30;
@@ -74,10 +78,6 @@ pub struct WaitFor {
 impl WaitFor {
     pub fn new(gates: Vec<Gate>, startup: Delay, inner: Box<dyn Program>) -> WaitFor {
         WaitFor { gates, at: 0, refused: false, started: false, since: Time::ZERO, startup, inner }
-    }
-
-    fn running(&self) -> bool {
-        self.started
     }
 
     fn waiting(&self) -> bool {
@@ -124,9 +124,7 @@ impl WaitFor {
         self.at += 1;
         self.begin(cx);
     }
-}
 
-impl WaitFor {
     /// An answer or a timer of the gates' own (by its mark): acted on when
     /// it belongs to the gate and attempt waited on now, else stale (a
     /// late connection is closed).
@@ -182,21 +180,21 @@ impl Program for WaitFor {
             Input::Timer(token) if ours(token) => self.own(cx, input),
             // Before the program runs nothing else reaches it (it listens
             // on nothing, holds no connection yet).
-            other if self.running() => self.inner.handle(cx, other),
+            other if self.started => self.inner.handle(cx, other),
             _ => {}
         }
     }
 
     fn ready(&self) -> bool {
-        self.running() && self.inner.ready()
+        self.started && self.inner.ready()
     }
 
     fn http_ok(&self, port: u16) -> bool {
-        self.running() && self.inner.http_ok(port)
+        self.started && self.inner.http_ok(port)
     }
 
     fn started(&self) -> bool {
-        self.running()
+        self.started
     }
 }
 
