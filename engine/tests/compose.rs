@@ -668,6 +668,17 @@ fn wait_for_it_in_a_command_gates_the_program() {
         "{slow_out}"
     );
     assert!(slow_out.contains("fix: wait longer (-t 60)"), "{slow_out}");
+    // eficode's wait-for counts probes: one probe, a second's sleep, then
+    // exit 1 — before postgres (2-6 s) listens.
+    let eficode = without.replace(
+        "    environment:",
+        "    command: [\"./wait-for\", \"db:5432\", \"-t\", \"1\", \"--\", \"node\", \".\"]\n    environment:",
+    );
+    let (_, _, out) = advise(&eficode);
+    assert!(
+        out.contains("advice: app's wait-for gave up on db:5432 after 1 s and exited 1 in 10 of 10 simulated seeds"),
+        "{out}"
+    );
     // The shell-loop form: no race either, and the loop's sleep.
     let nc = without.replace(
         "    environment:",
@@ -676,10 +687,13 @@ fn wait_for_it_in_a_command_gates_the_program() {
     let (nc_imp, _, nc_out) = advise(&nc);
     assert!(!nc_out.contains("ECONNREFUSED"), "{nc_out}");
     let gate = &nc_imp.scenario.containers.get("app").unwrap().wait_for[0];
-    assert_eq!((gate.target.as_str(), gate.nc_loop.map(|d| d.0)), ("db:5432", Some(wharf::time::Dur::secs(2))));
+    assert!(
+        matches!(gate, s::Gate::NcLoop { target, sleep: Some(d) } if target == "db:5432" && d.0 == wharf::time::Dur::secs(2)),
+        "{gate:?}"
+    );
     let app = imp.scenario.containers.get("app").unwrap();
     assert_eq!(app.wait_for.len(), 1);
-    assert_eq!(app.wait_for[0].target, "db:5432");
+    assert_eq!(app.wait_for[0].target(), "db:5432");
     for seed in 0..10 {
         let r = run(&l, Overrides { seed: Some(seed), ..Overrides::default() });
         let w = &r.world;

@@ -98,16 +98,16 @@ fn bad_target_and_unset_variable() {
     );
     // wait-for-it's `-t` is whole seconds; its target is host:port.
     check(
-        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [(target: \"db:5432\", timeout: \"1.5s\")]),\n})",
+        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [WaitForIt(target: \"db:5432\", timeout: \"1.5s\")]),\n})",
         2,
-        29,
+        38,
         "timeout 1.5s is not whole seconds",
         "whole seconds",
     );
     check(
-        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [(target: \"db\")]),\n})",
+        "Scenario(name: \"t\", containers: {\n  \"a\": (wait_for: [NcLoop(target: \"db\")]),\n})",
         2,
-        29,
+        35,
         "is not host:port",
         "",
     );

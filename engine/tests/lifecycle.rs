@@ -433,7 +433,7 @@ fn a_gated_server_listens_after_its_gate_and_callers_are_told_why_not() {
     let r = run_src(
         r#"Scenario(name: "t", networks: {"app": Bridge()}, containers: {
             "db": (networks: ["app"], startup: "6s", program: Server(port: 5432)),
-            "api": (networks: ["app"], startup: "500ms", wait_for: [(target: "db:5432")], program: Server(port: 3000)),
+            "api": (networks: ["app"], startup: "500ms", wait_for: [WaitForIt(target: "db:5432")], program: Server(port: 3000)),
             "web": (networks: ["app"], startup: "1s", program: Client(target: "api:3000", retry: None)),
         })"#,
     );

@@ -179,15 +179,14 @@ pub enum Report {
     Served {
         status: u16,
     },
-    /// A `wait-for-it.sh` gate opened (`ok`: the connect succeeded) or
-    /// timed out, `after` its start.
+    /// A start-up gate opened (`ok`: a probe connected) or gave up,
+    /// `after` its start.
     Waited {
         host: Sym,
         port: u16,
         ok: bool,
         after: Dur,
-        /// An `until nc -z` loop's, not `wait-for-it.sh`'s.
-        nc: bool,
+        kind: super::wait::GateKind,
     },
     /// The program behind `wait-for-it.sh` gates has initialised and starts.
     ProgramStarted,

@@ -1,45 +1,93 @@
-//! Start-up gates in front of a container's program: `wait-for-it.sh
-//! host:port [-t timeout] [-s] -- command` (vishnubob/wait-for-it), and the
-//! shell loop `until nc -z host port; do sleep N; done`.
+//! Start-up gates in front of a container's program: the scripts and
+//! loops a command runs first so that the program starts once a service
+//! accepts connections. Each probe is a lookup and a TCP connect (bash's
+//! `/dev/tcp`, `nc -z`), closed at once when it succeeds.
 //!
-//! As the script does it: it prints "waiting 15 seconds for db:5432"
-//! (or "… without a timeout" for `-t 0`), then tries a TCP connect — a
-//! lookup and a connect, as bash's `/dev/tcp` does — and after each failure
-//! sleeps 1 s and tries again, until one succeeds ("db:5432 is available
-//! after N seconds", whole seconds as `date +%s` differences give) or the
-//! `timeout` command around it fires ("timeout occurred after waiting 15
-//! seconds for db:5432"). Then it executes the command — also after a
-//! timeout, unless `--strict`, which exits with `timeout`'s status 124
-//! ("strict mode, refusing to execute subprocess"). The container's
-//! start-up delay is the program's own initialisation: it runs after the
-//! gates (the script itself starts at once). Several gates chained
-//! (`wait-for-it a:1 -- wait-for-it b:2 -- cmd`) run one after another. A
-//! connect in flight when the timeout fires is bounded by it (the killed
-//! child's socket goes away); a late answer to it is closed and ignored.
+//! - `wait-for-it.sh host:port [-t timeout] [-s] -- command`
+//!   (vishnubob/wait-for-it): prints "waiting 15 seconds for db:5432" (or
+//!   "… without a timeout" for `-t 0`), probes, sleeps 1 s after each
+//!   failure, until a probe succeeds ("db:5432 is available after N
+//!   seconds", whole seconds as `date +%s` differences give) or the
+//!   `timeout` command around it fires ("timeout occurred after waiting 15
+//!   seconds for db:5432"); then it executes the command — after a timeout
+//!   too, unless `--strict`: exit 124, `timeout`'s status ("strict mode,
+//!   refusing to execute subprocess"). A probe in flight when the timeout
+//!   fires is bounded by it (the killed child's socket goes away).
+//! - `wait-for host:port [-t timeout] -- command` (eficode/wait-for, the
+//!   `nc` version): `timeout` counts probes, not seconds — `for _ in $(seq
+//!   $TIMEOUT)`: probe, and after a failure sleep 1 s — then "Operation
+//!   timed out" and exit 1; silent on success. A probe waits as long as
+//!   `nc -z` does (the kernel's connect timeout).
+//! - `until nc -z host port; do sleep N; done`: silent, no timeout.
 //!
-//! The `nc` loop prints nothing, sleeps its own `N` between probes (`nc
-//! -z` without `-w` waits as long as the kernel does) and never times out.
+//! The container's start-up delay is the program's own initialisation: it
+//! runs after the gates (the script itself starts at once). Several gates
+//! run one after another; a late answer to an earlier one is closed and
+//! ignored.
 
 use super::program::{Cmd, Ctx, Input, Program, Report};
 use crate::dist::Delay;
 use crate::id::Sym;
 use crate::time::{Dur, Time};
 
-/// One `wait-for-it.sh HOST:PORT` of a chain.
+/// Which script or loop a gate is, with its settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tool {
+    /// `-t`: `Dur::ZERO` waits without a timeout; `-s`: no command after one.
+    WaitForIt { timeout: Dur, strict: bool },
+    /// `-t`: probes before "Operation timed out".
+    WaitFor { tries: u32 },
+    /// The loop's `sleep`.
+    NcLoop { sleep: Dur },
+}
+
+/// What the trace says a gate was (`Tool` without its settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GateKind {
+    WaitForIt,
+    WaitFor,
+    NcLoop,
+}
+
+impl GateKind {
+    /// The JSON trace's `tool`.
+    pub fn name(self) -> &'static str {
+        match self {
+            GateKind::WaitForIt => "wait-for-it",
+            GateKind::WaitFor => "wait-for",
+            GateKind::NcLoop => "nc",
+        }
+    }
+}
+
+impl Tool {
+    pub fn kind(self) -> GateKind {
+        match self {
+            Tool::WaitForIt { .. } => GateKind::WaitForIt,
+            Tool::WaitFor { .. } => GateKind::WaitFor,
+            Tool::NcLoop { .. } => GateKind::NcLoop,
+        }
+    }
+
+    /// The exit status when the gate gives up and refuses to run the
+    /// program, or `None` when it runs it anyway (or never gives up).
+    pub fn refusal(self) -> Option<i32> {
+        match self {
+            Tool::WaitForIt { strict: true, .. } => Some(TIMEOUT_EXIT),
+            Tool::WaitFor { .. } => Some(1),
+            _ => None,
+        }
+    }
+}
+
+/// One gate of a chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Gate {
     pub host: Sym,
     /// The host as written, for the script's messages.
     pub name: String,
     pub port: u16,
-    /// `-t`: `Dur::ZERO` waits without a timeout (15 s by default).
-    pub timeout: Dur,
-    /// `-s`: do not run the command after a timeout.
-    pub strict: bool,
-    /// Instead of the script, a shell loop `until nc -z HOST PORT; do
-    /// sleep N; done` sleeping this long between probes: no timeout, no
-    /// messages.
-    pub nc_loop: Option<Dur>,
+    pub tool: Tool,
 }
 
 /// `timeout`'s exit status when it had to stop the command.
@@ -61,13 +109,15 @@ const KIND_EXEC: u64 = 3 << 30;
 /// The gates, then the program they let start.
 pub struct WaitFor {
     gates: Vec<Gate>,
-    /// The gate being waited on; `gates.len()` once the program runs.
+    /// The gate being waited on; `gates.len()` once they are all done.
     at: usize,
-    /// A strict gate timed out: the script exited, the program never runs.
+    /// Failed probes of the current gate.
+    failures: u32,
+    /// A gate gave up and its script exited: the program never runs.
     refused: bool,
     /// The program has been handed its `Start`.
     started: bool,
-    /// When the current gate began (its first connect).
+    /// When the current gate began (its first probe).
     since: Time,
     /// The program's initialisation, after the gates.
     startup: Delay,
@@ -77,7 +127,7 @@ pub struct WaitFor {
 
 impl WaitFor {
     pub fn new(gates: Vec<Gate>, startup: Delay, inner: Box<dyn Program>) -> WaitFor {
-        WaitFor { gates, at: 0, refused: false, started: false, since: Time::ZERO, startup, inner }
+        WaitFor { gates, at: 0, failures: 0, refused: false, started: false, since: Time::ZERO, startup, inner }
     }
 
     fn waiting(&self) -> bool {
@@ -94,28 +144,33 @@ impl WaitFor {
             cx.timer(d, MARK | KIND_EXEC);
             return;
         };
-        self.since = cx.now;
-        if g.nc_loop.is_some() {
-            self.try_connect(cx);
-            return;
+        (self.since, self.failures) = (cx.now, 0);
+        match g.tool {
+            Tool::WaitForIt { timeout, .. } if timeout > Dur::ZERO => {
+                let secs = timeout.0 / 1_000_000_000;
+                cx.print(format!("{CMDNAME}: waiting {secs} seconds for {}:{}", g.name, g.port));
+                cx.timer(timeout, self.mark(KIND_TIMEOUT));
+            }
+            Tool::WaitForIt { .. } => {
+                cx.print(format!("{CMDNAME}: waiting for {}:{} without a timeout", g.name, g.port));
+            }
+            // `seq 0` runs no probe.
+            Tool::WaitFor { tries: 0 } => return self.give_up(cx, Dur::ZERO),
+            _ => {}
         }
-        cx.print(if g.timeout > Dur::ZERO {
-            format!("{CMDNAME}: waiting {} seconds for {}:{}", g.timeout.0 / 1_000_000_000, g.name, g.port)
-        } else {
-            format!("{CMDNAME}: waiting for {}:{} without a timeout", g.name, g.port)
-        });
-        if g.timeout > Dur::ZERO {
-            cx.timer(g.timeout, self.mark(KIND_TIMEOUT));
-        }
-        self.try_connect(cx);
+        self.probe(cx);
     }
 
-    fn try_connect(&self, cx: &mut Ctx<'_>) {
+    fn probe(&self, cx: &mut Ctx<'_>) {
         let g = &self.gates[self.at];
-        // Bounded by what is left of the gate's timeout: the `timeout`
-        // command kills the attempt with the script.
-        let left = (g.timeout > Dur::ZERO && g.nc_loop.is_none())
-            .then(|| Dur((self.since + g.timeout).since(cx.now).0.max(1)));
+        // wait-for-it's probe is bounded by what is left of its timeout:
+        // the `timeout` command kills it with the script.
+        let left = match g.tool {
+            Tool::WaitForIt { timeout, .. } if timeout > Dur::ZERO => {
+                Some(Dur((self.since + timeout).since(cx.now).0.max(1)))
+            }
+            _ => None,
+        };
         cx.push(Cmd::Connect { host: g.host, port: g.port, timeout: left, tag: self.mark(KIND_CONNECT) });
     }
 
@@ -125,9 +180,31 @@ impl WaitFor {
         self.begin(cx);
     }
 
+    /// The current gate gives up after `after`: the script exits, or
+    /// (wait-for-it without `--strict`) runs the command anyway.
+    fn give_up(&mut self, cx: &mut Ctx<'_>, after: Dur) {
+        let g = &self.gates[self.at];
+        let (host, port, tool) = (g.host, g.port, g.tool);
+        cx.report(Report::Waited { host, port, ok: false, after, kind: tool.kind() });
+        match tool {
+            Tool::WaitFor { .. } => cx.print("Operation timed out"),
+            Tool::WaitForIt { strict: true, .. } => {
+                cx.print(format!("{CMDNAME}: strict mode, refusing to execute subprocess"));
+            }
+            _ => {}
+        }
+        match tool.refusal() {
+            Some(code) => {
+                cx.push(Cmd::Exit { code });
+                self.refused = true;
+            }
+            None => self.next(cx),
+        }
+    }
+
     /// An answer or a timer of the gates' own (by its mark): acted on when
-    /// it belongs to the gate and attempt waited on now, else stale (a
-    /// late connection is closed).
+    /// it belongs to the gate waited on now, else stale (a late connection
+    /// is closed).
     fn own(&mut self, cx: &mut Ctx<'_>, input: Input) {
         let current = |x: u64, kind: u64| self.waiting() && x == self.mark(kind);
         match input {
@@ -136,26 +213,28 @@ impl WaitFor {
                 if current(tag, KIND_CONNECT) {
                     let g = &self.gates[self.at];
                     let after = cx.now.since(self.since);
-                    let nc = g.nc_loop.is_some();
-                    cx.report(Report::Waited { host: g.host, port: g.port, ok: true, after, nc });
+                    cx.report(Report::Waited { host: g.host, port: g.port, ok: true, after, kind: g.tool.kind() });
                     self.next(cx);
                 }
             }
             Input::ConnectFailed { tag, .. } if current(tag, KIND_CONNECT) => {
-                let sleep = self.gates[self.at].nc_loop.unwrap_or(Dur::secs(1));
+                self.failures += 1;
+                let sleep = match self.gates[self.at].tool {
+                    Tool::NcLoop { sleep } => sleep,
+                    _ => Dur::secs(1),
+                };
                 cx.timer(sleep, self.mark(KIND_RETRY));
             }
-            Input::Timer(token) if current(token, KIND_RETRY) => self.try_connect(cx),
+            Input::Timer(token) if current(token, KIND_RETRY) => match self.gates[self.at].tool {
+                Tool::WaitFor { tries } if self.failures >= tries => {
+                    let after = cx.now.since(self.since);
+                    self.give_up(cx, after);
+                }
+                _ => self.probe(cx),
+            },
             Input::Timer(token) if current(token, KIND_TIMEOUT) => {
-                let g = &self.gates[self.at];
-                let (host, port, strict) = (g.host, g.port, g.strict);
-                cx.report(Report::Waited { host, port, ok: false, after: g.timeout, nc: false });
-                if strict {
-                    cx.print(format!("{CMDNAME}: strict mode, refusing to execute subprocess"));
-                    cx.push(Cmd::Exit { code: TIMEOUT_EXIT });
-                    self.refused = true;
-                } else {
-                    self.next(cx);
+                if let Tool::WaitForIt { timeout, .. } = self.gates[self.at].tool {
+                    self.give_up(cx, timeout);
                 }
             }
             Input::Timer(token) if token == MARK | KIND_EXEC && !self.started && !self.refused => {
@@ -206,7 +285,12 @@ mod tests {
     use crate::proto::errno::Errno;
 
     fn gate(timeout: u64, strict: bool) -> Gate {
-        Gate { host: Sym(0), name: "db".into(), port: 5432, timeout: Dur::secs(timeout), strict, nc_loop: None }
+        Gate {
+            host: Sym(0),
+            name: "db".into(),
+            port: 5432,
+            tool: Tool::WaitForIt { timeout: Dur::secs(timeout), strict },
+        }
     }
 
     fn tag_of(cmds: &[Cmd]) -> u64 {
@@ -263,7 +347,7 @@ mod tests {
             port: 5432,
             ok: true,
             after: Dur::millis(3_200),
-            nc: false
+            kind: GateKind::WaitForIt
         })));
         assert!(!listens(&c), "then the program initialises");
         assert!(!w.started(), "not yet started");
@@ -287,7 +371,7 @@ mod tests {
             port: 5432,
             ok: false,
             after: Dur::secs(15),
-            nc: false
+            kind: GateKind::WaitForIt
         })));
         // The second gate has no timeout: it waits on.
         assert!(
@@ -309,7 +393,7 @@ mod tests {
 
     #[test]
     fn an_nc_loop_probes_at_its_sleep_silently_and_never_times_out() {
-        let g = Gate { nc_loop: Some(Dur::secs(2)), timeout: Dur::ZERO, ..gate(0, false) };
+        let g = Gate { tool: Tool::NcLoop { sleep: Dur::secs(2) }, ..gate(0, false) };
         let mut w = WaitFor::new(vec![g], Delay::Fixed(Dur::ZERO), Box::new(Marker));
         let c = step(&mut w, Time::ZERO, Input::Start);
         assert!(!c.iter().any(|x| matches!(x, Cmd::Report(_) | Cmd::Timer { .. })), "no message, no timeout: {c:?}");
@@ -324,7 +408,34 @@ mod tests {
             port: 5432,
             ok: true,
             after: Dur::secs(2),
-            nc: true
+            kind: GateKind::NcLoop
         })));
+    }
+
+    #[test]
+    fn eficode_wait_for_counts_probes_then_exits_1() {
+        let g = Gate { tool: Tool::WaitFor { tries: 3 }, ..gate(0, false) };
+        let mut w = WaitFor::new(vec![g.clone()], Delay::Fixed(Dur::ZERO), Box::new(Marker));
+        let mut c = step(&mut w, Time::ZERO, Input::Start);
+        assert!(!c.iter().any(|x| matches!(x, Cmd::Report(_))), "silent: {c:?}");
+        let mut t = Time::ZERO;
+        for probe in 1..=3 {
+            assert!(c.iter().any(|x| matches!(x, Cmd::Connect { timeout: None, .. })), "probe {probe}: nc -z, no -w");
+            let f = step(&mut w, t, Input::ConnectFailed { tag: tag_of(&c), errno: Errno::Econnrefused });
+            t = t + Dur::secs(1);
+            c = step(&mut w, t, Input::Timer(timer_of(&f, Dur::secs(1))));
+        }
+        // Three probes failed, the last sleep done: the script gives up.
+        let gave_up =
+            Report::Waited { host: Sym(0), port: 5432, ok: false, after: Dur::secs(3), kind: GateKind::WaitFor };
+        assert!(c.contains(&Cmd::Report(gave_up)), "{c:?}");
+        assert!(c.contains(&Cmd::Report(Report::Output("Operation timed out".into()))));
+        assert!(c.contains(&Cmd::Exit { code: 1 }));
+        assert!(!w.started());
+        // `-t 0`: `seq 0` runs no probe at all.
+        let mut w =
+            WaitFor::new(vec![Gate { tool: Tool::WaitFor { tries: 0 }, ..g }], Delay::Fixed(Dur::ZERO), Box::new(Idle));
+        let c = step(&mut w, Time::ZERO, Input::Start);
+        assert!(c.contains(&Cmd::Exit { code: 1 }) && !c.iter().any(|x| matches!(x, Cmd::Connect { .. })), "{c:?}");
     }
 }

@@ -156,9 +156,10 @@ pub fn matches(w: &World, p: &Pattern, ev: &Ev) -> bool {
         }
         (Pattern::Breaker { state }, Ev::Breaker { state: s }) => state == s.name(),
         (Pattern::Output { contains }, Ev::Output { line }) => w.syms.get(*line).contains(contains.as_str()),
-        (Pattern::Output { contains }, Ev::Waited { host, port, ok, after, nc: false }) => {
-            crate::output::trace::waited_line(w.syms.get(*host), *port, *ok, *after).contains(contains.as_str())
-        }
+        (
+            Pattern::Output { contains },
+            Ev::Waited { host, port, ok, after, kind: crate::container::wait::GateKind::WaitForIt },
+        ) => crate::output::trace::waited_line(w.syms.get(*host), *port, *ok, *after).contains(contains.as_str()),
         (Pattern::DatagramReceived, Ev::DatagramIn { .. }) => true,
         _ => false,
     }

@@ -6,6 +6,7 @@
 //! engine), `event` (snake_case kind) and the kind's fields: addresses as
 //! strings `ip:port`, durations as integer `*_ns` fields, errno by name.
 
+use crate::container::wait::GateKind;
 use crate::proto::dns::EMBEDDED_TTL;
 use crate::sim::record::{ConnectFailure, Ev, Resolution};
 use crate::sim::World;
@@ -160,9 +161,18 @@ pub fn describe_into(o: &mut Vec<u8>, w: &World, ev: &Ev) -> std::io::Result<()>
         Ev::Peer { addr, down: false } => write!(o, "upstream {addr} back up"),
         Ev::Breaker { state } => write!(o, "circuit breaker {}", state.name()),
         Ev::Output { line } => write!(o, "| {}", s(*line)),
-        Ev::Waited { host, port, ok, after, nc: false } => write!(o, "| {}", waited_line(s(*host), *port, *ok, *after)),
-        // The loop prints nothing: the engine says when it ended.
-        Ev::Waited { host, port, after, nc: true, .. } => {
+        // wait-for-it prints its own lines; `wait-for` (on success) and
+        // the `nc` loop print nothing: the engine says what they did.
+        Ev::Waited { host, port, ok, after, kind: GateKind::WaitForIt } => {
+            write!(o, "| {}", waited_line(s(*host), *port, *ok, *after))
+        }
+        Ev::Waited { host, port, ok: true, after, kind: GateKind::WaitFor } => {
+            write!(o, "wait-for {}:{port} done after {after}", s(*host))
+        }
+        Ev::Waited { host, port, ok: false, after, kind: GateKind::WaitFor } => {
+            write!(o, "wait-for {}:{port} gave up after {after}", s(*host))
+        }
+        Ev::Waited { host, port, after, kind: GateKind::NcLoop, .. } => {
             write!(o, "wait loop `until nc -z {} {port}` done after {after}", s(*host))
         }
         Ev::TlsDone { took } => write!(o, "tls handshake done in {took}"),
@@ -297,7 +307,7 @@ fn kind(ev: &Ev) -> &'static str {
     }
 }
 
-/// What `wait-for-it.sh` prints when a gate opens or times out (whole
+/// What `wait-for-it.sh` prints when its gate opens or times out (whole
 /// seconds, as its `date +%s` differences give).
 pub fn waited_line(host: &str, port: u16, ok: bool, after: crate::time::Dur) -> String {
     let secs = after.0 / 1_000_000_000;
@@ -372,9 +382,8 @@ fn fields(w: &World, ev: &Ev) -> Value {
         Ev::Peer { addr, down } => json!({ "addr": addr.to_string(), "down": down }),
         Ev::Breaker { state } => json!({ "state": state.name() }),
         Ev::Output { line } => json!({ "line": s(*line) }),
-        Ev::Waited { host, port, ok, after, nc } => {
-            let tool = if *nc { "nc" } else { "wait-for-it" };
-            json!({ "host": s(*host), "port": port, "ok": ok, "after_ns": after.0, "tool": tool })
+        Ev::Waited { host, port, ok, after, kind } => {
+            json!({ "host": s(*host), "port": port, "ok": ok, "after_ns": after.0, "tool": kind.name() })
         }
         Ev::TlsDone { took } => json!({ "took_ns": took.0 }),
         Ev::Datagram { src, dst, seq } => json!({ "src": src.to_string(), "dst": dst.to_string(), "seq": seq }),

@@ -201,9 +201,10 @@ pub fn advise(sc: &s::Scenario, src: &str, loaded: Option<&super::Loaded>, seeds
 /// to a dependency it only waits to be *started* got ECONNREFUSED.
 fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Finding> {
     let mut hits: BTreeMap<(String, String), u64> = BTreeMap::new();
-    // `wait-for-it.sh` gates that timed out: (service, host:port, timeout
-    // seconds, strict) → seeds.
-    let mut timeouts: BTreeMap<(String, String, u64, bool), u64> = BTreeMap::new();
+    // Start-up gates that gave up: (service, host:port, seconds waited,
+    // the script, its exit status if it refused to run the program) → seeds.
+    type GaveUp = (String, String, u64, crate::container::wait::GateKind, Option<i32>);
+    let mut timeouts: BTreeMap<GaveUp, u64> = BTreeMap::new();
     for seed in 0..seeds {
         let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
         let mut seen = BTreeSet::new();
@@ -215,10 +216,11 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
             |c: crate::id::CtrId| r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
         for rec in &r.world.trace {
             let Some(c) = rec.ctr else { continue };
-            if let Ev::Waited { host, port, ok: false, after, .. } = rec.ev {
-                let strict = r.world.ctrs[c].spec.wait_for.iter().any(|g| g.host == host && g.port == port && g.strict);
+            if let Ev::Waited { host, port, ok: false, after, kind } = rec.ev {
+                let gate = r.world.ctrs[c].spec.wait_for.iter().find(|g| g.host == host && g.port == port);
+                let refusal = gate.and_then(|g| g.tool.refusal());
                 let target = format!("{}:{port}", r.world.syms.get(host));
-                timed_out.insert((service(c), target, after.0 / 1_000_000_000, strict));
+                timed_out.insert((service(c), target, after.0 / 1_000_000_000, kind, refusal));
             }
             match &rec.ev {
                 Ev::Start => {
@@ -244,18 +246,20 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
         }
     }
     let mut out = vec![];
-    for ((svc, target, secs, strict), n) in timeouts {
-        let then = if strict { "exited 124" } else { "ran its program anyway" };
+    for ((svc, target, secs, kind, refusal), n) in timeouts {
+        use crate::container::wait::GateKind;
+        let then = refusal.map_or_else(|| "ran its program anyway".to_string(), |code| format!("exited {code}"));
         let host = target.rsplit_once(':').map_or(target.as_str(), |(h, _)| h);
+        let script = if kind == GateKind::WaitFor { "wait-for" } else { "wait-for-it.sh" };
         out.push(Finding {
             // The RON field, or the compose command's words.
-            offset: ["wait_for", "wait-for-it"]
+            offset: ["wait_for", "wait-for"]
                 .iter()
                 .map(|k| locate(src, &[&svc, k]))
                 .find(|&at| at != locate(src, &[&svc]))
                 .unwrap_or_else(|| locate(src, &[&svc])),
             message: format!(
-                "{svc}'s wait-for-it.sh gave up on {target} after {secs} s and {then} in {n} of {seeds} simulated seeds"
+                "{svc}'s {script} gave up on {target} after {secs} s and {then} in {n} of {seeds} simulated seeds"
             ),
             fix: if container(sc, host).is_none() {
                 format!("no container, service or alias is named {host}: check the name")

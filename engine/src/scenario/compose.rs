@@ -221,12 +221,13 @@ fn as_str(v: &Value) -> Option<String> {
 
 /// The start-up gates of a command line, in order: `wait-for-it.sh
 /// HOST:PORT [-t N] [-s] -- …` (a chain `wait-for-it a:1 -- wait-for-it
-/// b:2 -- cmd`, or one inside `sh -c '…'`) and `until nc -z HOST PORT; do
-/// sleep N; done` loops (see [`nc_loop`]). Options as the script reads them: `-t N`,
-/// `--timeout=N`, `-s`, `--strict`, `-h HOST`/`--host=`, `-p PORT`/`--port=`,
-/// `-q`. A gate followed by `&&` instead of `--` is strict: the shell runs
-/// the rest only if it succeeded.
-fn wait_gates(line: &str) -> Vec<s::WaitFor> {
+/// b:2 -- cmd`, or one inside `sh -c '…'`), eficode's `wait-for HOST:PORT
+/// [-t N] -- …`, and `until nc -z HOST PORT; do sleep N; done` loops (see
+/// [`nc_loop`]). Options as the scripts read them: `-t N`, `--timeout=N`,
+/// `-q`, and wait-for-it's `-s`, `--strict`, `-h HOST`/`--host=`, `-p
+/// PORT`/`--port=`. A wait-for-it followed by `&&` instead of `--` is
+/// strict: the shell runs the rest only if it succeeded.
+fn wait_gates(line: &str) -> Vec<s::Gate> {
     let words: Vec<&str> =
         line.split_whitespace().map(|w| w.trim_matches(|c| c == '\'' || c == '"' || c == ';')).collect();
     let mut gates = vec![];
@@ -240,7 +241,8 @@ fn wait_gates(line: &str) -> Vec<s::WaitFor> {
             }
             continue;
         }
-        if script != "wait-for-it" && script != "wait-for-it.sh" {
+        let eficode = script == "wait-for" || script == "wait-for.sh";
+        if script != "wait-for-it" && script != "wait-for-it.sh" && !eficode {
             continue;
         }
         let (mut host, mut port, mut timeout, mut strict) = (None, None, None, false);
@@ -283,11 +285,10 @@ fn wait_gates(line: &str) -> Vec<s::WaitFor> {
         // A host or port the shell would expand (`$DB_HOST`) is not known here.
         let port = port.filter(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
         if let (Some(h), Some(p)) = (host.filter(|h| !h.is_empty() && !h.contains('$')), port) {
-            gates.push(s::WaitFor {
-                target: format!("{h}:{p}"),
-                timeout: timeout.map(|t| s::D(Dur::secs(t))),
-                strict,
-                nc_loop: None,
+            let (target, timeout) = (format!("{h}:{p}"), timeout.map(|t| s::D(Dur::secs(t))));
+            gates.push(match eficode {
+                true => s::Gate::WaitFor { target, timeout },
+                false => s::Gate::WaitForIt { target, timeout, strict },
             });
         }
     }
@@ -298,7 +299,7 @@ fn wait_gates(line: &str) -> Vec<s::WaitFor> {
 /// HOST PORT; do sleep N; done` or `while ! nc -z …` (flags `-v`, `-w N`
 /// as nc reads them; the sleep in whole or fractional seconds, 1 s when
 /// none is found before `done`).
-fn nc_loop(words: &[&str], at: usize) -> Option<s::WaitFor> {
+fn nc_loop(words: &[&str], at: usize) -> Option<s::Gate> {
     let before = &words[..at - 1];
     let looped = before.last() == Some(&"until") || before.ends_with(&["while", "!"]);
     let mut i = at;
@@ -319,12 +320,7 @@ fn nc_loop(words: &[&str], at: usize) -> Option<s::WaitFor> {
         .and_then(|w| w[1].trim_end_matches('s').parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
         .unwrap_or(1.0);
-    Some(s::WaitFor {
-        target: format!("{host}:{port}"),
-        timeout: None,
-        strict: false,
-        nc_loop: Some(s::D(Dur((sleep * 1e9) as u64))),
-    })
+    Some(s::Gate::NcLoop { target: format!("{host}:{port}"), sleep: Some(s::D(Dur((sleep * 1e9) as u64))) })
 }
 
 /// A value Compose takes as one string or a list of them (`dns_opt`,
@@ -1516,32 +1512,38 @@ mod tests {
     }
 
     #[test]
-    fn wait_for_it_gates_in_a_command_line() {
+    fn wait_gates_in_a_command_line() {
+        let secs = |d: &Option<s::D>| d.map_or("-".to_string(), |d| d.0.to_string());
         let g = |line: &str| {
-            wait_gates(line).iter().map(|w| (w.target.clone(), w.timeout.map(|d| d.0 .0), w.strict)).collect::<Vec<_>>()
+            wait_gates(line)
+                .iter()
+                .map(|g| match g {
+                    s::Gate::WaitForIt { target, timeout, strict } => format!("it {target} {} {strict}", secs(timeout)),
+                    s::Gate::WaitFor { target, timeout } => format!("for {target} {}", secs(timeout)),
+                    s::Gate::NcLoop { target, sleep } => format!("nc {target} {}", secs(sleep)),
+                })
+                .collect::<Vec<_>>()
         };
-        assert_eq!(g("./wait-for-it.sh db:5432 -- npm start"), [("db:5432".into(), None, false)]);
+        assert_eq!(g("./wait-for-it.sh db:5432 -- npm start"), ["it db:5432 - false"]);
         assert_eq!(
             g("sh -c '/usr/wait-for-it.sh -t 60 db:3306 -s -- wait-for-it --host=redis --port=6379 --timeout=0 -- node .'"),
-            [("db:3306".into(), Some(60_000_000_000), true), ("redis:6379".into(), Some(0), false)]
+            ["it db:3306 1m false".replace("false", "true"), "it redis:6379 0s false".into()]
         );
-        assert_eq!(g("bash -c \"./wait-for-it.sh api:80 && python app.py\""), [("api:80".into(), None, true)]);
+        assert_eq!(g("bash -c \"./wait-for-it.sh api:80 && python app.py\""), ["it api:80 - true"]);
         assert!(g("npm start").is_empty());
         assert!(g("./wait-for-it.sh -- npm start").is_empty(), "no host:port, no gate");
-        let nc = |line: &str| {
-            wait_gates(line).iter().map(|w| (w.target.clone(), w.nc_loop.map(|d| d.0 .0))).collect::<Vec<_>>()
-        };
-        assert_eq!(
-            nc("sh -c 'until nc -z db 5432; do echo waiting; sleep 2; done; exec node .'"),
-            [("db:5432".into(), Some(2_000_000_000))]
-        );
-        assert_eq!(
-            nc("sh -c \"while ! nc -zv -w 3 redis 6379 ; do sleep 0.5; done && ./wait-for-it.sh api:80 -- x\""),
-            [("redis:6379".into(), Some(500_000_000)), ("api:80".into(), None)]
-        );
-        assert!(nc("nc -z db 5432 && node .").is_empty(), "one probe, no loop: not a gate");
-        assert!(nc("until nc db 5432; do sleep 1; done").is_empty(), "without -z nc would talk, not probe");
         assert!(g("./wait-for-it.sh $DB_HOST:5432 -- x").is_empty() && g("wait-for-it db:$P -- x").is_empty());
+        // eficode's wait-for.
+        assert_eq!(g("./wait-for db:5432 -t 30 -- npm start"), ["for db:5432 30s"]);
+        assert_eq!(g("sh -c '/wait-for.sh --timeout=5 -q redis:6379 -- x'"), ["for redis:6379 5s"]);
+        // Shell loops around nc -z.
+        assert_eq!(g("sh -c 'until nc -z db 5432; do echo waiting; sleep 2; done; exec node .'"), ["nc db:5432 2s"]);
+        assert_eq!(
+            g("sh -c \"while ! nc -zv -w 3 redis 6379 ; do sleep 0.5; done && ./wait-for-it.sh api:80 -- x\""),
+            ["nc redis:6379 500ms", "it api:80 - false"]
+        );
+        assert!(g("nc -z db 5432 && node .").is_empty(), "one probe, no loop: not a gate");
+        assert!(g("until nc db 5432; do sleep 1; done").is_empty(), "without -z nc would talk, not probe");
     }
 
     #[test]

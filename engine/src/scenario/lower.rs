@@ -456,30 +456,31 @@ impl Lower<'_> {
         Some((self.syms.intern(host), port, host.to_string()))
     }
 
-    /// The container's `wait-for-it.sh` gates.
+    /// The container's start-up gates.
     fn wait_for(&mut self, name: &str, c: &s::Container) -> Option<Vec<crate::container::wait::Gate>> {
+        use crate::container::wait::Tool;
         let mut gates = vec![];
-        for w in &c.wait_for {
-            let (host, port, written) = self.target(name, &c.env, &w.target)?;
-            let timeout = match w.nc_loop {
-                Some(_) => Dur::ZERO,
-                None => w.timeout.map_or(Dur::secs(15), |d| d.0),
+        for g in &c.wait_for {
+            let (host, port, written) = self.target(name, &c.env, g.target())?;
+            let mut whole = |d: Option<s::D>, script: &str| {
+                let d = d.map_or(Dur::secs(15), |d| d.0);
+                if d.0 % 1_000_000_000 != 0 {
+                    let hint = Some(format!("{script}'s -t takes whole seconds, e.g. \"30s\""));
+                    let at = ["containers", name, "wait_for", g.target()];
+                    self.err(&at, format!("timeout {d} is not whole seconds"), hint);
+                }
+                d
             };
-            if timeout.0 % 1_000_000_000 != 0 {
-                let hint = Some("wait-for-it's -t takes whole seconds, e.g. \"30s\"; \"0s\" waits for ever".into());
-                self.err(
-                    &["containers", name, "wait_for", &w.target],
-                    format!("timeout {timeout} is not whole seconds"),
-                    hint,
-                );
-            }
-            let nc_loop = w.nc_loop.map(|d| d.0);
-            if nc_loop.is_some() && (w.timeout.is_some() || w.strict) {
-                let hint =
-                    Some("an `until nc -z` loop waits for ever: drop `timeout` and `strict`, or `nc_loop`".into());
-                self.err(&["containers", name, "wait_for", &w.target], "`nc_loop` with `timeout` or `strict`", hint);
-            }
-            gates.push(crate::container::wait::Gate { host, name: written, port, timeout, strict: w.strict, nc_loop });
+            let tool = match g {
+                s::Gate::WaitForIt { timeout, strict, .. } => {
+                    Tool::WaitForIt { timeout: whole(*timeout, "wait-for-it"), strict: *strict }
+                }
+                s::Gate::WaitFor { timeout, .. } => Tool::WaitFor {
+                    tries: u32::try_from(whole(*timeout, "wait-for").0 / 1_000_000_000).unwrap_or(u32::MAX),
+                },
+                s::Gate::NcLoop { sleep, .. } => Tool::NcLoop { sleep: sleep.map_or(Dur::secs(1), |d| d.0) },
+            };
+            gates.push(crate::container::wait::Gate { host, name: written, port, tool });
         }
         Some(gates)
     }

@@ -343,10 +343,10 @@ pub struct Container {
     pub startup: Option<DelayStr>,
     #[serde(default, skip_serializing_if = "is_idle")]
     pub program: Program,
-    /// `wait-for-it.sh host:port [-t N] [-s] -- …` gates the program
-    /// waits behind, in order.
+    /// Start-up gates (`wait-for-it.sh`, `wait-for`, an `until nc -z`
+    /// loop) the program waits behind, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub wait_for: Vec<WaitFor>,
+    pub wait_for: Vec<Gate>,
     #[serde(default, skip_serializing_if = "is_no_cache")]
     pub dns_cache: DnsCache,
     /// resolv.conf `options` (`--dns-option`, compose `dns_opt`):
@@ -380,24 +380,47 @@ pub struct Container {
     pub node: Option<String>,
 }
 
-/// One `wait-for-it.sh TARGET -t TIMEOUT [-s]`.
+/// A start-up gate: the script or loop a command runs before the program.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct WaitFor {
-    pub target: String,
-    /// Whole seconds; `"0s"` waits without a timeout (15 s by default).
-    #[serde(default)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<D>,
-    /// After a timeout, exit 124 instead of running the program.
-    #[serde(default)]
-    #[serde(skip_serializing_if = "is_false")]
-    pub strict: bool,
-    /// A shell loop `until nc -z HOST PORT; do sleep N; done` instead of
-    /// the script, sleeping this long between probes (no timeout).
-    #[serde(default)]
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nc_loop: Option<D>,
+pub enum Gate {
+    /// vishnubob's `wait-for-it.sh TARGET -t TIMEOUT [-s]`.
+    WaitForIt {
+        target: String,
+        /// Whole seconds; `"0s"` waits without a timeout (15 s by default).
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout: Option<D>,
+        /// After a timeout, exit 124 instead of running the program.
+        #[serde(default)]
+        #[serde(skip_serializing_if = "is_false")]
+        strict: bool,
+    },
+    /// eficode's `wait-for TARGET -t TIMEOUT` (v1): TIMEOUT probes 1 s
+    /// apart, then "Operation timed out" and exit 1.
+    WaitFor {
+        target: String,
+        /// Whole seconds, counted as probes (15 by default).
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout: Option<D>,
+    },
+    /// The shell loop `until nc -z HOST PORT; do sleep SLEEP; done`.
+    NcLoop {
+        target: String,
+        /// Between probes (1 s by default).
+        #[serde(default)]
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sleep: Option<D>,
+    },
+}
+
+impl Gate {
+    pub fn target(&self) -> &str {
+        match self {
+            Gate::WaitForIt { target, .. } | Gate::WaitFor { target, .. } | Gate::NcLoop { target, .. } => target,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, Serialize)]

@@ -239,7 +239,7 @@ impl World {
             Report::TlsDone { took } => Ev::TlsDone { took },
             Report::DatagramIn { from, seq } => Ev::DatagramIn { from, seq },
             Report::Served { status } => Ev::Served { status },
-            Report::Waited { host, port, ok, after, nc } => Ev::Waited { host, port, ok, after, nc },
+            Report::Waited { host, port, ok, after, kind } => Ev::Waited { host, port, ok, after, kind },
             Report::ProgramStarted => Ev::ProgramStarted,
         }
     }

@@ -210,14 +210,13 @@ pub enum Ev {
     Output {
         line: Sym,
     },
-    /// A `wait-for-it.sh` gate opened (`ok`) or timed out, `after` its start.
+    /// A start-up gate opened (`ok`: a probe connected) or gave up, `after` its start.
     Waited {
         host: Sym,
         port: u16,
         ok: bool,
         after: Dur,
-        /// An `until nc -z` loop's, not `wait-for-it.sh`'s.
-        nc: bool,
+        kind: crate::container::wait::GateKind,
     },
     TlsDone {
         took: Dur,
