@@ -208,34 +208,33 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
     for seed in 0..seeds {
         let r = run(l, Overrides { seed: Some(seed), ..Overrides::default() });
         let mut seen = BTreeSet::new();
-        // A container's `wait-for-it.sh` gates still closed: the script's
-        // refused probes are how it waits, not a race.
+        // A container's start-up gates still closed: their refused probes
+        // are how they wait, not a race.
         let mut gates: BTreeMap<crate::id::CtrId, usize> = BTreeMap::new();
         let mut timed_out = BTreeSet::new();
         let service =
             |c: crate::id::CtrId| r.world.ctrs[c].spec.service.clone().unwrap_or_else(|| r.world.ctrs[c].name.clone());
         for rec in &r.world.trace {
             let Some(c) = rec.ctr else { continue };
-            if let Ev::Waited { host, port, ok: false, after, kind } = rec.ev {
-                let gate = r.world.ctrs[c].spec.wait_for.iter().find(|g| g.host == host && g.port == port);
-                let refusal = gate.and_then(|g| g.tool.refusal());
-                let target = format!("{}:{port}", r.world.syms.get(host));
-                timed_out.insert((service(c), target, after.0 / 1_000_000_000, kind, refusal));
-            }
             match &rec.ev {
                 Ev::Start => {
                     gates.insert(c, r.world.ctrs[c].spec.wait_for.len());
                 }
-                Ev::Waited { .. } => {
+                &Ev::Waited { host, port, ok, after, kind } => {
                     gates.entry(c).and_modify(|n| *n = n.saturating_sub(1));
+                    if !ok {
+                        let gate = r.world.ctrs[c].spec.wait_for.iter().find(|g| g.host == host && g.port == port);
+                        let refusal = gate.and_then(|g| g.tool.refusal());
+                        let target = format!("{}:{port}", r.world.syms.get(host));
+                        timed_out.insert((service(c), target, after.0 / 1_000_000_000, kind, refusal));
+                    }
+                }
+                Ev::ConnectFailed(f)
+                    if f.errno == crate::proto::errno::Errno::Econnrefused && gates.get(&c).is_none_or(|&n| n == 0) =>
+                {
+                    seen.insert((service(c), r.world.syms.get(f.target).to_string()));
                 }
                 _ => {}
-            }
-            if let Ev::ConnectFailed(f) = &rec.ev {
-                if f.errno != crate::proto::errno::Errno::Econnrefused || gates.get(&c).is_some_and(|&n| n > 0) {
-                    continue;
-                }
-                seen.insert((service(c), r.world.syms.get(f.target).to_string()));
             }
         }
         for k in seen {
@@ -272,18 +271,15 @@ fn races(sc: &s::Scenario, src: &str, l: &super::Loaded, seeds: u64) -> Vec<Find
         });
     }
     for ((svc, dep), n) in hits {
-        let c = sc
-            .containers
-            .get(&svc)
-            .or_else(|| sc.containers.0.iter().find(|(_, c)| c.service.as_deref() == Some(&svc)).map(|(_, c)| c));
+        let c = container(sc, &svc).map(|(_, c)| c);
         // The dependency as `depends_on` names it: the target's container
         // or its service (the connect named either, or an alias).
         let target = container(sc, &dep);
-        let waits_healthy = c.is_some_and(|c| {
-            c.depends_on.0.iter().any(|(k, d)| {
-                matches!(d.condition, s::DepCondition::Healthy)
-                    && container(sc, k).map(|(n, _)| n) == target.map(|(n, _)| n)
-                    && target.is_some()
+        let waits_healthy = target.is_some_and(|(t, _)| {
+            c.is_some_and(|c| {
+                c.depends_on.0.iter().any(|(k, d)| {
+                    matches!(d.condition, s::DepCondition::Healthy) && container(sc, k).is_some_and(|(n, _)| n == t)
+                })
             })
         });
         if !waits_healthy {
