@@ -285,7 +285,10 @@ fn wait_gates(line: &str) -> Vec<s::Gate> {
         // A host or port the shell would expand (`$DB_HOST`) is not known here.
         let port = port.filter(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
         if let (Some(h), Some(p)) = (host.filter(|h| !h.is_empty() && !h.contains('$')), port) {
-            let (target, timeout) = (format!("{h}:{p}"), timeout.map(|t| s::D(Dur::secs(t))));
+            // Past u32 seconds (136 years) is for ever all the same; it
+            // keeps the nanoseconds within a `Dur`.
+            let timeout = timeout.map(|t: u64| s::D(Dur::secs(t.min(u64::from(u32::MAX)))));
+            let target = format!("{h}:{p}");
             gates.push(match eficode {
                 true => s::Gate::WaitFor { target, timeout },
                 false => s::Gate::WaitForIt { target, timeout, strict },
@@ -1536,6 +1539,8 @@ mod tests {
         // eficode's wait-for.
         assert_eq!(g("./wait-for db:5432 -t 30 -- npm start"), ["for db:5432 30s"]);
         assert_eq!(g("sh -c '/wait-for.sh --timeout=5 -q redis:6379 -- x'"), ["for redis:6379 5s"]);
+        // A timeout past any Dur is read as 2^32 - 1 s (it overflowed).
+        assert_eq!(g("wait-for-it db:1 -t 18446744073709551615 -- x"), ["it db:1 1193046h28m15s false"]);
         // Shell loops around nc -z.
         assert_eq!(g("sh -c 'until nc -z db 5432; do echo waiting; sleep 2; done; exec node .'"), ["nc db:5432 2s"]);
         assert_eq!(
