@@ -246,3 +246,41 @@ fn graph_labels_never_stack() {
     at.dedup();
     assert_eq!(at.len(), 4, "two labels at one place: {labels:?}");
 }
+
+/// No edge label's backing box overlaps a container's box (the boxes are
+/// drawn after the labels, so an overlapped label was hidden): the columns
+/// are spaced for the widest label. Every shipped scenario's graph.
+#[test]
+fn graph_labels_are_never_under_a_box() {
+    let rect = |l: &str| {
+        let num = |k: &str| -> f64 {
+            let at = l.find(&format!(" {k}=\"")).unwrap() + k.len() + 3;
+            l[at..at + l[at..].find('"').unwrap()].parse().unwrap()
+        };
+        (num("x"), num("y"), num("width"), num("height"))
+    };
+    let overlap = |a: (f64, f64, f64, f64), b: (f64, f64, f64, f64)| {
+        a.0 < b.0 + b.2 && b.0 < a.0 + a.2 && a.1 < b.1 + b.3 && b.1 < a.1 + a.3
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+        .collect();
+    files.sort();
+    for p in files {
+        let r = run(&wharf::scenario::load_file(&p).unwrap(), Overrides::default());
+        let svg = wharf::output::graph::svg(&r.world);
+        let labels: Vec<_> =
+            svg.lines().filter(|l| l.starts_with("<rect") && l.contains("rx=\"3\"")).map(rect).collect();
+        let boxes: Vec<_> =
+            svg.lines().filter(|l| l.starts_with("<rect") && l.contains("rx=\"8\"")).map(rect).collect();
+        for l in &labels {
+            for b in &boxes {
+                assert!(!overlap(*l, *b), "{}: label {l:?} under box {b:?}", p.display());
+            }
+        }
+    }
+}

@@ -216,12 +216,19 @@ pub fn svg(w: &World) -> String {
         cols.entry(layer[n]).or_default().push(n);
     }
     order_columns(&mut cols, &g);
-    let (cw, rh, nw, nh) = (300.0, 80.0, 170.0, 46.0);
+    let text = |net: &str, e: &Edge| format!("{net}: {}", label(e));
+    let text_width = |t: &str| t.len() as f64 * 6.4 + 8.0;
+    // Columns far enough apart for the longest label between two boxes.
+    let widest = g.iter().map(|((_, _, net), e)| text_width(&text(net, e))).fold(0.0, f64::max);
+    let (rh, nw, nh) = (80.0, 170.0, 46.0);
+    let cw = f64::max(300.0, (nw + widest + 24.0).ceil());
     let mut pos: BTreeMap<&String, (f64, f64)> = BTreeMap::new();
     let rows = cols.values().map(Vec::len).max().unwrap_or(1);
-    for (c, ns) in &cols {
+    // Columns side by side in layer order (a layer number can skip: a
+    // cycle's), so the picture is as wide as its columns.
+    for (c, ns) in cols.values().enumerate() {
         for (i, n) in ns.iter().enumerate() {
-            pos.insert(n, (30.0 + *c as f64 * cw, 40.0 + i as f64 * rh));
+            pos.insert(n, (30.0 + c as f64 * cw, 40.0 + i as f64 * rh));
         }
     }
     let degree = |f: &dyn Fn(&(String, String, String)) -> &String, n: &String| g.keys().filter(|k| f(k) == n).count();
@@ -240,7 +247,11 @@ pub fn svg(w: &World) -> String {
         let off = *k as f64 * 14.0;
         *k += 1;
         let (sx, sy, ex, ey) = (x1 + nw, y1 + nh / 2.0 + off, x2, y2 + nh / 2.0 + off);
-        let (sx, ex) = if ex <= sx { (x1, x2 + nw) } else { (sx, ex) };
+        // An edge back to an earlier column (or within one) leaves its
+        // source's left side for its target's right side, 12 px lower than
+        // a forward edge, so the two of a two-way pair do not coincide.
+        let back = ex <= sx;
+        let (sx, sy, ex, ey) = if back { (x1, sy + 12.0, x2 + nw, ey + 12.0) } else { (sx, sy, ex, ey) };
         let mx = (sx + ex) / 2.0;
         let _ = writeln!(
             out,
@@ -250,14 +261,18 @@ pub fn svg(w: &World) -> String {
         // A label sits at the end where edges do not fan in or out, so
         // labels never stack; where both ends fan (a worker using two
         // services that others use too), at the middle of its curve.
-        let text = format!("{net}: {}", label(e));
-        let tw = text.len() as f64 * 6.4 + 8.0;
+        let text = text(net, e);
+        let tw = text_width(&text);
         let (fan_out, fan_in) = (degree(&|k| &k.0, a), degree(&|k| &k.1, b));
-        // (text x, y, anchor, the backing box's x)
-        let (lx, ly, anchor, rx) = match (fan_out > 1 && fan_in > 1, fan_out > fan_in) {
-            (true, _) => (mx, (sy + ey) / 2.0 - 6.0, "middle", mx - tw / 2.0),
-            (false, true) => (ex - 8.0, ey - 6.0, "end", ex - 4.0 - tw),
-            (false, false) => (sx + 8.0, sy - 6.0, "start", sx + 4.0),
+        // (text x, y, anchor, the backing box's x); a back edge's label
+        // sits below it, on the outer side of its end.
+        let (lx, ly, anchor, rx) = match (fan_out > 1 && fan_in > 1, fan_out > fan_in, back) {
+            (true, _, false) => (mx, (sy + ey) / 2.0 - 6.0, "middle", mx - tw / 2.0),
+            (true, _, true) => (mx, (sy + ey) / 2.0 + 16.0, "middle", mx - tw / 2.0),
+            (false, true, false) => (ex - 8.0, ey - 6.0, "end", ex - 4.0 - tw),
+            (false, true, true) => (ex + 8.0, ey + 16.0, "start", ex + 4.0),
+            (false, false, false) => (sx + 8.0, sy - 6.0, "start", sx + 4.0),
+            (false, false, true) => (sx - 8.0, sy + 16.0, "end", sx - 4.0 - tw),
         };
         let _ = writeln!(labels, "<rect x=\"{rx:.1}\" y=\"{:.1}\" width=\"{tw:.1}\" height=\"16\" rx=\"3\" fill=\"white\" fill-opacity=\"0.9\"/>", ly - 12.0);
         let _ = writeln!(
