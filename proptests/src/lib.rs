@@ -249,6 +249,28 @@ pub fn healthy_dependency() -> impl Strategy<Value = String> {
     })
 }
 
+/// A client that does not retry, behind a start-up gate (one of the three
+/// tools, none that gives up) on a database slow to start, beside noise.
+pub fn gated_dependency() -> impl Strategy<Value = String> {
+    let gate = prop_oneof![
+        Just("WaitForIt(target: \"db:5432\", timeout: \"0s\")".to_string()),
+        (100u32..3_000).prop_map(|ms| format!("NcLoop(target: \"db:5432\", sleep: \"{ms}ms\")")),
+        Just("WaitFor(target: \"db:5432\", timeout: \"60s\")".to_string()),
+    ];
+    (0u32..20_000, 0u32..3_000, gate, 0usize..4, any::<u64>()).prop_map(|(startup, api_startup, gate, noise, seed)| {
+        let mut s = format!(
+            "Scenario(name: \"gated dependency\", seed: {seed}, until: \"2m\", networks: {{ \"net\": Bridge() }}, containers: {{\n\
+             \"db\": (networks: [\"net\"], startup: \"{startup}ms\", program: Server(port: 5432)),\n\
+             \"api\": (networks: [\"net\"], startup: \"{api_startup}ms\", wait_for: [{gate}], program: Client(target: \"db:5432\", retry: None)),\n"
+        );
+        for k in 0..noise {
+            let _ = writeln!(s, "\"noise{k}\": (networks: [\"net\"], program: Client(target: \"db:5432\", retry: Fixed(delay: \"700ms\", attempts: 0))),");
+        }
+        s.push_str("})");
+        s
+    })
+}
+
 /// nginx over `replicas` servers and one client sending `requests` requests
 /// one at a time.
 pub fn balanced() -> impl Strategy<Value = (String, usize, u32)> {

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use wharf::sim::record::Ev;
-use wharf_proptest::{balanced, healthy_dependency, reliable_queue, run_ron, topology};
+use wharf_proptest::{balanced, gated_dependency, healthy_dependency, reliable_queue, run_ron, topology};
 
 /// 64 cases per property unless `PROPTEST_CASES` says otherwise; shrunk
 /// failures are kept in `regressions/properties.txt` and replayed first.
@@ -106,6 +106,23 @@ proptest! {
         let refused = r.world.trace.iter().any(|x| x.ctr == Some(api) && x.ev.errno() == Some(wharf::proto::errno::Errno::Econnrefused));
         prop_assert!(!refused, "{}", src);
         prop_assert!(r.world.trace.iter().any(|x| x.ctr == Some(api) && matches!(x.ev, Ev::Connected { .. })), "{}", src);
+    }
+
+    /// Behind a start-up gate that does not give up, a client that never
+    /// retries starts only after the gate's probe connected, and its one
+    /// connect succeeds, however slow the database is.
+    #[test]
+    fn a_gate_lets_a_non_retrying_client_in_first_time(src in gated_dependency()) {
+        let r = run_ron(&src, true);
+        let api = r.world.ctr_by_name("api").unwrap();
+        let mine: Vec<_> = r.world.trace.iter().filter(|x| x.ctr == Some(api)).collect();
+        let opened = mine.iter().position(|x| matches!(x.ev, Ev::Waited { ok: true, .. }));
+        let started = mine.iter().position(|x| matches!(x.ev, Ev::ProgramStarted));
+        prop_assert!(opened.is_some() && started > opened, "{}", src);
+        let after: Vec<_> = mine[started.unwrap()..].iter().collect();
+        prop_assert!(after.iter().all(|x| x.ev.errno().is_none()), "{}", src);
+        prop_assert!(after.iter().any(|x| matches!(x.ev, Ev::Connected { .. })), "{}", src);
+        prop_assert!(!mine.iter().any(|x| matches!(x.ev, Ev::Waited { ok: false, .. })), "{}", src);
     }
 
     /// Round-robin: requests per replica differ by at most one.
