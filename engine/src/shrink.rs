@@ -187,7 +187,7 @@ fn drawn_delays(trace: &crate::sim::record::Trace, w: &crate::sim::World, name: 
     let start = mine().find(|r| r.ev == Ev::Start).map(|r| r.t);
     let prog = mine().find(|r| r.ev == Ev::ProgramStarted).map(|r| r.t);
     let die = mine().find(|r| matches!(r.ev, Ev::Die { .. })).map(|r| r.t);
-    // Behind `wait-for-it.sh` gates the delay runs from the last gate's opening.
+    // Behind start-up gates the delay runs from the last gate's opening.
     let gates_done = prog.and_then(|p| mine().rfind(|r| r.t <= p && matches!(r.ev, Ev::Waited { .. }))).map(|r| r.t);
     let startup = gates_done.or(start).zip(prog).map(|(a, b)| b.since(a));
     let exit = prog.zip(die).map(|(a, b)| b.since(a));

@@ -188,7 +188,7 @@ pub enum Report {
         after: Dur,
         kind: super::wait::GateKind,
     },
-    /// The program behind `wait-for-it.sh` gates has initialised and starts.
+    /// The program behind start-up gates has initialised and starts.
     ProgramStarted,
     /// A UDP datagram was read.
     DatagramIn {
@@ -299,7 +299,7 @@ pub trait Program {
         false
     }
     /// Whether the program itself has started (false while a
-    /// `wait-for-it.sh` gate in front of it waits).
+    /// start-up gate in front of it waits).
     fn started(&self) -> bool {
         true
     }

@@ -94,7 +94,7 @@ impl World {
         if stale {
             return format!("{} now belongs to {}, not {target}: stale address", addr.ip, hc.name);
         }
-        if hc.state == State::Running && !(hc.main_running() && hc.main_program().is_none_or(|p| p.started())) {
+        if hc.state == State::Running && !hc.main_running() {
             return format!(
                 "nothing listens on {}:{}: its process is still initialising (started {})",
                 hc.name,

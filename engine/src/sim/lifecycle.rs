@@ -192,7 +192,7 @@ impl World {
         c.manually_stopped = false;
         c.health = c.spec.health.map(|h| Health::new(h.cfg, now));
         let inc = c.inc;
-        // Behind `wait-for-it.sh` gates the script starts at once and the
+        // Behind start-up gates the script starts at once and the
         // program initialises once they open (`WaitFor` draws the delay).
         let startup = if c.spec.wait_for.is_empty() { c.spec.startup.sample(&mut c.rng) } else { Dur::ZERO };
         let probe_in = c.health.as_ref().map(|h| h.next_delay(now));
@@ -308,9 +308,10 @@ impl World {
             return;
         }
         let c = &mut self.ctrs[ctr];
+        let gated = !c.spec.wait_for.is_empty();
         let (prog, client) = match &c.spec.program {
-            // Behind `wait-for-it.sh` gates, the program (a client too) runs boxed inside them.
-            p if !c.spec.wait_for.is_empty() => {
+            // Behind start-up gates, the program (a client too) runs boxed inside them.
+            p if gated => {
                 let inner = super::programs::instantiate(p);
                 let gates = c.spec.wait_for.clone();
                 (Some(Box::new(crate::container::wait::WaitFor::new(gates, c.spec.startup, inner)) as _), None)
@@ -322,7 +323,7 @@ impl World {
         c.client = client;
         // Behind gates the script runs now; the program's own start is
         // recorded when they let it run.
-        if c.spec.wait_for.is_empty() {
+        if !gated {
             self.record(Some(ctr), Ev::ProgramStarted);
         }
         self.deliver_input(ctr, 0, Input::Start);

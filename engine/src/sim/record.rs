@@ -3,6 +3,7 @@
 
 use crate::container::health::Status;
 use crate::container::program::{Breaker, TaskState};
+use crate::container::wait::GateKind;
 use crate::id::{CtrId, NetId, Sym};
 use crate::net::addr::{Ip, SockAddr};
 use crate::proto::dns::Rcode;
@@ -73,175 +74,53 @@ pub enum Resolution {
 pub enum Ev {
     Create,
     Start,
-    StartFailed {
-        reason: Sym,
-    },
-    NetConnect {
-        net: NetId,
-        ip: Ip,
-    },
-    NetDisconnect {
-        net: NetId,
-        ip: Ip,
-    },
+    StartFailed { reason: Sym },
+    NetConnect { net: NetId, ip: Ip },
+    NetDisconnect { net: NetId, ip: Ip },
     ProgramStarted,
-    Listen {
-        addr: SockAddr,
-    },
-    Unlisten {
-        addr: SockAddr,
-    },
-    Kill {
-        signal: u8,
-    },
+    Listen { addr: SockAddr },
+    Unlisten { addr: SockAddr },
+    Kill { signal: u8 },
     Stop,
-    Die {
-        code: i32,
-    },
-    Restart {
-        delay: Dur,
-        count: u32,
-    },
-    Health {
-        status: Status,
-    },
+    Die { code: i32 },
+    Restart { delay: Dur, count: u32 },
+    Health { status: Status },
     Pause,
     Unpause,
     Remove,
-    ComposeWaiting {
-        on: CtrId,
-        condition: Sym,
-    },
-    ComposeFailed {
-        message: Sym,
-    },
-    ComposeReady {
-        message: Sym,
-    },
-    DnsQuery {
-        name: Sym,
-        server: Ip,
-        attempt: u8,
-    },
-    DnsAnswer {
-        name: Sym,
-        rcode: Rcode,
-        ips: IpList,
-    },
-    Resolved {
-        name: Sym,
-        ip: Ip,
-        via: Resolution,
-    },
-    ResolveFailed {
-        name: Sym,
-        errno: Errno,
-        cause: Sym,
-    },
-    Segment {
-        src: SockAddr,
-        dst: SockAddr,
-        flags: Flags,
-        retransmit: u8,
-    },
-    Dropped {
-        src: SockAddr,
-        dst: SockAddr,
-        reason: DropReason,
-    },
-    ArpProbe {
-        target: Ip,
-        n: u8,
-    },
-    Connected {
-        target: Sym,
-        addr: SockAddr,
-        after: Dur,
-    },
+    ComposeWaiting { on: CtrId, condition: Sym },
+    ComposeFailed { message: Sym },
+    ComposeReady { message: Sym },
+    DnsQuery { name: Sym, server: Ip, attempt: u8 },
+    DnsAnswer { name: Sym, rcode: Rcode, ips: IpList },
+    Resolved { name: Sym, ip: Ip, via: Resolution },
+    ResolveFailed { name: Sym, errno: Errno, cause: Sym },
+    Segment { src: SockAddr, dst: SockAddr, flags: Flags, retransmit: u8 },
+    Dropped { src: SockAddr, dst: SockAddr, reason: DropReason },
+    ArpProbe { target: Ip, n: u8 },
+    Connected { target: Sym, addr: SockAddr, after: Dur },
     ConnectFailed(Box<ConnectFailure>),
-    Accepted {
-        peer: SockAddr,
-    },
-    Response {
-        peer: SockAddr,
-        status: u16,
-        latency: Dur,
-    },
-    RequestTimedOut {
-        id: u32,
-    },
-    Closed {
-        peer: SockAddr,
-        errno: Option<Errno>,
-    },
-    RetryScheduled {
-        attempt: u32,
-        delay: Dur,
-    },
-    GaveUp {
-        attempts: u32,
-    },
-    ProbeResult {
-        ok: bool,
-        started: Time,
-    },
-    RunEnded {
-        reason: Sym,
-    },
-    Served {
-        status: u16,
-    },
-    Task {
-        id: u32,
-        state: TaskState,
-    },
-    Proxied {
-        status: u16,
-        upstream: Option<SockAddr>,
-        tries: u32,
-    },
-    Peer {
-        addr: SockAddr,
-        down: bool,
-    },
-    Breaker {
-        state: Breaker,
-    },
-    Output {
-        line: Sym,
-    },
-    /// A start-up gate opened (`ok`: a probe connected) or gave up, `after` its start.
-    Waited {
-        host: Sym,
-        port: u16,
-        ok: bool,
-        after: Dur,
-        kind: crate::container::wait::GateKind,
-    },
-    TlsDone {
-        took: Dur,
-    },
-    Datagram {
-        src: SockAddr,
-        dst: SockAddr,
-        seq: u32,
-    },
-    DatagramIn {
-        from: SockAddr,
-        seq: u32,
-    },
-    PortForward {
-        published: SockAddr,
-        backend: SockAddr,
-        userland: bool,
-    },
-    Fault {
-        text: Sym,
-    },
-    PortUnreachable {
-        src: SockAddr,
-        dst: SockAddr,
-    },
+    Accepted { peer: SockAddr },
+    Response { peer: SockAddr, status: u16, latency: Dur },
+    RequestTimedOut { id: u32 },
+    Closed { peer: SockAddr, errno: Option<Errno> },
+    RetryScheduled { attempt: u32, delay: Dur },
+    GaveUp { attempts: u32 },
+    ProbeResult { ok: bool, started: Time },
+    RunEnded { reason: Sym },
+    Served { status: u16 },
+    Task { id: u32, state: TaskState },
+    Proxied { status: u16, upstream: Option<SockAddr>, tries: u32 },
+    Peer { addr: SockAddr, down: bool },
+    Breaker { state: Breaker },
+    Output { line: Sym },
+    Waited { host: Sym, port: u16, ok: bool, after: Dur, kind: GateKind },
+    TlsDone { took: Dur },
+    Datagram { src: SockAddr, dst: SockAddr, seq: u32 },
+    DatagramIn { from: SockAddr, seq: u32 },
+    PortForward { published: SockAddr, backend: SockAddr, userland: bool },
+    Fault { text: Sym },
+    PortUnreachable { src: SockAddr, dst: SockAddr },
 }
 
 /// A failed connect: the largest record and a rare one, so `Ev` holds it

@@ -232,7 +232,7 @@ pub struct CtrSpec {
     pub start_at: Option<Dur>,
     pub startup: Delay,
     pub program: ProgramSpec,
-    /// `wait-for-it.sh` gates in front of the program, in order.
+    /// Start-up gates in front of the program, in order.
     pub wait_for: Vec<crate::container::wait::Gate>,
     pub dns_cache: CachePolicy,
     /// The resolver's `options timeout:N attempts:N`.

@@ -143,9 +143,10 @@ pub struct Proc {
 }
 
 impl Container {
-    /// Is the main program running (initialised and not exited)?
+    /// Is the main program running (initialised and not exited; behind
+    /// start-up gates, let through them)?
     pub fn main_running(&self) -> bool {
-        self.procs.first().is_some_and(|p| p.alive)
+        self.procs.first().is_some_and(|p| p.alive) && self.main_program().is_none_or(|p| p.started())
     }
     pub fn main_program(&self) -> Option<&dyn Program> {
         match &self.client {
